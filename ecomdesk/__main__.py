@@ -1,0 +1,3 @@
+from ecomdesk.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,171 @@
+"""The one configuration shared by the CLI and the GUI: a TOML file in the config dir.
+
+Missing keys take the defaults below; unknown keys or wrong types are reported with the
+key's name instead of being ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import tomli_w
+
+from ecomdesk.paths import Paths, app_paths
+
+
+class ConfigError(ValueError):
+    """The configuration file cannot be used as it is."""
+
+
+@dataclass
+class Ports:
+    kafka: int = 9092
+    kafka_controller: int = 9093
+    namenode_rpc: int = 9000
+    namenode_http: int = 9870
+    datanode: int = 9866
+    datanode_http: int = 9864
+    datanode_ipc: int = 9867
+
+
+@dataclass
+class Memory:
+    kafka_heap: str = "512m"
+    namenode_heap: str = "512m"
+    datanode_heap: str = "384m"
+    spark_driver: str = "1g"
+
+
+@dataclass
+class Kafka:
+    # Empty means the managed local broker; "host:port,..." points at an external cluster.
+    bootstrap: str = ""
+    partitions: int = 3
+    replication: int = 1
+
+
+@dataclass
+class Hdfs:
+    # Empty means the managed local NameNode; "host:port" points at an external one.
+    namenode: str = ""
+    base_path: str = "/ecommerce"
+
+
+@dataclass
+class Spark:
+    master: str = "local[2]"
+    trigger_seconds: float = 2.0
+    watermark: str = "10 minutes"
+    top_n: int = 10
+    shuffle_partitions: int = 4
+
+
+@dataclass
+class Producer:
+    rate: float = 1000.0
+    invalid_fraction: float = 0.0
+    seed: int | None = None
+
+
+@dataclass
+class Ui:
+    refresh_seconds: float = 2.0
+
+
+@dataclass
+class Dirs:
+    # Empty means <data dir of the app>; set to keep service data elsewhere.
+    data: str = ""
+
+
+@dataclass
+class Config:
+    ports: Ports = field(default_factory=Ports)
+    memory: Memory = field(default_factory=Memory)
+    kafka: Kafka = field(default_factory=Kafka)
+    hdfs: Hdfs = field(default_factory=Hdfs)
+    spark: Spark = field(default_factory=Spark)
+    producer: Producer = field(default_factory=Producer)
+    ui: Ui = field(default_factory=Ui)
+    dirs: Dirs = field(default_factory=Dirs)
+    paths: Paths = field(default_factory=app_paths, compare=False, repr=False)
+
+    @property
+    def service_data_dir(self) -> Path:
+        return Path(self.dirs.data).expanduser() if self.dirs.data else self.paths.data_dir
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return self.kafka.bootstrap or f"127.0.0.1:{self.ports.kafka}"
+
+    @property
+    def namenode_address(self) -> tuple[str, int]:
+        if self.hdfs.namenode:
+            host, _, port = self.hdfs.namenode.rpartition(":")
+            return host, int(port)
+        return "127.0.0.1", self.ports.namenode_rpc
+
+    def to_dict(self) -> dict:
+        data = dataclasses.asdict(self)
+        data.pop("paths")
+        # TOML has no null: leave unset optional values out.
+        return {s: {k: v for k, v in sec.items() if v is not None} for s, sec in data.items()}
+
+    def save(self, path: Path | None = None) -> Path:
+        path = path or self.paths.config_file
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(tomli_w.dumps(self.to_dict()))
+        tmp.replace(path)
+        return path
+
+
+def _section(cls, values: dict, section: str):
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = set(values) - set(known)
+    if unknown:
+        raise ConfigError(f"unknown key(s) in [{section}]: {', '.join(sorted(unknown))}")
+    obj = cls()
+    for key, value in values.items():
+        default = getattr(obj, key)
+        expected = type(default) if default is not None else int
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, expected) or isinstance(value, bool) != isinstance(default, bool):
+            raise ConfigError(
+                f"[{section}] {key} must be {expected.__name__}, got {type(value).__name__} {value!r}"
+            )
+        setattr(obj, key, value)
+    return obj
+
+
+def from_dict(data: dict, paths: Paths | None = None) -> Config:
+    sections = {f.name: f for f in dataclasses.fields(Config) if f.name != "paths"}
+    unknown = set(data) - set(sections)
+    if unknown:
+        raise ConfigError(f"unknown section(s): {', '.join(sorted(unknown))}")
+    kwargs = {}
+    for name, f in sections.items():
+        values = data.get(name, {})
+        if not isinstance(values, dict):
+            raise ConfigError(f"[{name}] must be a table")
+        kwargs[name] = _section(f.default_factory, values, name)
+    return Config(**kwargs, paths=paths or app_paths())
+
+
+def load(paths: Paths | None = None) -> Config:
+    """Read the config file of this home, or the defaults when there is none."""
+    paths = paths or app_paths()
+    if not paths.config_file.exists():
+        return Config(paths=paths)
+    try:
+        data = tomllib.loads(paths.config_file.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{paths.config_file}: {exc}") from exc
+    try:
+        return from_dict(data, paths)
+    except ConfigError as exc:
+        raise ConfigError(f"{paths.config_file}: {exc}") from exc

@@ -1,0 +1,1 @@
+"""The Qt-free core: service specs, the generic supervisor and its helpers."""
