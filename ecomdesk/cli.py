@@ -1,0 +1,43 @@
+"""The `ecomdesk` command: the GUI when called bare, subcommands for terminals and servers."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ecomdesk import __version__, stack_cli
+from ecomdesk.config import ConfigError, load
+
+
+def cmd_setup(args: argparse.Namespace, config) -> int:
+    from ecomdesk.install import setup
+
+    return setup.main()
+
+
+def cmd_gui(args: argparse.Namespace, config) -> int:
+    from ecomdesk.ui.app import main as gui_main
+
+    return gui_main(config)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ecomdesk", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"ecomdesk {__version__}")
+    parser.set_defaults(func=cmd_gui)
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("setup", help="install Kafka, HDFS, Spark's Kafka connector and libhdfs").set_defaults(
+        func=cmd_setup)
+    sub.add_parser("gui", help="open the desktop window (the default)").set_defaults(func=cmd_gui)
+    stack_cli.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        config = load()
+    except ConfigError as exc:
+        print(f"ecomdesk: bad configuration: {exc}", file=sys.stderr)
+        return 2
+    return args.func(args, config)

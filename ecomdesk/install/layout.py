@@ -1,0 +1,110 @@
+"""Where the installed stack lives and what a service needs from it (classpaths, JAVA_HOME, libhdfs).
+
+The cache directory name carries every pinned version, so changing a version in the pom installs
+side by side instead of mixing jars.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from ecomdesk.paths import cache_root
+from ecomdesk.versions import stack_versions
+
+COMPONENTS = ("kafka", "hadoop", "spark-kafka")
+DONE = ".complete"
+
+
+class NotInstalled(RuntimeError):
+    """The stack (or a part of it) is missing: run `ecomdesk setup`."""
+
+
+def stack_dir() -> Path:
+    v = stack_versions()
+    return cache_root() / f"stack-kafka{v['kafka']}-hadoop{v['hadoop']}-spark{v['spark']}"
+
+
+def find_java_home() -> Path | None:
+    """JAVA_HOME when set, else the JDK that the `java` on PATH belongs to."""
+    if os.environ.get("JAVA_HOME"):
+        return Path(os.environ["JAVA_HOME"])
+    java = shutil.which("java")
+    return Path(java).resolve().parent.parent if java else None
+
+
+def pyspark_home() -> Path:
+    import pyspark
+
+    return Path(pyspark.__file__).resolve().parent
+
+
+def pyspark_jars() -> list[Path]:
+    return sorted((pyspark_home() / "jars").glob("*.jar"))
+
+
+def _artifact(jar: Path) -> str:
+    """Artifact name of a jar file name: 'kafka-clients-3.9.2.jar' -> 'kafka-clients'."""
+    parts = jar.stem.split("-")
+    for i, part in enumerate(parts):
+        if part[:1].isdigit():
+            return "-".join(parts[:i])
+    return jar.stem
+
+
+@dataclass(frozen=True)
+class Installation:
+    root: Path
+    java_home: Path
+
+    def jars(self, component: str) -> list[Path]:
+        d = self.root / component
+        if not (d / DONE).exists():
+            raise NotInstalled(f"{component} is not installed in {self.root}; run `ecomdesk setup`")
+        return sorted(d.glob("*.jar"))
+
+    @property
+    def java(self) -> str:
+        return str(self.java_home / "bin" / "java")
+
+    @property
+    def kafka_classpath(self) -> list[Path]:
+        return self.jars("kafka")
+
+    @property
+    def hadoop_classpath(self) -> list[Path]:
+        return self.jars("hadoop")
+
+    @property
+    def spark_kafka_jars(self) -> list[Path]:
+        """The Kafka connector and those of its dependencies that pyspark does not ship already."""
+        shipped = {_artifact(j) for j in pyspark_jars()}
+        return [j for j in self.jars("spark-kafka") if _artifact(j) not in shipped]
+
+    @property
+    def libhdfs_dir(self) -> Path:
+        """$ARROW_LIBHDFS_DIR or $HADOOP_HOME/lib/native when they hold libhdfs.so, else the one setup built."""
+        candidates = [os.environ.get("ARROW_LIBHDFS_DIR")]
+        if os.environ.get("HADOOP_HOME"):
+            candidates.append(os.path.join(os.environ["HADOOP_HOME"], "lib", "native"))
+        candidates.append(str(self.root / "libhdfs"))
+        for c in candidates:
+            if c and (Path(c) / "libhdfs.so").exists():
+                return Path(c)
+        raise NotInstalled("libhdfs.so is not installed; run `ecomdesk setup`")
+
+    @property
+    def hadoop_client_classpath(self) -> list[Path]:
+        """Jars for the in-process HDFS client of pyarrow: the hadoop-client jars of the pyspark wheel."""
+        wanted = ("hadoop-client-api", "hadoop-client-runtime", "slf4j-api", "log4j-api", "log4j-core",
+                  "log4j-slf4j2-impl", "log4j-1.2-api", "commons-logging", "jcl-over-slf4j")
+        return [j for j in pyspark_jars() if _artifact(j) in wanted]
+
+
+def installation() -> Installation:
+    java_home = find_java_home()
+    if java_home is None:
+        raise NotInstalled("no Java found; install Java 17+ (apt-get install -y openjdk-17-jdk-headless)")
+    return Installation(stack_dir(), java_home)

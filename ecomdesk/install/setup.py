@@ -1,0 +1,120 @@
+"""`ecomdesk setup`: resolve Kafka, Hadoop HDFS and Spark's Kafka connector with Maven, build libhdfs.
+
+Everything lands in a versioned cache directory outside the repo; each finished part leaves a
+marker, so a second run only checks markers and returns in well under a second or two.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from ecomdesk.install import libhdfs, prereqs
+from ecomdesk.install.layout import COMPONENTS, DONE, Installation, installation, pyspark_jars
+from ecomdesk.paths import resources_dir
+from ecomdesk.versions import stack_versions
+
+Say = Callable[[str], None]
+
+
+class SetupError(RuntimeError):
+    pass
+
+
+def _check_pyspark(hadoop_version: str, spark_version: str) -> None:
+    import pyspark
+
+    if pyspark.__version__ != spark_version:
+        raise SetupError(f"pyspark {pyspark.__version__} is installed but the pom pins Spark {spark_version}; "
+                         f"install pyspark=={spark_version}")
+    if not any(j.name == f"hadoop-client-api-{hadoop_version}.jar" for j in pyspark_jars()):
+        raise SetupError(f"the pyspark wheel does not carry hadoop-client {hadoop_version}; "
+                         "set hadoop.version in resources/jvm/pom.xml to the wheel's")
+
+
+def _run_with_progress(cmd: list[str], label: str, say: Say, log: Path) -> None:
+    """Run a long command, logging its output and printing a progress line every few seconds."""
+    start = time.monotonic()
+    downloaded = 0
+    with open(log, "w") as out:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        stop = threading.Event()
+
+        def ticker() -> None:
+            while not stop.wait(3.0):
+                say(f"  {label}: {downloaded} files downloaded, {time.monotonic() - start:.0f} s")
+
+        t = threading.Thread(target=ticker, daemon=True)
+        t.start()
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            out.write(line)
+            if "Downloaded from" in line:
+                downloaded += 1
+        proc.wait()
+        stop.set()
+    if proc.returncode != 0:
+        tail = "".join(log.read_text().splitlines(keepends=True)[-15:])
+        raise SetupError(f"{label} failed (exit {proc.returncode}); see {log}:\n{tail}")
+    say(f"  {label}: done in {time.monotonic() - start:.1f} s ({downloaded} files downloaded)")
+
+
+def _resolve(component: str, inst: Installation, say: Say) -> None:
+    target = inst.root / component
+    if (target / DONE).exists():
+        return
+    tmp = Path(tempfile.mkdtemp(prefix=f".{component}-", dir=inst.root))
+    cmd = ["mvn", "-B", "-f", str(resources_dir() / "jvm" / "pom.xml"), "-P", component,
+           "dependency:copy-dependencies", "-DincludeScope=runtime", f"-DoutputDirectory={tmp}"]
+    _run_with_progress(cmd, f"resolving {component}", say, inst.root / f"mvn-{component}.log")
+    (tmp / DONE).write_text(" ".join(cmd) + "\n")
+    if target.exists():
+        shutil.rmtree(target)
+    tmp.rename(target)
+
+
+def run(say: Say = print) -> Installation:
+    t0 = time.monotonic()
+    versions = stack_versions()
+    inst = installation()
+    inst.root.mkdir(parents=True, exist_ok=True)
+    missing_parts = [c for c in COMPONENTS if not (inst.root / c / DONE).exists()]
+    need_libhdfs = libhdfs.existing(inst) is None
+    problems = prereqs.check(need_maven=bool(missing_parts), need_gcc=need_libhdfs)
+    if problems:
+        raise SetupError("setup cannot continue:\n  " + "\n  ".join(problems))
+    _check_pyspark(versions["hadoop"], versions["spark"])
+    if not missing_parts and not need_libhdfs:
+        say(f"stack already installed in {inst.root} (Kafka {versions['kafka']}, Hadoop {versions['hadoop']}, "
+            f"Spark {versions['spark']}); nothing to do ({time.monotonic() - t0:.1f} s)")
+        return inst
+    say(f"installing into {inst.root}")
+    for i, component in enumerate(missing_parts, 1):
+        say(f"[{i}/{len(missing_parts) + need_libhdfs}] {component} (Maven)")
+        _resolve(component, inst, say)
+    if need_libhdfs:
+        say(f"[{len(missing_parts) + 1}/{len(missing_parts) + 1}] libhdfs.so")
+        libhdfs.install(inst, say)
+    say(f"setup finished in {time.monotonic() - t0:.1f} s")
+    return inst
+
+
+def main() -> int:
+    try:
+        run()
+    except SetupError as exc:
+        print(f"ecomdesk setup: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    raise SystemExit(main())

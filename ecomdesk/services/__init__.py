@@ -1,0 +1,1 @@
+"""Specs of the managed services; each module turns the config into ServiceSpecs."""

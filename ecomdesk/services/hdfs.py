@@ -1,0 +1,157 @@
+"""HDFS NameNode and DataNode run straight from the Hadoop jars, bound to 127.0.0.1.
+
+Config files are rendered into <data>/hdfs/conf on every start (so port changes apply); the
+NameNode is formatted once, when its name dir has no VERSION file yet.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import urllib.request
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+from ecomdesk.config import Config
+from ecomdesk.core.spec import Probe, ServiceSpec
+from ecomdesk.install import installation
+from ecomdesk.paths import resources_dir
+from ecomdesk.services.jvm import java_command, run_tool
+
+NAMENODE_MAIN = "org.apache.hadoop.hdfs.server.namenode.NameNode"
+DATANODE_MAIN = "org.apache.hadoop.hdfs.server.datanode.DataNode"
+
+
+def hdfs_root(config: Config) -> Path:
+    return config.service_data_dir / "hdfs"
+
+
+def site_properties(config: Config) -> tuple[dict[str, str], dict[str, str]]:
+    p, root = config.ports, hdfs_root(config)
+    core = {
+        "fs.defaultFS": f"hdfs://127.0.0.1:{p.namenode_rpc}",
+        "hadoop.tmp.dir": str(root / "tmp"),
+    }
+    hdfs = {
+        "dfs.namenode.name.dir": str(root / "name"),
+        "dfs.datanode.data.dir": str(root / "data"),
+        "dfs.replication": "1",
+        "dfs.permissions.enabled": "false",
+        "dfs.namenode.rpc-address": f"127.0.0.1:{p.namenode_rpc}",
+        "dfs.namenode.rpc-bind-host": "127.0.0.1",
+        "dfs.namenode.http-address": f"127.0.0.1:{p.namenode_http}",
+        "dfs.namenode.http-bind-host": "127.0.0.1",
+        "dfs.namenode.servicerpc-bind-host": "127.0.0.1",
+        "dfs.namenode.lifeline.rpc-bind-host": "127.0.0.1",
+        "dfs.namenode.secondary.http-address": "127.0.0.1:0",
+        "dfs.namenode.backup.address": "127.0.0.1:0",
+        "dfs.namenode.backup.http-address": "127.0.0.1:0",
+        "dfs.datanode.address": f"127.0.0.1:{p.datanode}",
+        "dfs.datanode.http.address": f"127.0.0.1:{p.datanode_http}",
+        "dfs.datanode.ipc.address": f"127.0.0.1:{p.datanode_ipc}",
+        "dfs.datanode.hostname": "127.0.0.1",
+        "dfs.datanode.use.datanode.hostname": "false",
+        "dfs.client.use.datanode.hostname": "false",
+        "dfs.http.policy": "HTTP_ONLY",
+        "dfs.namenode.safemode.extension": "0",
+        "dfs.namenode.safemode.min.datanodes": "1",
+        "dfs.heartbeat.interval": "1",
+        "dfs.datanode.du.reserved": "0",
+        "dfs.namenode.fs-limits.min-block-size": "0",
+    }
+    return core, hdfs
+
+
+def _site_xml(props: dict[str, str]) -> str:
+    body = "".join(
+        f"  <property><name>{escape(k)}</name><value>{escape(v)}</value></property>\n" for k, v in props.items()
+    )
+    return f'<?xml version="1.0"?>\n<configuration>\n{body}</configuration>\n'
+
+
+def write_conf(config: Config) -> Path:
+    """Render the Hadoop conf dir; it also carries empty webapps/ dirs the daemons' HTTP servers need."""
+    conf = hdfs_root(config) / "conf"
+    conf.mkdir(parents=True, exist_ok=True)
+    core, hdfs = site_properties(config)
+    (conf / "core-site.xml").write_text(_site_xml(core))
+    (conf / "hdfs-site.xml").write_text(_site_xml(hdfs))
+    shutil.copyfile(resources_dir() / "conf" / "hadoop-log4j.properties", conf / "log4j.properties")
+    # The Maven jars of Hadoop ship no web UI pages; the HTTP server (and its /jmx) only needs the dirs.
+    for app in ("hdfs", "datanode", "static"):
+        (conf / "webapps" / app / "WEB-INF").mkdir(parents=True, exist_ok=True)
+    return conf
+
+
+def _command(config: Config, main: str, heap: str, *args: str) -> list[str]:
+    inst = installation()
+    conf = write_conf(config)
+    root = hdfs_root(config)
+    return java_command(
+        inst, heap, [conf, *inst.hadoop_classpath], main, *args,
+        props={"hadoop.home.dir": str(root), "hadoop.log.dir": str(root / "logs"),
+               "hadoop.id.str": "ecomdesk", "hadoop.security.logger": "INFO,console"},
+    )
+
+
+def format_namenode(config: Config) -> None:
+    """Format the NameNode's name dir once; later starts keep the file system."""
+    if (hdfs_root(config) / "name" / "current" / "VERSION").exists():
+        return
+    cmd = _command(config, NAMENODE_MAIN, config.memory.namenode_heap, "-format", "-nonInteractive",
+                   "-clusterid", "ecomdesk")
+    run_tool(cmd, "NameNode format", config.paths.log_dir / "hdfs-namenode-format.log")
+
+
+def namenode_jmx(config: Config, bean: str) -> dict:
+    url = f"http://127.0.0.1:{config.ports.namenode_http}/jmx?qry={bean}"
+    with urllib.request.urlopen(url, timeout=3) as resp:  # noqa: S310 (fixed local address)
+        beans = json.load(resp).get("beans", [])
+    if not beans:
+        raise RuntimeError(f"no JMX bean {bean}")
+    return beans[0]
+
+
+def namenode_probe(config: Config) -> Probe:
+    info = namenode_jmx(config, "Hadoop:service=NameNode,name=NameNodeStatus")
+    return Probe(info.get("State") == "active", f"NameNode {info.get('State', '?')}")
+
+
+def cluster_probe(config: Config) -> Probe:
+    """Ready for clients: out of safe mode with at least one live DataNode."""
+    fs = namenode_jmx(config, "Hadoop:service=NameNode,name=FSNamesystemState")
+    live = int(fs.get("NumLiveDataNodes", 0))
+    info = namenode_jmx(config, "Hadoop:service=NameNode,name=NameNodeInfo")
+    safemode = info.get("Safemode", "")
+    if live < 1:
+        return Probe(False, "no live DataNode yet")
+    if safemode:
+        return Probe(False, f"safe mode: {safemode[:120]}")
+    free = int(info.get("Free", 0))
+    return Probe(True, f"{live} live DataNode(s), {free / 2**30:.1f} GiB free, out of safe mode")
+
+
+def namenode_spec(config: Config) -> ServiceSpec:
+    return ServiceSpec(
+        name="hdfs-namenode",
+        title="HDFS NameNode",
+        command=lambda: _command(config, NAMENODE_MAIN, config.memory.namenode_heap),
+        ready=lambda: namenode_probe(config),
+        ports={"rpc": config.ports.namenode_rpc, "http": config.ports.namenode_http},
+        data_dir=hdfs_root(config),
+        prepare=lambda: format_namenode(config),
+        stop_timeout=20,
+    )
+
+
+def datanode_spec(config: Config) -> ServiceSpec:
+    return ServiceSpec(
+        name="hdfs-datanode",
+        title="HDFS DataNode",
+        command=lambda: _command(config, DATANODE_MAIN, config.memory.datanode_heap),
+        ready=lambda: cluster_probe(config),
+        ports={"data": config.ports.datanode, "http": config.ports.datanode_http, "ipc": config.ports.datanode_ipc},
+        data_dir=hdfs_root(config),
+        depends_on=("hdfs-namenode",),
+        stop_timeout=20,
+    )

@@ -1,0 +1,28 @@
+"""Pieces shared by the JVM services: the java command line and one-off tool runs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from ecomdesk.install import Installation
+
+
+def java_command(inst: Installation, heap: str, classpath: list[Path], main: str, *args: str,
+                 props: dict[str, str] | None = None) -> list[str]:
+    return [
+        inst.java, f"-Xmx{heap}", "-XX:+UseG1GC", "-Djava.awt.headless=true", "-Djava.net.preferIPv4Stack=true",
+        *[f"-D{k}={v}" for k, v in (props or {}).items()],
+        "-cp", os.pathsep.join(str(p) for p in classpath), main, *args,
+    ]
+
+
+def run_tool(cmd: list[str], what: str, log: Path, timeout: float = 180) -> None:
+    """Run a one-off JVM tool (storage format), keeping its output in the service log dir."""
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text(proc.stdout + proc.stderr)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{what} failed with exit code {proc.returncode}; see {log}:\n"
+                           f"{(proc.stdout + proc.stderr)[-1500:]}")

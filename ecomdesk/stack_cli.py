@@ -1,0 +1,163 @@
+"""`ecomdesk stack up|down|status|logs`: the supervisor from a terminal."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+from ecomdesk.config import Config
+from ecomdesk.core.supervisor import ServiceStatus, StartError, Supervisor, owner_alive, read_state
+from ecomdesk.services.catalog import build_specs
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser("stack", help="run and inspect the managed local stack")
+    sub = p.add_subparsers(dest="stack_command", required=True)
+    up = sub.add_parser("up", help="start services (default: all) in the foreground; Ctrl+C stops them")
+    up.add_argument("services", nargs="*", metavar="SERVICE")
+    up.set_defaults(func=cmd_up)
+    down = sub.add_parser("down", help="stop the stack started by `stack up` or the GUI of this home")
+    down.add_argument("--timeout", type=float, default=120.0)
+    down.set_defaults(func=cmd_down)
+    status = sub.add_parser("status", help="state of every service")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.set_defaults(func=cmd_status)
+    logs = sub.add_parser("logs", help="print a service's log")
+    logs.add_argument("service")
+    logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
+    logs.add_argument("-n", "--lines", type=int, default=50, help="lines of history to print first")
+    logs.set_defaults(func=cmd_logs)
+
+
+def current_status(config: Config) -> list[dict]:
+    """The live state published by the owning process, or every service stopped."""
+    specs = build_specs(config)
+    state = read_state(config.paths.run_dir) if owner_alive(config.paths.run_dir) else {}
+    published = {s["name"]: s for s in state.get("services", [])}
+    return [published.get(s.name) or ServiceStatus(s.name, s.title, "stopped", endpoints=s.endpoints).to_dict()
+            for s in specs]
+
+
+def _fmt_bytes(n: int | None) -> str:
+    return "-" if n is None else f"{n / 2**20:.0f} MiB"
+
+
+def _fmt_uptime(s: float | None) -> str:
+    if s is None:
+        return "-"
+    s = int(s)
+    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
+
+
+def format_table(rows: list[dict]) -> str:
+    head = ("SERVICE", "STATE", "PID", "UPTIME", "CPU%", "RSS", "ENDPOINTS", "MESSAGE")
+    lines = [head]
+    for r in rows:
+        cpu = r.get("cpu_percent")
+        lines.append((
+            r["name"], r["state"], str(r.get("pid") or "-"), _fmt_uptime(r.get("uptime")),
+            "-" if cpu is None else f"{cpu:.0f}", _fmt_bytes(r.get("rss")),
+            " ".join(f"{k}={v}" for k, v in r.get("endpoints", {}).items()), (r.get("message") or "")[:70],
+        ))
+    widths = [max(len(line[i]) for line in lines) for i in range(len(head) - 1)]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=False)) + "  " + line[-1]
+                     for line in lines)
+
+
+def cmd_status(args: argparse.Namespace, config: Config) -> int:
+    rows = current_status(config)
+    print(json.dumps(rows, indent=2) if args.json else format_table(rows))
+    return 0
+
+
+def cmd_up(args: argparse.Namespace, config: Config) -> int:
+    config.paths.ensure()
+    sup = Supervisor(build_specs(config), config.paths.log_dir, config.paths.run_dir)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        t0 = time.monotonic()
+        print(f"starting {', '.join(args.services) or 'all services'} (home: {config.paths.data_dir.parent})",
+              flush=True)
+        sup.start(args.services or None)
+        print(f"ready in {time.monotonic() - t0:.1f} s\n{format_table([s.to_dict() for s in sup.snapshot()])}",
+              flush=True)
+        print("Ctrl+C stops everything", flush=True)
+        failed: set[str] = set()
+        while not stop.wait(1.0):
+            for s in sup.snapshot():
+                if s.state == "failed" and s.name not in failed:
+                    failed.add(s.name)
+                    print(f"{s.name} FAILED: {s.message}\n  " + "\n  ".join(s.last_lines[-10:]), flush=True)
+    except StartError as exc:
+        print(f"ecomdesk stack up: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print("stopping...", flush=True)
+        sup.close()
+        print("stopped", flush=True)
+    return 0
+
+
+def cmd_down(args: argparse.Namespace, config: Config) -> int:
+    owner = owner_alive(config.paths.run_dir)
+    if not owner:
+        print("no running stack for this home")
+        return 0
+    if owner > 0:
+        os.kill(owner, signal.SIGTERM)
+    deadline = time.monotonic() + args.timeout
+    while time.monotonic() < deadline:
+        if not owner_alive(config.paths.run_dir):
+            print("stack stopped")
+            return 0
+        time.sleep(0.5)
+    print(f"the owning process {owner} did not stop within {args.timeout:.0f} s", file=sys.stderr)
+    return 1
+
+
+def _tail(path: Path, n: int) -> list[str]:
+    if not path.exists():
+        return []
+    with open(path, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        size = f.tell()
+        f.seek(max(0, size - 256 * 1024))
+        return f.read().decode("utf-8", "replace").splitlines()[-n:]
+
+
+def cmd_logs(args: argparse.Namespace, config: Config) -> int:
+    names = [s.name for s in build_specs(config)]
+    if args.service not in names:
+        print(f"unknown service {args.service!r}; known: {', '.join(names)}", file=sys.stderr)
+        return 2
+    path = config.paths.log_dir / f"{args.service}.log"
+    for line in _tail(path, args.lines):
+        print(line)
+    if not args.follow:
+        return 0
+    pos = path.stat().st_size if path.exists() else 0
+    try:
+        while True:
+            time.sleep(0.5)
+            if not path.exists():
+                continue
+            size = path.stat().st_size
+            if size < pos:  # rotated
+                pos = 0
+            if size > pos:
+                with open(path, "rb") as f:
+                    f.seek(pos)
+                    sys.stdout.write(f.read().decode("utf-8", "replace"))
+                    sys.stdout.flush()
+                    pos = f.tell()
+    except KeyboardInterrupt:
+        return 0
