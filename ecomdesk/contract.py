@@ -1,0 +1,214 @@
+"""The data contract between the Spark job and its readers (GUI, `ecomdesk query`, tests).
+
+Layout under the base path (default `/ecommerce`; the job takes a full URI such as
+`hdfs://host:port/ecommerce` or `file:///tmp/x`, readers a pyarrow filesystem plus a path):
+
+    orders/ views/ cart/          raw valid events, event_date=YYYY-MM-DD/batch_id=N/part-*.parquet
+    quarantine/                   rejected records, ingest_date=YYYY-MM-DD/batch_id=N/part-*.parquet
+    aggregates/<name>/...         immutable snapshot files, each written once and never changed
+    _manifests/v<batch>.json      one manifest per committed micro-batch; the highest is current
+    _checkpoint/ _staging/        the job's own bookkeeping; never read by readers
+
+A micro-batch becomes visible only when its manifest appears (written to a temporary name and then
+renamed, which is atomic). The manifest names every aggregate file of that version, so a reader
+sees exactly one row per key, never a half-written state, and reads a number of files that depends
+on the number of days of data, not on the number of micro-batches. Raw and quarantine files of a
+batch above the manifest's `batch_id` belong to a batch that has not committed and are ignored.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import re
+import time
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+DEFAULT_BASE = "/ecommerce"
+FORMAT_VERSION = 1
+
+TOPICS = ("orders", "cart_events", "page_views")
+# event_type -> (topic it must arrive on, raw events directory)
+EVENT_TYPES = {
+    "purchase": ("orders", "orders"),
+    "add_to_cart": ("cart_events", "cart"),
+    "page_view": ("page_views", "views"),
+}
+RAW_DIRS = ("orders", "views", "cart")
+QUARANTINE_DIR = "quarantine"
+AGGREGATES_DIR = "aggregates"
+MANIFESTS_DIR = "_manifests"
+STAGING_DIR = "_staging"
+CHECKPOINT_DIR = "_checkpoint"
+
+FUNNEL_WINDOW_SECONDS = 20 * 60
+
+_TS = pa.timestamp("us", tz="UTC")
+
+AGGREGATE_SCHEMAS: dict[str, pa.Schema] = {
+    "sales_per_minute": pa.schema(
+        [("window_start", _TS), ("window_end", _TS), ("total_sales", pa.float64()),
+         ("total_orders", pa.int64())]
+    ),
+    "avg_ticket_per_user": pa.schema(
+        [("user_id", pa.string()), ("avg_ticket", pa.float64()), ("orders", pa.int64()),
+         ("total_spent", pa.float64())]
+    ),
+    "views_by_category": pa.schema([("category", pa.string()), ("views", pa.int64())]),
+    "top_products": pa.schema([("product_id", pa.string()), ("views", pa.int64())]),
+    "sales_by_product_per_minute": pa.schema(
+        [("product_id", pa.string()), ("window_start", _TS), ("window_end", _TS), ("orders", pa.int64()),
+         ("revenue", pa.float64())]
+    ),
+    "conversion_funnel": pa.schema(
+        [("window_start", _TS), ("window_end", _TS), ("carts", pa.int64()), ("purchases", pa.int64()),
+         ("converted", pa.int64()), ("rate", pa.float64())]
+    ),
+    "conversion_overall": pa.schema(
+        [("carts", pa.int64()), ("purchases", pa.int64()), ("converted", pa.int64()), ("rate", pa.float64())]
+    ),
+}
+AGGREGATES: tuple[str, ...] = tuple(AGGREGATE_SCHEMAS)
+
+# Key columns of each aggregate: a reader gets exactly one row per key.
+AGGREGATE_KEYS: dict[str, tuple[str, ...]] = {
+    "sales_per_minute": ("window_start",),
+    "avg_ticket_per_user": ("user_id",),
+    "views_by_category": ("category",),
+    "top_products": ("product_id",),
+    "sales_by_product_per_minute": ("product_id", "window_start"),
+    "conversion_funnel": ("window_start",),
+    "conversion_overall": (),
+}
+
+QUARANTINE_COUNTS = "quarantine_counts"
+QUARANTINE_COUNTS_SCHEMA = pa.schema([("reason", pa.string()), ("count", pa.int64())])
+
+# Raw valid events (orders/, views/, cart/); event_date and batch_id are the partition columns.
+EVENT_SCHEMA = pa.schema(
+    [("user_id", pa.string()), ("product_id", pa.string()), ("category", pa.string()),
+     ("event_type", pa.string()), ("price", pa.float64()), ("event_time", _TS), ("store_id", pa.string()),
+     ("store_type", pa.string()), ("city", pa.string()), ("province", pa.string()), ("lat", pa.float64()),
+     ("lon", pa.float64()), ("topic", pa.string()), ("partition", pa.int32()), ("offset", pa.int64())]
+)
+# Quarantined records (quarantine/); ingest_date (of the Kafka timestamp) and batch_id are partitions.
+QUARANTINE_SCHEMA = pa.schema(
+    [("raw", pa.string()), ("reason", pa.string()), ("topic", pa.string()), ("partition", pa.int32()),
+     ("offset", pa.int64()), ("kafka_timestamp", _TS)]
+)
+
+QUARANTINE_REASONS = (
+    "malformed_json", "missing_user_id", "missing_event_type", "missing_timestamp", "unknown_event_type",
+    "wrong_topic", "missing_product_id", "unparseable_timestamp", "missing_price", "non_numeric_price",
+    "negative_price", "missing_category",
+)
+
+_MANIFEST_RE = re.compile(r"^v(\d{12})\.json$")
+
+
+class ContractError(RuntimeError):
+    """The stored data does not follow this contract (unknown name, unreadable manifest)."""
+
+
+def manifest_name(batch_id: int) -> str:
+    return f"v{batch_id:012d}.json"
+
+
+def join(base: str, *parts: str) -> str:
+    return posixpath.join(base.rstrip("/") or "/", *parts)
+
+
+def current_manifest(fs: pafs.FileSystem, base_path: str = DEFAULT_BASE) -> dict | None:
+    """The manifest of the last committed micro-batch, or None when nothing is committed yet."""
+    infos = fs.get_file_info(pafs.FileSelector(join(base_path, MANIFESTS_DIR), allow_not_found=True))
+    versions = [(int(m.group(1)), i.path) for i in infos if (m := _MANIFEST_RE.match(i.base_name))]
+    if not versions:
+        return None
+    _, path = max(versions)
+    with fs.open_input_stream(path) as f:
+        manifest = json.loads(f.read())
+    if manifest.get("format") != FORMAT_VERSION:
+        raise ContractError(f"{path}: unsupported manifest format {manifest.get('format')!r}")
+    return manifest
+
+
+def _read_files(fs: pafs.FileSystem, base_path: str, files: list[str], schema: pa.Schema) -> pd.DataFrame:
+    tables = [pq.read_table(join(base_path, f), filesystem=fs, schema=schema) for f in files]
+    table = pa.concat_tables(tables) if tables else schema.empty_table()
+    return table.to_pandas(ignore_metadata=True)
+
+
+def _with_retry(read):
+    """Old versions are deleted a few batches after they stop being current: retry on a vanished file."""
+    for attempt in range(3):
+        try:
+            return read()
+        except FileNotFoundError:
+            if attempt == 2:
+                raise
+            time.sleep(0.05)
+
+
+def read_current(fs: pafs.FileSystem, name: str, base_path: str = DEFAULT_BASE) -> pd.DataFrame:
+    """Current value of aggregate `name`: one row per key; empty (right columns) before the first batch."""
+    if name not in AGGREGATE_SCHEMAS:
+        raise ContractError(f"unknown aggregate {name!r}; known: {', '.join(AGGREGATES)}")
+    schema = AGGREGATE_SCHEMAS[name]
+
+    def read() -> pd.DataFrame:
+        manifest = current_manifest(fs, base_path)
+        files = manifest["aggregates"].get(name, []) if manifest else []
+        return _read_files(fs, base_path, files, schema)
+
+    return _with_retry(read)
+
+
+def top_products(fs: pafs.FileSystem, n: int, base_path: str = DEFAULT_BASE) -> pd.DataFrame:
+    """The n most viewed products (ties broken by product_id so the answer is stable)."""
+    df = read_current(fs, "top_products", base_path)
+    return df.sort_values(["views", "product_id"], ascending=[False, True]).head(n).reset_index(drop=True)
+
+
+def quarantine_counts(fs: pafs.FileSystem, base_path: str = DEFAULT_BASE) -> pd.DataFrame:
+    """Number of quarantined records per reason, over all committed batches."""
+
+    def read() -> pd.DataFrame:
+        manifest = current_manifest(fs, base_path)
+        files = manifest["aggregates"].get(QUARANTINE_COUNTS, []) if manifest else []
+        return _read_files(fs, base_path, files, QUARANTINE_COUNTS_SCHEMA)
+
+    return _with_retry(read)
+
+
+def _read_partitioned(fs, base_path: str, directory: str, schema: pa.Schema, date_col: str) -> pd.DataFrame:
+    manifest = current_manifest(fs, base_path)
+    full = schema.append(pa.field(date_col, pa.string())).append(pa.field("batch_id", pa.int64()))
+    root = join(base_path, directory)
+    if manifest is None or fs.get_file_info(root).type != pafs.FileType.Directory:
+        return full.empty_table().to_pandas()
+    partitioning = ds.partitioning(
+        pa.schema([(date_col, pa.string()), ("batch_id", pa.int64())]), flavor="hive"
+    )
+    dataset = ds.dataset(root, filesystem=fs, format="parquet", partitioning=partitioning, schema=full)
+    table = dataset.to_table(filter=ds.field("batch_id") <= manifest["batch_id"])
+    return table.to_pandas(ignore_metadata=True)
+
+
+def read_events(fs: pafs.FileSystem, kind: str, base_path: str = DEFAULT_BASE) -> pd.DataFrame:
+    """Raw valid events of `kind` (orders, views or cart) of the committed batches only.
+
+    This scans every raw file: meant for checks and exports, not for charts.
+    """
+    if kind not in RAW_DIRS:
+        raise ContractError(f"unknown raw event kind {kind!r}; known: {', '.join(RAW_DIRS)}")
+    return _read_partitioned(fs, base_path, kind, EVENT_SCHEMA, "event_date")
+
+
+def read_quarantine(fs: pafs.FileSystem, base_path: str = DEFAULT_BASE) -> pd.DataFrame:
+    """Quarantined records (raw value, reason, Kafka coordinates) of the committed batches only."""
+    return _read_partitioned(fs, base_path, QUARANTINE_DIR, QUARANTINE_SCHEMA, "ingest_date")
