@@ -1,0 +1,1 @@
+"""The Qt front end: observes the core and issues commands to it."""

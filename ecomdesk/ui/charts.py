@@ -1,0 +1,114 @@
+"""The business charts, drawn from the aggregates the data reader returns."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pyqtgraph as pg
+from PySide6.QtWidgets import QComboBox, QGridLayout, QWidget
+
+from ecomdesk.ui import chart_data
+from ecomdesk.ui.chart_box import PALETTE, ChartBox, bars
+
+SORT_LABELS = {"avg_ticket": "Average ticket", "total_spent": "Total spent", "orders": "Orders"}
+
+
+class SalesChart(ChartBox):
+    """Total sales (left axis) and orders (right axis) per minute."""
+
+    def __init__(self):
+        super().__init__("Sales per minute", time_axis=True)
+        item = self.plot.getPlotItem()
+        item.addLegend(offset=(10, 5))
+        item.setLabel("left", "sales")
+        self.sales = item.plot(pen=pg.mkPen(PALETTE[0], width=2), name="total sales")
+        self.orders_view = pg.ViewBox()
+        item.showAxis("right")
+        item.scene().addItem(self.orders_view)
+        item.getAxis("right").linkToView(self.orders_view)
+        item.getAxis("right").setLabel("orders")
+        self.orders_view.setXLink(item)
+        self.orders = pg.PlotDataItem(pen=pg.mkPen(PALETTE[1], width=2, style=pg.QtCore.Qt.PenStyle.DashLine))
+        self.orders_view.addItem(self.orders)
+        item.legend.addItem(self.orders, "orders")
+        item.vb.sigResized.connect(self._sync)
+
+    def _sync(self) -> None:
+        vb = self.plot.getPlotItem().vb
+        self.orders_view.setGeometry(vb.sceneBoundingRect())
+        self.orders_view.linkedViewChanged(vb, self.orders_view.XAxis)
+
+    def draw(self, df: pd.DataFrame) -> None:
+        self.data = df.drop(columns="t")
+        self.sales.setData(df["t"].to_numpy(), df["total_sales"].to_numpy(dtype=float))
+        self.orders.setData(df["t"].to_numpy(), df["total_orders"].to_numpy(dtype=float))
+        self.orders_view.enableAutoRange()
+
+
+class BusinessCharts(QWidget):
+    def __init__(self, top_n: int, parent=None):
+        super().__init__(parent)
+        self.top_n = top_n
+        self.frames: dict[str, pd.DataFrame] | None = None
+        self.sales = SalesChart()
+        self.users = ChartBox("Average ticket per user")
+        self.user_sort = QComboBox()
+        for key, label in SORT_LABELS.items():
+            self.user_sort.addItem(f"Top by {label.lower()}", key)
+        self.users.extra.addWidget(self.user_sort)
+        self.user_sort.currentIndexChanged.connect(self._redraw_users)
+        self.categories = ChartBox("Views by category")
+        self.products = ChartBox("Top products by views")
+        self.product_sales = ChartBox("Sales by product per minute", time_axis=True)
+        self.product_sales.plot.getPlotItem().addLegend(offset=(10, 5))
+        self.funnel = ChartBox("Conversion funnel")
+        grid = QGridLayout(self)
+        grid.setContentsMargins(0, 0, 0, 0)
+        for i, box in enumerate(self.boxes()):
+            grid.addWidget(box, i // 3, i % 3)
+
+    def boxes(self) -> list[ChartBox]:
+        return [self.sales, self.users, self.categories, self.products, self.product_sales, self.funnel]
+
+    def show_frames(self, frames: dict[str, pd.DataFrame]) -> None:
+        """Redraw every chart from one read of the aggregates."""
+        self.frames = frames
+        views = chart_data.business_views(frames, self.top_n, self.user_sort.currentData())
+        self.sales.draw(views["sales_per_minute"])
+        self._draw_users(views["avg_ticket_per_user"])
+        cats = views["views_by_category"]
+        self.categories.data = cats
+        bars(self.categories, cats["category"].astype(str).tolist(), cats["views"].tolist(), PALETTE[2])
+        prods = views["top_products"]
+        self.products.data = prods
+        bars(self.products, prods["product_id"].astype(str).tolist(), prods["views"].tolist(), PALETTE[4])
+        self._draw_product_sales(views["sales_by_product_per_minute"])
+        funnel = views["conversion_funnel"]
+        self.funnel.data = funnel
+        bars(self.funnel, funnel["stage"].tolist(), funnel["count"].tolist(), PALETTE[3])
+        rate = views["conversion_rate"]
+        self.funnel.set_heading("" if rate is None else f"— conversion {rate:.1%}")
+
+    def _redraw_users(self) -> None:
+        if self.frames is not None:
+            df = self.frames["avg_ticket_per_user"]
+            self._draw_users(chart_data.top_users(df, self.top_n, self.user_sort.currentData()))
+
+    def _draw_users(self, df: pd.DataFrame) -> None:
+        self.users.data = df
+        key = self.user_sort.currentData()
+        bars(self.users, df["user_id"].astype(str).tolist(), df[key].astype(float).tolist(), PALETTE[0])
+        self.users.plot.getPlotItem().setLabel("left", SORT_LABELS[key].lower())
+
+    def _draw_product_sales(self, wide: pd.DataFrame) -> None:
+        self.product_sales.data = wide.drop(columns="t", errors="ignore")
+        item = self.product_sales.plot.getPlotItem()
+        item.clear()
+        item.legend.clear()
+        products = [c for c in wide.columns if c not in ("t", "window_start")]
+        for i, product in enumerate(products):
+            item.plot(
+                wide["t"].to_numpy(),
+                wide[product].to_numpy(dtype=float),
+                pen=pg.mkPen(PALETTE[i % len(PALETTE)], width=2),
+                name=product,
+            )

@@ -1,0 +1,310 @@
+"""The main window: observes the supervisor and the data reader, and sends them commands.
+
+Nothing here blocks the UI thread: supervisor commands run one after another on a command
+thread, reads of HDFS/Kafka on reader threads; the supervisor's snapshot (in-memory, cheap) is
+polled on a timer. The window never owns a service itself: closing it closes the supervisor.
+"""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent
+from PySide6.QtWidgets import (
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ecomdesk.core.spec import State, dependency_order, dependents_order
+from ecomdesk.readers import Unreachable
+from ecomdesk.ui import fmt
+from ecomdesk.ui.about import show_about
+from ecomdesk.ui.banner import Banner
+from ecomdesk.ui.charts import BusinessCharts
+from ecomdesk.ui.inspect_hdfs import HdfsBrowser
+from ecomdesk.ui.inspect_kafka import KafkaInspector
+from ecomdesk.ui.jobs import Jobs
+from ecomdesk.ui.logs_panel import LogsPanel
+from ecomdesk.ui.pipeline_charts import PipelineCharts
+from ecomdesk.ui.pipeline_history import PipelineHistory
+from ecomdesk.ui.producer_panel import ProducerPanel
+from ecomdesk.ui.services_panel import LIVE, ServicesPanel
+from ecomdesk.ui.settings_dialog import SettingsDialog
+
+SNAPSHOT_MS = 1000
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, supervisor, reader, config, settings: QSettings | None = None):
+        super().__init__()
+        self.supervisor = supervisor
+        self.reader = reader
+        self.config = config
+        self.settings = settings or QSettings(
+            str(config.paths.config_dir / "window.ini"), QSettings.Format.IniFormat
+        )
+        self.setWindowTitle("ecomdesk — e-commerce pipeline control panel")
+        order = dependency_order(supervisor.specs)
+        services = [(name, supervisor.specs[name].title) for name in order]
+        self.busy: dict[str, int] = {}
+        self.inflight: set[str] = set()
+        self.last_updated: float | None = None
+        self.history = PipelineHistory()
+        self._close_confirmed = False
+        self._closing = False
+
+        self.commands = Jobs("ecomdesk-command", self._command_failed, parent=self)
+        self.controls = Jobs("ecomdesk-control", self._control_failed, parent=self)
+        self.reads = Jobs("ecomdesk-read", self._unexpected_error, threads=3, parent=self)
+
+        self.services = ServicesPanel(services)
+        self.command_status = QLabel("")
+        self.command_status.setWordWrap(True)
+        self.producer = ProducerPanel(config.producer.rate, config.producer.invalid_fraction)
+        self.producer.setVisible("producer" in supervisor.specs)
+        self.banner = Banner()
+        self.business = BusinessCharts(config.spark.top_n)
+        self.pipeline = PipelineCharts()
+        self.logs = LogsPanel(services, supervisor.log_file)
+        self.hdfs = HdfsBrowser(reader.base_path)
+        self.kafka = KafkaInspector()
+        self.updated_label = QLabel("Charts: no data read yet")
+        self._build_layout()
+        self._build_actions()
+
+        self.services.start_requested.connect(lambda n: self.start([n]))
+        self.services.stop_requested.connect(lambda n: self.stop([n]))
+        self.services.restart_requested.connect(self.restart)
+        self.producer.control.connect(self.send_producer)
+        self.hdfs.refresh_requested.connect(self.refresh_hdfs)
+        self.kafka.peek_requested.connect(self.peek)
+        self.tabs.currentChanged.connect(self._tab_changed)
+        self._unsubscribe = supervisor.subscribe_logs(self.logs.push)
+
+        self.snapshot_timer = QTimer(self)
+        self.snapshot_timer.setInterval(SNAPSHOT_MS)
+        self.snapshot_timer.timeout.connect(self.refresh_services)
+        self.data_timer = QTimer(self)
+        self.data_timer.setInterval(int(config.ui.refresh_seconds * 1000))
+        self.data_timer.timeout.connect(self.poll_data)
+        self.refresh_services()
+        self.snapshot_timer.start()
+        self.data_timer.start()
+        QTimer.singleShot(0, self.poll_data)
+        self._restore_geometry()
+
+    # ----- layout ------------------------------------------------------------------------
+    def _build_layout(self) -> None:
+        services_box = QGroupBox("Services")
+        box_layout = QVBoxLayout(services_box)
+        box_layout.addWidget(self.services)
+        box_layout.addWidget(self.command_status)
+        top = QWidget()
+        top_layout = QHBoxLayout(top)
+        top_layout.setContentsMargins(0, 0, 0, 0)
+        top_layout.addWidget(services_box, 3)
+        top_layout.addWidget(self.producer, 1)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.business, "Business")
+        self.tabs.addTab(self.pipeline, "Pipeline")
+        self.tabs.addTab(self.logs, "Logs")
+        self.tabs.addTab(self.hdfs, "HDFS")
+        self.tabs.addTab(self.kafka, "Kafka")
+        self.tabs.setCornerWidget(self.updated_label, Qt.Corner.TopRightCorner)
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.addWidget(top)
+        self.splitter.addWidget(self.tabs)
+        self.splitter.setStretchFactor(1, 1)
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.splitter, 1)
+        self.setCentralWidget(central)
+        self.resize(1400, 900)
+
+    def _build_actions(self) -> None:
+        bar = self.addToolBar("Main")
+        bar.setObjectName("main-toolbar")
+        self.start_all = QAction("▶ Start all", self)
+        self.stop_all = QAction("■ Stop all", self)
+        settings = QAction("Settings…", self)
+        about = QAction("About", self)
+        self.start_all.triggered.connect(lambda: self.start(None))
+        self.stop_all.triggered.connect(lambda: self.stop(None))
+        settings.triggered.connect(self.open_settings)
+        about.triggered.connect(lambda: show_about(self))
+        for a in (self.start_all, self.stop_all):
+            bar.addAction(a)
+        bar.addSeparator()
+        bar.addAction(settings)
+        bar.addAction(about)
+
+    # ----- services ----------------------------------------------------------------------
+    def refresh_services(self) -> None:
+        statuses = self.supervisor.snapshot()
+        busy = {n for n, c in self.busy.items() if c}
+        self.services.update_statuses(statuses, busy)
+        by_name = {s.name: s for s in statuses}
+        self.producer.update_status(by_name.get("producer"))
+        idle = not busy and not self._closing
+        self.start_all.setEnabled(idle and any(s.state in (State.STOPPED, State.FAILED) for s in statuses))
+        self.stop_all.setEnabled(not self._closing and any(s.state in LIVE for s in statuses))
+        if self.history.ingest(statuses):
+            self.pipeline.draw_history(self.history)
+
+    def _run(self, label: str, names: list[str], fn) -> None:
+        for n in names:
+            self.busy[n] = self.busy.get(n, 0) + 1
+        self.command_status.setStyleSheet("")
+        self.command_status.setText(f"{label}…")
+
+        def done(error: BaseException | None) -> None:
+            for n in names:
+                self.busy[n] -= 1
+            if error is None:
+                self.command_status.setText(f"{label}: done at {fmt.clock(time.time())}")
+            else:
+                self.command_status.setStyleSheet("color:#c0392b")
+                self.command_status.setText(f"{label} failed: {error}")
+                self.statusBar().showMessage(f"{label} failed", 10000)
+            self.refresh_services()
+
+        self.commands.submit(fn, on_done=lambda _: done(None), on_error=done)
+        self.refresh_services()
+
+    def start(self, names: list[str] | None) -> None:
+        title = "Start all" if names is None else f"Start {', '.join(names)}"
+        self._run(title, dependency_order(self.supervisor.specs, names), lambda: self.supervisor.start(names))
+
+    def stop(self, names: list[str] | None) -> None:
+        title = "Stop all" if names is None else f"Stop {', '.join(names)}"
+        affected = dependents_order(self.supervisor.specs, names or list(self.supervisor.specs))
+        self._run(title, affected, lambda: self.supervisor.stop(names))
+
+    def restart(self, name: str) -> None:
+        affected = set(dependents_order(self.supervisor.specs, [name])) | set(
+            dependency_order(self.supervisor.specs, [name])
+        )
+        self._run(f"Restart {name}", sorted(affected), lambda: self.supervisor.restart(name))
+
+    def send_producer(self, command: str) -> None:
+        self.statusBar().showMessage(f"producer ← {command}", 5000)
+        self.controls.submit(lambda: self.supervisor.send_control("producer", command))
+
+    def _command_failed(self, exc: BaseException) -> None:
+        self.command_status.setText(f"Command failed: {exc}")
+
+    def _control_failed(self, exc: BaseException) -> None:
+        self.statusBar().showMessage(f"Producer command failed: {exc}", 10000)
+
+    def _unexpected_error(self, exc: BaseException) -> None:
+        self.statusBar().showMessage(f"{type(exc).__name__}: {exc}", 10000)
+
+    # ----- data --------------------------------------------------------------------------
+    def _read(self, key: str, source: str, fn, on_done) -> None:
+        """Start one read unless the previous read of the same kind is still running."""
+        if key in self.inflight or self._closing:
+            return
+        self.inflight.add(key)
+
+        def ok(result) -> None:
+            self.inflight.discard(key)
+            self.banner.set_problem(source, None)
+            on_done(result)
+
+        def failed(exc: BaseException) -> None:
+            self.inflight.discard(key)
+            if isinstance(exc, Unreachable):
+                self.banner.set_problem(source, str(exc))
+            else:
+                self.banner.set_problem(source, f"{source.upper()} read failed: {type(exc).__name__}: {exc}")
+
+        self.reads.submit(fn, on_done=ok, on_error=failed)
+
+    def poll_data(self) -> None:
+        self._read("business", "hdfs", self.reader.business, self._show_business)
+        self._read("topics", "kafka", self.reader.kafka_topics, self.kafka.show_topics)
+        if self.tabs.currentWidget() is self.hdfs:
+            self.refresh_hdfs()
+
+    def _show_business(self, frames) -> None:
+        self.business.show_frames(frames)
+        self.pipeline.draw_quarantine(frames["quarantine"])
+        self.last_updated = time.time()
+        self.updated_label.setText(f"Charts updated {fmt.clock(self.last_updated)}  ")
+
+    def refresh_hdfs(self) -> None:
+        self._read("hdfs_listing", "hdfs", self.reader.hdfs_listing, self.hdfs.show_listing)
+
+    def peek(self, topic: str, n: int) -> None:
+        def failed(exc: BaseException) -> None:
+            self.kafka.show_error(f"Peek failed: {exc}")
+
+        self.reads.submit(lambda: self.reader.kafka_peek(topic, n), self.kafka.show_messages, failed)
+
+    def _tab_changed(self) -> None:
+        if self.tabs.currentWidget() is self.hdfs:
+            self.refresh_hdfs()
+
+    # ----- settings, geometry, closing ---------------------------------------------------
+    def open_settings(self) -> None:
+        dialog = SettingsDialog(self.config, self)
+        if dialog.exec():
+            self.data_timer.setInterval(int(self.config.ui.refresh_seconds * 1000))
+            self.business.top_n = self.config.spark.top_n
+            self.statusBar().showMessage(f"Settings saved to {self.config.paths.config_file}", 8000)
+
+    def _restore_geometry(self) -> None:
+        geometry = self.settings.value("geometry")
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        state = self.settings.value("splitter")
+        if isinstance(state, QByteArray) and not state.isEmpty():
+            self.splitter.restoreState(state)
+
+    def _save_geometry(self) -> None:
+        self.settings.setValue("geometry", self.saveGeometry())
+        self.settings.setValue("splitter", self.splitter.saveState())
+        self.settings.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
+        if self._close_confirmed:
+            self._save_geometry()
+            self.snapshot_timer.stop()
+            self.data_timer.stop()
+            self._unsubscribe()
+            for jobs in (self.reads, self.controls, self.commands):
+                jobs.shutdown()
+            event.accept()
+            return
+        event.ignore()
+        if self._closing:
+            return
+        live = [s.title for s in self.supervisor.snapshot() if s.state in LIVE]
+        if live:
+            answer = QMessageBox.question(
+                self,
+                "Quit ecomdesk",
+                f"Running: {', '.join(live)}.\n\nStop them and quit? (Services never outlive the window.)",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                return
+        self._closing = True
+        self.command_status.setText("Stopping all services before quitting…")
+        self.refresh_services()
+        self.commands.submit(self.supervisor.close, on_done=self._closed, on_error=self._closed)
+
+    def _closed(self, result) -> None:
+        if isinstance(result, BaseException):
+            QMessageBox.critical(self, "ecomdesk", f"Stopping the services failed: {result}")
+        self._close_confirmed = True
+        self.close()

@@ -1,0 +1,107 @@
+"""Live producer controls (rate, pause/resume, invalid fraction) and its delivery counters.
+
+Commands are the producer's stdin protocol: "rate N", "pause", "resume", "invalid F".
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+)
+
+from ecomdesk.core.spec import State
+from ecomdesk.ui import fmt
+
+TOPICS = ("orders", "cart_events", "page_views")
+
+
+class ProducerPanel(QGroupBox):
+    control = Signal(str)
+
+    def __init__(self, default_rate: float, default_invalid: float, parent=None):
+        super().__init__("Producer", parent)
+        self.rate = QDoubleSpinBox()
+        self.rate.setRange(0.0, 1_000_000.0)
+        self.rate.setDecimals(0)
+        self.rate.setSingleStep(100)
+        self.rate.setSuffix(" events/s")
+        self.rate.setValue(default_rate)
+        self.apply_rate = QPushButton("Set rate")
+        self.invalid = QDoubleSpinBox()
+        self.invalid.setRange(0.0, 1.0)
+        self.invalid.setDecimals(3)
+        self.invalid.setSingleStep(0.01)
+        self.invalid.setValue(default_invalid)
+        self.apply_invalid = QPushButton("Set invalid fraction")
+        self.pause = QPushButton("Pause")
+        self.paused = False
+
+        self.apply_rate.clicked.connect(lambda: self.control.emit(f"rate {self.rate.value():g}"))
+        self.rate.editingFinished.connect(self._rate_edited)
+        self.apply_invalid.clicked.connect(lambda: self.control.emit(f"invalid {self.invalid.value():g}"))
+        self.pause.clicked.connect(lambda: self.control.emit("resume" if self.paused else "pause"))
+
+        controls = QFormLayout()
+        row = QHBoxLayout()
+        row.addWidget(self.rate, 1)
+        row.addWidget(self.apply_rate)
+        controls.addRow("Rate", row)
+        row = QHBoxLayout()
+        row.addWidget(self.invalid, 1)
+        row.addWidget(self.apply_invalid)
+        controls.addRow("Invalid events", row)
+        controls.addRow("", self.pause)
+
+        self.counters: dict[str, QLabel] = {}
+        stats = QFormLayout()
+        for key, label in (
+            ("sent", "Sent"),
+            ("delivered", "Delivered"),
+            ("failed", "Failed"),
+            ("in_flight", "In flight"),
+            ("rate", "Events/s"),
+            ("invalid", "Invalid sent"),
+            ("per_topic", "Per topic"),
+        ):
+            self.counters[key] = QLabel("–")
+            stats.addRow(label, self.counters[key])
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(controls)
+        layout.addLayout(stats)
+        layout.addStretch(1)
+        self._set_enabled(False)
+
+    def _rate_edited(self) -> None:
+        if self.rate.hasFocus() and self.apply_rate.isEnabled():
+            self.control.emit(f"rate {self.rate.value():g}")
+
+    def _set_enabled(self, on: bool) -> None:
+        for w in (self.apply_rate, self.apply_invalid, self.pause):
+            w.setEnabled(on)
+
+    def update_status(self, st) -> None:
+        """Show the producer's latest telemetry; controls work only while it runs."""
+        running = st is not None and st.state in (State.RUNNING, State.UNHEALTHY)
+        self._set_enabled(running)
+        tel = (st.telemetry if st else None) or {}
+        self.paused = bool(tel.get("paused"))
+        self.pause.setText("Resume" if self.paused else "Pause")
+        for key in ("sent", "delivered", "failed", "in_flight", "invalid"):
+            self.counters[key].setText(fmt.number(tel.get(key)))
+        rate = tel.get("rate")
+        target = tel.get("target_rate")
+        self.counters["rate"].setText(
+            "–" if rate is None else f"{fmt.number(rate)} (target {fmt.number(target)})"
+        )
+        per_topic = tel.get("per_topic") or {}
+        self.counters["per_topic"].setText(
+            "  ".join(f"{t} {fmt.number(per_topic.get(t))}" for t in TOPICS) if per_topic else "–"
+        )
