@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import pytest
+
+from ecomdesk.config import Config, ConfigError, load
+from ecomdesk.paths import Paths, app_paths
+
+
+def _paths(tmp_path) -> Paths:
+    return Paths(tmp_path / "c", tmp_path / "d", tmp_path / "l", tmp_path / "r").ensure()
+
+
+def test_defaults_round_trip(tmp_path):
+    paths = _paths(tmp_path)
+    assert load(paths) == Config(paths=paths)
+    c = Config(paths=paths)
+    c.ports.kafka = 19092
+    c.spark.master = "spark://10.0.0.5:7077"
+    c.producer.seed = 7
+    c.save()
+    again = load(paths)
+    assert again.ports.kafka == 19092 and again.spark.master == "spark://10.0.0.5:7077"
+    assert again.producer.seed == 7
+    assert again.kafka_bootstrap == "127.0.0.1:19092"
+
+
+def test_external_endpoints(tmp_path):
+    c = Config(paths=_paths(tmp_path))
+    c.kafka.bootstrap = "k1:9092,k2:9092"
+    c.hdfs.namenode = "nn.example:8020"
+    assert c.kafka_bootstrap == "k1:9092,k2:9092"
+    assert c.namenode_address == ("nn.example", 8020)
+
+
+@pytest.mark.parametrize("text,needle", [
+    ("[ports]\nkafka = 'x'\n", "[ports] kafka must be int"),
+    ("[ports]\nkafak = 1\n", "unknown key(s) in [ports]: kafak"),
+    ("[nope]\n", "unknown section(s): nope"),
+    ("[ports\n", "config.toml"),
+    ("[producer]\nrate = true\n", "[producer] rate must be float"),
+])
+def test_bad_files_name_the_problem(tmp_path, text, needle):
+    paths = _paths(tmp_path)
+    paths.config_file.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load(paths)
+    assert needle in str(err.value)
+
+
+def test_ecomdesk_home_isolates_everything(tmp_path, monkeypatch):
+    monkeypatch.setenv("ECOMDESK_HOME", str(tmp_path))
+    p = app_paths()
+    for d in (p.config_dir, p.data_dir, p.log_dir, p.run_dir):
+        assert d.is_relative_to(tmp_path)
