@@ -1,0 +1,186 @@
+"""Publishing a micro-batch atomically: data files first, then the manifest that makes them current.
+
+Order for batch N: raw + quarantine files are moved from staging into `.../batch_id=N`, the changed
+aggregate parts are written as new immutable files, and last `_manifests/vN.json` is written under
+a temporary name and renamed (atomic). Only then does Spark commit the batch in its checkpoint; a
+replay of a batch whose manifest exists is skipped, any other replay redoes the same work from
+snapshot N-1. Versions older than the last KEEP manifests are deleted with their unshared files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import re
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ecomdesk import contract as C
+from ecomdesk.pipeline.funnel import CART_COLUMNS, PURCHASE_COLUMNS, FunnelState
+from ecomdesk.pipeline.snapshot import ALL, TABLES, Snapshot, utc
+from ecomdesk.pipeline.store import Store
+
+KEEP = 5
+_BATCH_DIR = re.compile(r"^batch_id=(\d+)$")
+FUNNEL_SCHEMAS = {
+    "carts": pa.schema([("user_id", pa.string()), ("product_id", pa.string()), ("event_us", pa.int64()),
+                        ("topic", pa.string()), ("partition", pa.int64()), ("offset", pa.int64())]),
+    "purchases": pa.schema([("user_id", pa.string()), ("product_id", pa.string()), ("event_us", pa.int64())]),
+}
+
+
+def table_schema(name: str) -> pa.Schema:
+    return C.AGGREGATE_SCHEMAS.get(name, C.QUARANTINE_COUNTS_SCHEMA)
+
+
+def data_path(name: str, part: str, batch_id: int) -> str:
+    folder = f"{C.AGGREGATES_DIR}/{name}" + ("" if part == ALL else f"/day={part}")
+    return f"{folder}/v{batch_id:012d}.parquet"
+
+
+def part_of(path: str) -> str:
+    m = re.search(r"/day=([0-9-]+)/", path)
+    return m.group(1) if m else ALL
+
+
+def to_parquet(df: pd.DataFrame, schema: pa.Schema) -> bytes:
+    buf = io.BytesIO()
+    pq.write_table(pa.Table.from_pandas(df[schema.names], schema=schema, preserve_index=False), buf)
+    return buf.getvalue()
+
+
+def from_parquet(data: bytes) -> pd.DataFrame:
+    df = pq.read_table(io.BytesIO(data)).to_pandas(ignore_metadata=True)
+    for c in ("window_start", "window_end"):
+        if c in df.columns:
+            df[c] = utc(df[c])
+    return df
+
+
+def _iso(us: int | None) -> str | None:
+    if us is None:
+        return None
+    return dt.datetime.fromtimestamp(us / 1e6, dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+class Committer:
+    """Owns the job's output directory: load the current snapshot, publish the next, clean up."""
+
+    def __init__(self, store: Store, delay_us: int):
+        self.store, self.delay_us = store, delay_us
+        self.manifests: list[dict] = []  # retained manifests, oldest first
+
+    def _manifest_names(self) -> list[str]:
+        return [n for n in self.store.listdir(C.MANIFESTS_DIR) if re.match(r"^v\d{12}\.json$", n)]
+
+    def load(self) -> Snapshot:
+        """The snapshot of the last committed batch (an empty one before the first)."""
+        self.manifests = [json.loads(self.store.read_bytes(f"{C.MANIFESTS_DIR}/{n}"))
+                          for n in self._manifest_names()]
+        if not self.manifests:
+            return Snapshot()
+        m = self.manifests[-1]
+        tables: dict[str, dict[str, pd.DataFrame]] = {n: {} for n in TABLES}
+        for name, paths in m["aggregates"].items():
+            for path in paths:
+                tables[name][part_of(path)] = from_parquet(self.store.read_bytes(path))
+        state = {k: from_parquet(self.store.read_bytes(p)) for k, p in m["state"].items()}
+        funnel = FunnelState(state["carts"][CART_COLUMNS], state["purchases"][PURCHASE_COLUMNS])
+        return Snapshot(batch_id=m["batch_id"], max_event_us=m["max_event_us"], quarantined=m["quarantined"],
+                        tables=tables, funnel=funnel)
+
+    @property
+    def committed(self) -> int:
+        return self.manifests[-1]["batch_id"] if self.manifests else -1
+
+    def sweep(self) -> None:
+        """Remove what an interrupted batch left behind: staging, uncommitted raw batches, orphan files."""
+        self.store.delete(C.STAGING_DIR)
+        for top, _ in (*[(d, "event_date") for d in C.RAW_DIRS], (C.QUARANTINE_DIR, "ingest_date")):
+            for date_dir in self.store.listdir(top):
+                for b in self.store.listdir(f"{top}/{date_dir}"):
+                    m = _BATCH_DIR.match(b)
+                    if m and int(m.group(1)) > self.committed:
+                        self.store.delete(f"{top}/{date_dir}/{b}")
+        live = self._referenced(self.manifests)
+        for name in self.store.listdir(C.AGGREGATES_DIR):
+            for path in self._files_under(f"{C.AGGREGATES_DIR}/{name}"):
+                if path not in live:
+                    self.store.delete(path)
+
+    def _files_under(self, rel: str) -> list[str]:
+        out = []
+        for n in self.store.listdir(rel):
+            path = f"{rel}/{n}"
+            out.extend([path] if n.endswith(".parquet") else self._files_under(path))
+        return out
+
+    @staticmethod
+    def _referenced(manifests: list[dict]) -> set[str]:
+        refs: set[str] = set()
+        for m in manifests:
+            for paths in m["aggregates"].values():
+                refs.update(paths)
+            refs.update(m["state"].values())
+        return refs
+
+    def move_staged(self, batch_id: int, staging: str) -> None:
+        """Move a batch's staged raw and quarantine partitions to their `batch_id=N` directories."""
+        moves = []
+        for kind_dir in self.store.listdir(f"{staging}/events"):
+            if kind_dir.startswith("kind="):
+                kind = kind_dir.split("=", 1)[1]
+                for date_dir in self.store.listdir(f"{staging}/events/{kind_dir}"):
+                    if date_dir.startswith("event_date="):
+                        moves.append((f"{staging}/events/{kind_dir}/{date_dir}", f"{kind}/{date_dir}"))
+        for date_dir in self.store.listdir(f"{staging}/quarantine"):
+            if date_dir.startswith("ingest_date="):
+                moves.append((f"{staging}/quarantine/{date_dir}", f"{C.QUARANTINE_DIR}/{date_dir}"))
+        for src, dst_parent in moves:
+            dst = f"{dst_parent}/batch_id={batch_id}"
+            self.store.delete(dst)
+            self.store.rename(src, dst)
+        self.store.delete(staging)
+
+    def publish(self, snap: Snapshot, changed: set[tuple[str, str]], query_id: str | None = None) -> dict:
+        """Write the changed parts and the funnel state, then commit the manifest of `snap`."""
+        prev = self.manifests[-1]["aggregates"] if self.manifests else {}
+        aggregates = {name: {part_of(p): p for p in prev.get(name, [])} for name in TABLES}
+        for name, part in sorted(changed):
+            path = data_path(name, part, snap.batch_id)
+            self.store.write_bytes(path, to_parquet(snap.tables[name][part], table_schema(name)))
+            aggregates[name][part] = path
+        state = {}
+        for key, df in (("carts", snap.funnel.carts), ("purchases", snap.funnel.purchases)):
+            state[key] = f"{C.AGGREGATES_DIR}/_funnel/{key}-v{snap.batch_id:012d}.parquet"
+            self.store.write_bytes(state[key], to_parquet(df, FUNNEL_SCHEMAS[key]))
+        manifest = {
+            "format": C.FORMAT_VERSION,
+            "batch_id": snap.batch_id,
+            "query_id": query_id,
+            "committed_at": dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z"),
+            "max_event_us": snap.max_event_us,
+            "max_event_time": _iso(snap.max_event_us),
+            "watermark": _iso(snap.watermark_us(self.delay_us)),
+            "quarantined": snap.quarantined,
+            "state_rows": snap.funnel.rows,
+            "aggregates": {n: [parts[k] for k in sorted(parts)] for n, parts in aggregates.items() if parts},
+            "state": state,
+        }
+        name = C.manifest_name(snap.batch_id)
+        tmp = f"{C.MANIFESTS_DIR}/.{name}.tmp"
+        self.store.write_bytes(tmp, json.dumps(manifest, indent=1).encode())
+        self.store.rename(tmp, f"{C.MANIFESTS_DIR}/{name}")
+        self.manifests.append(manifest)
+        self._expire()
+        return manifest
+
+    def _expire(self) -> None:
+        while len(self.manifests) > KEEP:
+            old = self.manifests.pop(0)
+            self.store.delete(f"{C.MANIFESTS_DIR}/{C.manifest_name(old['batch_id'])}")
+            for path in self._referenced([old]) - self._referenced(self.manifests):
+                self.store.delete(path)

@@ -1,0 +1,62 @@
+"""One small local SparkSession for the Spark unit tests (local[1] keeps the 2-core machine usable)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+
+@pytest.fixture(scope="session")
+def spark():
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    from pyspark.sql import SparkSession
+
+    session = (
+        SparkSession.builder.master("local[1]").appName("ecomdesk-tests")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.ui.enabled", "false")
+        .config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+TOPIC = {"purchase": "orders", "add_to_cart": "cart_events", "page_view": "page_views"}
+CATEGORY = {100: "Tech", 101: "Home", 102: "Sports", 103: "Fashion", 104: "Tech"}
+
+
+def random_events(n: int, seed: int, start: str = "2024-03-01T23:40:00Z", span_minutes: int = 45):
+    """Valid events in EVENT_SCHEMA columns with dense (user, product) pairs so the funnel matches often."""
+    rng = np.random.default_rng(seed)
+    products = rng.integers(100, 105, n)
+    etype = rng.choice(["page_view", "add_to_cart", "purchase"], n, p=[0.5, 0.3, 0.2])
+    t0 = pd.Timestamp(start)
+    times = t0 + pd.to_timedelta(rng.integers(0, span_minutes * 60_000_000, n), unit="us")
+    df = pd.DataFrame({
+        "user_id": rng.integers(1, 6, n).astype(str),
+        "product_id": products.astype(str),
+        "category": [CATEGORY[p] for p in products],
+        "event_type": etype,
+        "price": np.round(rng.uniform(10, 500, n), 2),
+        "event_time": times.astype("datetime64[us, UTC]"),
+        "store_id": "1", "store_type": "online", "city": "Quito", "province": "Pichincha",
+        "lat": -0.18, "lon": -78.46,
+        "topic": [TOPIC[e] for e in etype],
+        "partition": rng.integers(0, 3, n).astype("int32"),
+    })
+    df["offset"] = np.arange(n, dtype="int64")
+    return df
+
+
+def to_spark(spark, df: pd.DataFrame):
+    from ecomdesk.pipeline.parse import event_struct
+
+    return spark.createDataFrame(df, schema=event_struct())
