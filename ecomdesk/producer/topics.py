@@ -1,0 +1,55 @@
+"""The three event topics and their idempotent creation through Kafka's AdminClient."""
+
+from __future__ import annotations
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+
+# event_type -> topic; the order is the event-type order used by the generator.
+TOPIC_BY_EVENT_TYPE = {"page_view": "page_views", "add_to_cart": "cart_events", "purchase": "orders"}
+TOPICS = ("orders", "cart_events", "page_views")
+
+
+class TopicError(RuntimeError):
+    """Topics could not be created or checked; the message names the broker and the cause."""
+
+
+def ensure_topics(
+    bootstrap: str,
+    partitions: int,
+    replication: int,
+    timeout: float = 30,
+    names: tuple[str, ...] = TOPICS,
+) -> list[str]:
+    """Create the missing topics among `names` and return the ones this call created.
+
+    A topic that already exists is left as it is (even with another partition count):
+    changing partitions of live topics would reshuffle keys, which is not this call's job.
+    """
+    if partitions < 1 or replication < 1:
+        raise ValueError(f"partitions and replication must be >= 1, got {partitions} and {replication}")
+    admin = AdminClient({"bootstrap.servers": bootstrap,
+                         "socket.connection.setup.timeout.ms": int(timeout * 1000)})
+    try:
+        existing = set(admin.list_topics(timeout=timeout).topics)
+    except KafkaException as exc:
+        raise TopicError(f"cannot list topics on {bootstrap}: {exc.args[0]}") from exc
+    missing = [n for n in names if n not in existing]
+    if not missing:
+        return []
+    futures = admin.create_topics(
+        [NewTopic(n, num_partitions=partitions, replication_factor=replication) for n in missing],
+        operation_timeout=timeout,
+        request_timeout=timeout,
+    )
+    created = []
+    for name, future in futures.items():
+        try:
+            future.result(timeout=timeout)
+            created.append(name)
+        except KafkaException as exc:
+            err = exc.args[0]
+            if isinstance(err, KafkaError) and err.code() == KafkaError.TOPIC_ALREADY_EXISTS:
+                continue  # created concurrently by someone else: that is the state we want
+            raise TopicError(f"cannot create topic {name!r} on {bootstrap}: {err}") from exc
+    return sorted(created, key=names.index)
