@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+
 # Each kind breaks one rule a consumer must check; the order is part of the seeded sequence.
 INVALID_KINDS = (
     "malformed_json",
@@ -15,6 +17,11 @@ INVALID_KINDS = (
 REQUIRED_FIELDS = ("user_id", "product_id", "event_type", "price", "timestamp")
 UNKNOWN_EVENT_TYPE = "refund_requested"
 BAD_TIMESTAMP = "28/13/2026 25:61"
+
+
+def chosen(chance: np.ndarray, fraction: float) -> np.ndarray:
+    """Indexes of the events to corrupt: each with probability `fraction` (seeded draws)."""
+    return np.flatnonzero(chance < fraction)
 
 
 def kind_of(draw: int) -> str:

@@ -19,7 +19,7 @@ from confluent_kafka import KafkaError, Producer
 
 from ecomdesk.producer.control import Command
 from ecomdesk.producer.events import EVENT_TYPES, Encoder, EventGenerator, EventModel
-from ecomdesk.producer.invalid import corrupt, kind_of
+from ecomdesk.producer.invalid import chosen, corrupt, kind_of
 from ecomdesk.producer.ledger import Ledger
 from ecomdesk.producer.pacer import Pacer
 from ecomdesk.producer.topics import TOPIC_BY_EVENT_TYPE
@@ -203,7 +203,7 @@ class ProducerRunner:
         batch = self.generator.take(n)
         ts_ms = time.time_ns() // 1_000_000
         values = self.encoder.values(batch, ts_ms)
-        bad = np.flatnonzero(batch.chance < self.s.invalid_fraction) if self.s.invalid_fraction > 0 else ()
+        bad = chosen(batch.chance, self.s.invalid_fraction)
         for i in bad:
             values[i] = corrupt(self.encoder.event(batch, int(i), ts_ms), int(batch.kind[i]))
             if self.ledger:

@@ -1,0 +1,99 @@
+"""The producer as a managed service of the supervisor.
+
+It reads control commands on stdin (see `ecomdesk.producer.control`: `rate N`, `pause`,
+`resume`, `invalid F`, `status`, `stop`), writes one JSON telemetry line per second, and is
+ready once the first of those lines arrived (it has connected and started sending).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from pathlib import Path
+
+from ecomdesk.config import Config
+from ecomdesk.core.spec import Probe, ServiceSpec
+
+FLUSH_TIMEOUT = 10.0  # below stop_timeout, so SIGTERM ends with a flush, never a SIGKILL
+STALE_AFTER = 5.0  # telemetry comes every second; this much silence means the loop is stuck
+
+
+class _TelemetryState:
+    """Shared by the telemetry parser and the ready probe; reset at every start."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last: float | None = None
+
+    def reset(self) -> None:
+        with self._lock:
+            self._last = None
+
+    def parse(self, line: str) -> dict | None:
+        if not line.startswith("{"):
+            return None
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError:
+            return None
+        if not isinstance(data, dict) or data.get("type") != "producer":
+            return None
+        with self._lock:
+            self._last = time.monotonic()
+        return data
+
+    def ready(self) -> Probe:
+        with self._lock:
+            last = self._last
+        if last is None:
+            return Probe(False, "no telemetry yet")
+        return Probe(True, "sending")
+
+    def health(self) -> Probe:
+        with self._lock:
+            last = self._last
+        if last is None or time.monotonic() - last > STALE_AFTER:
+            return Probe(False, f"no telemetry for more than {STALE_AFTER:.0f} s")
+        return Probe(True, "sending")
+
+
+def producer_command(config: Config, ledger: Path | None = None) -> list[str]:
+    p = config.producer
+    cmd = [
+        sys.executable, "-m", "ecomdesk.producer",
+        "--bootstrap", config.kafka_bootstrap,
+        "--rate", repr(float(p.rate)),
+        "--invalid-fraction", repr(float(p.invalid_fraction)),
+        "--partitions", str(config.kafka.partitions),
+        "--replication", str(config.kafka.replication),
+        "--flush-timeout", str(FLUSH_TIMEOUT),
+    ]
+    if p.seed is not None:
+        cmd += ["--seed", str(p.seed)]
+    if ledger is not None:
+        cmd += ["--ledger", str(ledger)]
+    return cmd
+
+
+def producer_spec(config: Config, ledger: Path | None = None) -> ServiceSpec:
+    state = _TelemetryState()
+
+    def command() -> list[str]:
+        state.reset()
+        return producer_command(config, ledger)
+
+    return ServiceSpec(
+        name="producer",
+        title="Event producer",
+        command=command,
+        ready=state.ready,
+        health=state.health,
+        env=lambda: {"PYTHONUNBUFFERED": "1"},
+        depends_on=("kafka",),
+        stop_timeout=FLUSH_TIMEOUT + 5,
+        ready_timeout=60.0,
+        telemetry=state.parse,
+        accepts_control=True,
+    )
