@@ -123,7 +123,8 @@ def test_control_lines_reach_stdin_and_telemetry_is_parsed(tmp_path):
     import json
 
     echo = ("import sys,json\nprint(json.dumps({'type':'t','n':0}), flush=True)\n"
-            "for i, line in enumerate(sys.stdin, 1): print(json.dumps({'type':'t','n':i,'cmd':line.strip()}), flush=True)")
+            "for i, line in enumerate(sys.stdin, 1):\n"
+            "    print(json.dumps({'type':'t','n':i,'cmd':line.strip()}), flush=True)")
     seen = []
 
     def parse(line):

@@ -32,7 +32,8 @@ def check(need_maven: bool, need_gcc: bool) -> list[str]:
     java = str(home / "bin" / "java") if home else None
     major = java_major(java) if java else None
     if major is None:
-        problems.append("Java 17+ is missing (no working `java`); install it: apt-get install -y openjdk-17-jdk-headless")
+        problems.append("Java 17+ is missing (no working `java`); install it: "
+                        "apt-get install -y openjdk-17-jdk-headless")
     elif major < 17:
         problems.append(f"Java {major} found at {home}, Java 17+ is needed; install it: "
                         "apt-get install -y openjdk-17-jdk-headless (and set JAVA_HOME)")

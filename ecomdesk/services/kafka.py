@@ -13,6 +13,7 @@ from ecomdesk.config import Config
 from ecomdesk.core.spec import Probe, ServiceSpec
 from ecomdesk.install import installation
 from ecomdesk.paths import resources_dir
+from ecomdesk.producer.topics import ensure_topics
 from ecomdesk.services.jvm import java_command, run_tool
 
 
@@ -82,13 +83,23 @@ def metadata_probe(bootstrap: str) -> Probe:
     return Probe(True, f"{len(md.brokers)} broker(s), {len(md.topics)} topic(s)")
 
 
+def ready_with_topics(config: Config, bootstrap: str) -> Probe:
+    """Ready once the broker answers metadata requests and the pipeline's topics exist."""
+    probe = metadata_probe(bootstrap)
+    if not probe.ok:
+        return probe
+    created = ensure_topics(bootstrap, config.kafka.partitions, config.kafka.replication, timeout=10)
+    return Probe(True, probe.message + (f"; created {', '.join(created)}" if created else ""))
+
+
 def kafka_spec(config: Config) -> ServiceSpec:
     bootstrap = f"127.0.0.1:{config.ports.kafka}"
     return ServiceSpec(
         name="kafka",
         title="Kafka broker",
         command=lambda: _java(config, "kafka.Kafka", str(write_properties(config))),
-        ready=lambda: metadata_probe(bootstrap),
+        ready=lambda: ready_with_topics(config, bootstrap),
+        health=lambda: metadata_probe(bootstrap),
         ports={"bootstrap": config.ports.kafka, "controller": config.ports.kafka_controller},
         data_dir=kafka_root(config),
         prepare=lambda: format_storage(config),
