@@ -24,6 +24,7 @@ from ecomdesk.core.supervisor import StartError
 from ecomdesk.hdfs import hadoop_filesystem
 
 pytestmark = pytest.mark.stack
+STORAGE = ["hdfs-namenode", "hdfs-datanode", "kafka"]
 
 
 def _produce_one(bootstrap: str, topic: str, value: bytes) -> None:
@@ -55,12 +56,15 @@ def test_data_survives_restart(tmp_path):
     sup = supervisor_for(config)
     try:
         t0 = time.monotonic()
-        sup.start()
+        sup.start(STORAGE)
         print(f"stack ready in {time.monotonic() - t0:.1f} s")
-        assert {s.name: s.state for s in sup.snapshot()} == {
+        assert {s.name: s.state for s in sup.snapshot() if s.name in STORAGE} == {
             "hdfs-namenode": "running", "hdfs-datanode": "running", "kafka": "running"}
         bootstrap = config.kafka_bootstrap
         admin = AdminClient({"bootstrap.servers": bootstrap})
+        topics = admin.list_topics(timeout=10).topics
+        assert {t: len(topics[t].partitions) for t in ("orders", "cart_events", "page_views")} == {
+            "orders": 3, "cart_events": 3, "page_views": 3}
         admin.create_topics([NewTopic("roundtrip", 1, 1)])["roundtrip"].result(30)
         _produce_one(bootstrap, "roundtrip", b"hello ecomdesk")
         assert _consume_all(bootstrap, "roundtrip", 1) == [b"hello ecomdesk"]
@@ -72,10 +76,11 @@ def test_data_survives_restart(tmp_path):
             pq.write_table(table, out)
         assert pq.read_table("/roundtrip/t.parquet", filesystem=fs).equals(table)
 
+        del admin
         sup.stop()
         assert all(s.state == "stopped" for s in sup.snapshot())
         assert not listening(config.ports.kafka) and not listening(config.ports.namenode_rpc)
-        sup.start()
+        sup.start(STORAGE)
 
         assert "roundtrip" in AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=10).topics
         assert _consume_all(bootstrap, "roundtrip", 1) == [b"hello ecomdesk"]
@@ -106,7 +111,7 @@ def test_port_in_use_starts_nothing(tmp_path):
     sup = supervisor_for(config)
     try:
         with pytest.raises(StartError) as err:
-            sup.start()
+            sup.start(STORAGE)
         msg = str(err.value)
         assert f"port {config.ports.kafka}" in msg and "kafka" in msg
         assert f"pid {os.getpid()}" in msg  # the holder is named
