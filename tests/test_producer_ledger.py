@@ -7,6 +7,7 @@ from datetime import datetime
 
 import pyarrow.parquet as pq
 
+from ecomdesk.producer import ledger as ledger_module
 from ecomdesk.producer.events import Encoder, EventGenerator, EventModel
 from ecomdesk.producer.ledger import Ledger, summary_path
 
@@ -28,12 +29,13 @@ def _sorted(events):
     return sorted(events, key=lambda e: json.dumps(e, sort_keys=True))
 
 
-def test_ledger_holds_exactly_the_events_sent(tmp_path):
+def test_ledger_holds_exactly_the_events_sent(tmp_path, monkeypatch):
+    monkeypatch.setattr(ledger_module, "ROW_GROUP", 1000)
     gen = EventGenerator(EventModel(), 5)
     enc = Encoder(gen)
     ledger = Ledger(tmp_path / "sub" / "ledger.parquet", gen)
     sent = []
-    for i, size in enumerate((10, 140000, 3)):  # more than one row group
+    for i, size in enumerate((10, 5000, 3)):  # several row groups
         batch = gen.take(size)
         ledger.add(batch, TS + i)
         sent += [json.loads(v) for v in enc.values(batch, TS + i)]
@@ -41,6 +43,7 @@ def test_ledger_holds_exactly_the_events_sent(tmp_path):
     assert not (tmp_path / "sub" / "ledger.parquet").exists()  # only complete ledgers appear
     path = ledger.close()
     assert _sorted(_rows_as_events(path)) == _sorted(sent)
+    assert pq.ParquetFile(path).num_row_groups > 1
     table = pq.read_table(path)
     assert table.num_rows == len(sent)
     topics = table.column("topic").to_pylist()
