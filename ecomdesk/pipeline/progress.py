@@ -1,0 +1,73 @@
+"""The agreed `spark_progress` JSON line, built from Spark's progress plus the job's own state."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+
+from pyspark.sql.streaming import StreamingQueryListener
+
+
+def _offsets(value) -> dict:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return {}
+    return value if isinstance(value, dict) else {}
+
+
+def offsets_behind(sources: list[dict]) -> dict[str, int]:
+    """Per topic: sum over partitions of (latest offset - offset the batch read up to)."""
+    behind: dict[str, int] = {}
+    for src in sources:
+        latest, end = _offsets(src.get("latestOffset")), _offsets(src.get("endOffset"))
+        for topic, parts in latest.items():
+            done = end.get(topic, {})
+            behind[topic] = behind.get(topic, 0) + sum(
+                max(0, int(off) - int(done.get(p, 0))) for p, off in parts.items())
+    return behind
+
+
+def progress_line(progress: dict, state: dict) -> dict:
+    """progress: StreamingQueryProgress as JSON dict; state: state_rows, watermark, quarantined."""
+    return {
+        "type": "spark_progress",
+        "query": progress.get("name") or progress.get("id"),
+        "batch_id": int(progress["batchId"]),
+        "input_rows": int(progress.get("numInputRows", 0)),
+        "input_rows_per_second": float(progress.get("inputRowsPerSecond") or 0.0),
+        "processed_rows_per_second": float(progress.get("processedRowsPerSecond") or 0.0),
+        "batch_duration_ms": int(progress.get("batchDuration") or progress.get("durationMs", {}).get(
+            "triggerExecution", 0)),
+        "offsets_behind": offsets_behind(progress.get("sources", [])),
+        "state_rows": int(state.get("state_rows", 0)),
+        "watermark": state.get("watermark"),
+        "quarantined": int(state.get("quarantined", 0)),
+    }
+
+
+def emit(line: dict) -> None:
+    sys.stdout.write(json.dumps(line) + "\n")
+    sys.stdout.flush()
+
+
+class ProgressListener(StreamingQueryListener):
+    """Prints one spark_progress line per micro-batch, and a spark_idle line when there is no data
+    (so that readiness does not wait for the first event when the topics are empty)."""
+
+    def __init__(self, state: Callable[[], dict]):
+        self.state = state
+
+    def onQueryStarted(self, event) -> None:
+        emit({"type": "spark_started", "query": event.name, "id": str(event.id)})
+
+    def onQueryProgress(self, event) -> None:
+        emit(progress_line(json.loads(event.progress.json), self.state()))
+
+    def onQueryIdle(self, event) -> None:
+        emit({"type": "spark_idle", "query": str(event.id)})
+
+    def onQueryTerminated(self, event) -> None:
+        emit({"type": "spark_terminated", "id": str(event.id), "error": event.exception})

@@ -1,0 +1,138 @@
+"""The Spark streaming job as a managed service: spark-submit of jobs/ecommerce_stream.py.
+
+The package is shipped to the driver and executors as a zip built at every start (--py-files), so a
+`spark://` master works as well as `local[N]`. Readiness comes from the job's own stdout: the query
+is active and has committed its first batch (a spark_progress line), or is active and idle because
+there is nothing to read yet (a spark_idle line).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import zipfile
+from pathlib import Path
+
+from ecomdesk.config import Config
+from ecomdesk.core.spec import Probe, ServiceSpec
+from ecomdesk.hdfs import hdfs_uri
+from ecomdesk.install import installation
+from ecomdesk.install.layout import pyspark_home
+from ecomdesk.paths import repo_root
+
+NAME = "spark-job"
+_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+
+
+def interval_seconds(text: str) -> float:
+    """'10 minutes' -> 600.0 (the Spark interval syntax the config uses for the watermark)."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(second|minute|hour|day)s?\s*", text)
+    if not m:
+        raise ValueError(f"watermark {text!r}: expected e.g. '10 minutes' or '30 seconds'")
+    return float(m.group(1)) * _UNITS[m.group(2)]
+
+
+def package_zip(config: Config) -> Path:
+    """Zip of the ecomdesk package for --py-files (rebuilt at every start, so it is never stale)."""
+    target = config.paths.run_dir / NAME / "ecomdesk.zip"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".tmp")
+    pkg = repo_root() / "ecomdesk"
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
+        for f in sorted(pkg.rglob("*.py")):
+            if "__pycache__" not in f.parts and "ui" not in f.relative_to(pkg).parts:
+                z.write(f, f.relative_to(pkg.parent).as_posix())
+    tmp.replace(target)
+    return target
+
+
+def spark_confs(config: Config) -> dict[str, str]:
+    confs = {
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.shuffle.partitions": str(config.spark.shuffle_partitions),
+        "spark.ui.enabled": "false",
+        "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        "spark.sql.streaming.noDataProgressEventInterval": "5000",
+        "spark.pyspark.python": sys.executable,
+    }
+    if config.spark.master.startswith("local"):
+        confs |= {"spark.driver.host": "127.0.0.1", "spark.driver.bindAddress": "127.0.0.1"}
+    return confs
+
+
+def base_uri(config: Config) -> str:
+    return hdfs_uri(config, config.hdfs.base_path)
+
+
+def spark_submit_command(config: Config) -> list[str]:
+    inst = installation()
+    cmd = [str(pyspark_home() / "bin" / "spark-submit"), "--master", config.spark.master,
+           "--name", "ecomdesk-ecommerce-stream", "--driver-memory", config.memory.spark_driver,
+           "--jars", ",".join(str(j) for j in inst.spark_kafka_jars),
+           "--py-files", str(package_zip(config))]
+    for k, v in spark_confs(config).items():
+        cmd += ["--conf", f"{k}={v}"]
+    return cmd + [
+        str(repo_root() / "jobs" / "ecommerce_stream.py"),
+        "--bootstrap", config.kafka_bootstrap, "--base", base_uri(config),
+        "--trigger-seconds", str(config.spark.trigger_seconds),
+        "--watermark-seconds", str(interval_seconds(config.spark.watermark)),
+    ]
+
+
+def job_env() -> dict[str, str]:
+    inst = installation()
+    return {"JAVA_HOME": str(inst.java_home), "SPARK_HOME": str(pyspark_home()),
+            "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable,
+            "PYTHONPATH": os.pathsep.join(p for p in (str(repo_root()), os.environ.get("PYTHONPATH")) if p)}
+
+
+class JobTelemetry:
+    """Parses the job's JSON lines; shared with the readiness probe so both see the same state."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.queries: dict[str, dict] = {}
+        self.ready_reason: str | None = None
+
+    def __call__(self, line: str) -> dict | None:
+        if not line.startswith("{"):
+            return None
+        try:
+            data = json.loads(line)
+        except ValueError:
+            return None
+        kind = data.get("type") if isinstance(data, dict) else None
+        if kind == "spark_progress":
+            self.queries[data["query"]] = data
+            self.ready_reason = self.ready_reason or f"batch {data['batch_id']} committed"
+            return {"queries": dict(self.queries), "last": data}
+        if kind == "spark_idle":
+            self.ready_reason = self.ready_reason or "query active, waiting for data"
+        return None
+
+    def probe(self) -> Probe:
+        if self.ready_reason:
+            return Probe(True, self.ready_reason)
+        return Probe(False, "waiting for the streaming query to commit its first batch")
+
+
+def spark_job_spec(config: Config) -> ServiceSpec:
+    telemetry = JobTelemetry()
+    return ServiceSpec(
+        name=NAME,
+        title="Spark streaming job",
+        command=lambda: spark_submit_command(config),
+        ready=telemetry.probe,
+        env=job_env,
+        depends_on=("kafka", "hdfs-datanode"),
+        prepare=telemetry.reset,
+        stop_timeout=30,
+        ready_timeout=240,
+        telemetry=telemetry,
+    )
