@@ -30,6 +30,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--trigger-seconds", type=float, default=2.0)
     p.add_argument("--watermark-seconds", type=float, default=600.0)
     p.add_argument("--max-offsets-per-trigger", type=int, default=500_000)
+    p.add_argument("--topic-prefix", default="", help="prefix of the three topic names (isolated runs)")
     return p.parse_args(argv)
 
 
@@ -42,7 +43,7 @@ def main(argv: list[str]) -> int:
     committer = Committer(HadoopStore(spark, args.base), delay_us)
     snapshot = committer.load()
     committer.sweep()
-    processor = BatchProcessor(committer, snapshot, delay_us)
+    processor = BatchProcessor(committer, snapshot, delay_us, args.topic_prefix)
 
     def state() -> dict:
         s = processor.snapshot
@@ -53,7 +54,7 @@ def main(argv: list[str]) -> int:
     kafka = (
         spark.readStream.format("kafka")
         .option("kafka.bootstrap.servers", args.bootstrap)
-        .option("subscribe", ",".join(C.TOPICS))
+        .option("subscribe", ",".join(args.topic_prefix + t for t in C.TOPICS))
         .option("startingOffsets", "earliest")
         .option("failOnDataLoss", "false")
         .option("maxOffsetsPerTrigger", str(args.max_offsets_per_trigger))

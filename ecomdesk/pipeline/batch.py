@@ -50,9 +50,10 @@ def collect_partials(events: DataFrame, rejected: DataFrame, pool: ThreadPoolExe
 class BatchProcessor:
     """The foreachBatch function; keeps the current snapshot in driver memory between batches."""
 
-    def __init__(self, committer: Committer, snapshot: Snapshot, delay_us: int, query_id: str | None = None):
+    def __init__(self, committer: Committer, snapshot: Snapshot, delay_us: int, topic_prefix: str = ""):
         self.committer, self.snapshot, self.delay_us = committer, snapshot, delay_us
-        self.query_id = query_id
+        self.topic_prefix = topic_prefix
+        self.query_id: str | None = None
         self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="batch")
 
     def __call__(self, kafka_batch: DataFrame, batch_id: int) -> None:
@@ -62,7 +63,7 @@ class BatchProcessor:
         store = self.committer.store
         staging = f"{STAGING_DIR}/batch-{batch_id}"
         store.delete(staging)
-        parsed = parse_records(kafka_batch).persist(StorageLevel.MEMORY_AND_DISK)
+        parsed = parse_records(kafka_batch, self.topic_prefix).persist(StorageLevel.MEMORY_AND_DISK)
         try:
             events, rejected = valid_events(parsed), quarantined(parsed)
             writes = [

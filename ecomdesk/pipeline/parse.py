@@ -24,9 +24,10 @@ def _blank(c: Column) -> Column:
     return c.isNull() | (F.trim(c) == "")
 
 
-def _reason(j: Column, ts: Column, price: Column) -> Column:
+def _reason(j: Column, ts: Column, price: Column, topic_prefix: str) -> Column:
     """The first rule a record breaks, or null for a valid event (checked in this order)."""
-    topic_of = F.create_map(*[x for et, (topic, _) in EVENT_TYPES.items() for x in (F.lit(et), F.lit(topic))])
+    topic_of = F.create_map(*[x for et, (topic, _) in EVENT_TYPES.items()
+                              for x in (F.lit(et), F.lit(topic_prefix + topic))])
     etype = F.trim(j["event_type"])
     return (
         F.when(j.isNull() | j[_CORRUPT].isNotNull(), "malformed_json")
@@ -37,15 +38,18 @@ def _reason(j: Column, ts: Column, price: Column) -> Column:
         .when(topic_of[etype] != F.col("topic"), "wrong_topic")
         .when(_blank(j["product_id"]), "missing_product_id")
         .when(ts.isNull(), "unparseable_timestamp")
-        .when((etype == "purchase") & _blank(j["price"]), "missing_price")
+        .when(_blank(j["price"]), "missing_price")
         .when(~_blank(j["price"]) & price.isNull(), "non_numeric_price")
         .when(price < 0, "negative_price")
         .when((etype == "page_view") & _blank(j["category"]), "missing_category")
     )
 
 
-def parse_records(kafka: DataFrame) -> DataFrame:
-    """Kafka rows (value, topic, partition, offset, timestamp) -> one row per record with `reason`."""
+def parse_records(kafka: DataFrame, topic_prefix: str = "") -> DataFrame:
+    """Kafka rows (value, topic, partition, offset, timestamp) -> one row per record with `reason`.
+
+    `topic_prefix` is the prefix of the three topic names (isolated runs share one broker).
+    """
     raw = F.col("value").cast("string")
     j = F.from_json(raw, JSON_SCHEMA, {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": _CORRUPT})
     parsed = kafka.select(
@@ -64,7 +68,7 @@ def parse_records(kafka: DataFrame) -> DataFrame:
         F.col("j.city").alias("city"), F.col("j.province").alias("province"),
         F.get_json_object("j.location", "$.lat").try_cast("double").alias("lat"),
         F.get_json_object("j.location", "$.lon").try_cast("double").alias("lon"),
-        _reason(F.col("j"), ts, price).alias("reason"),
+        _reason(F.col("j"), ts, price, topic_prefix).alias("reason"),
     )
 
 
