@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
@@ -52,4 +54,20 @@ def ensure_topics(
             if isinstance(err, KafkaError) and err.code() == KafkaError.TOPIC_ALREADY_EXISTS:
                 continue  # created concurrently by someone else: that is the state we want
             raise TopicError(f"cannot create topic {name!r} on {bootstrap}: {err}") from exc
+    _wait_visible(admin, missing, bootstrap, timeout)
     return sorted(created, key=names.index)
+
+
+def _wait_visible(admin: AdminClient, names: list[str], bootstrap: str, timeout: float) -> None:
+    """Wait until the broker's metadata lists the topics with a leader for every partition,
+    so that a producer started right after this call does not meet "unknown topic"."""
+    deadline = time.monotonic() + timeout
+    while True:
+        topics = admin.list_topics(timeout=timeout).topics
+        pending = [n for n in names if n not in topics or topics[n].error is not None
+                   or any(p.leader < 0 for p in topics[n].partitions.values())]
+        if not pending:
+            return
+        if time.monotonic() >= deadline:
+            raise TopicError(f"topics {pending} created on {bootstrap} but not visible after {timeout:.0f} s")
+        time.sleep(0.1)
