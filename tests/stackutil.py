@@ -9,32 +9,10 @@ import sys
 from contextlib import closing
 from pathlib import Path
 
-from ecomdesk.config import Config, Ports
+from ecomdesk.config import Config
 from ecomdesk.core.supervisor import Supervisor
-from ecomdesk.paths import Paths
+from ecomdesk.sandbox import free_ports, isolated_config  # noqa: F401 (re-exported for tests)
 from ecomdesk.services.catalog import build_specs
-
-
-def free_ports(n: int) -> list[int]:
-    socks = []
-    try:
-        for _ in range(n):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
-
-
-def isolated_config(home: Path) -> Config:
-    """A config for a fresh home on free ports, saved so CLI subprocesses see the same one."""
-    p = free_ports(7)
-    paths = Paths(home / "config", home / "data", home / "logs", home / "run").ensure()
-    config = Config(paths=paths, ports=Ports(*p))
-    config.save()
-    return config
 
 
 def supervisor_for(config: Config) -> Supervisor:
