@@ -52,3 +52,19 @@ def test_ecomdesk_home_isolates_everything(tmp_path, monkeypatch):
     p = app_paths()
     for d in (p.config_dir, p.data_dir, p.log_dir, p.run_dir):
         assert d.is_relative_to(tmp_path)
+
+
+def test_external_clusters_replace_managed_services(tmp_path):
+    from ecomdesk.core.spec import dependency_order
+    from ecomdesk.services.catalog import build_specs
+
+    c = Config(paths=_paths(tmp_path))
+    managed = {s.name for s in build_specs(c)}
+    assert {"hdfs-namenode", "hdfs-datanode", "kafka", "producer"} <= managed
+    c.kafka.bootstrap = "broker1:9092"
+    c.hdfs.namenode = "nn:8020"
+    specs = {s.name: s for s in build_specs(c)}
+    assert not {"hdfs-namenode", "hdfs-datanode", "kafka"} & set(specs)
+    assert specs["producer"].depends_on == ()
+    assert "broker1:9092" in specs["producer"].command()
+    assert dependency_order(specs) == list(specs)

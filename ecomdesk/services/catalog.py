@@ -1,6 +1,12 @@
-"""The managed services of the local stack, in one list built from the config."""
+"""The managed services, in one list built from the config.
+
+When the config points at an external Kafka cluster or HDFS NameNode, the matching local
+services are left out and nothing waits for them: the producer and the job talk to the cluster.
+"""
 
 from __future__ import annotations
+
+import dataclasses
 
 from ecomdesk.config import Config
 from ecomdesk.core.spec import ServiceSpec
@@ -10,4 +16,11 @@ from ecomdesk.services.kafka import kafka_spec
 
 
 def build_specs(config: Config) -> list[ServiceSpec]:
-    return [namenode_spec(config), datanode_spec(config), kafka_spec(config), producer_spec(config)]
+    specs = [namenode_spec(config), datanode_spec(config), kafka_spec(config), producer_spec(config)]
+    external = set()
+    if config.kafka.bootstrap:
+        external.add("kafka")
+    if config.hdfs.namenode:
+        external |= {"hdfs-namenode", "hdfs-datanode"}
+    return [dataclasses.replace(s, depends_on=tuple(d for d in s.depends_on if d not in external))
+            for s in specs if s.name not in external]
