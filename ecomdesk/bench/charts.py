@@ -1,0 +1,243 @@
+"""Chart refresh cost: 7 days of per-minute aggregates read + shaped through the data contract
+with pyarrow, against the original's way (an already started SparkSession reading the same Parquet).
+
+    python -m ecomdesk.bench charts [--days 7] [--products 20] [--runs 40] [--local]
+
+Uses the configured HDFS when its NameNode answers (unless --local), a temp dir on local disk
+otherwise, and says which.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import statistics
+import tempfile
+import time
+import uuid
+import warnings
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from ecomdesk import contract
+from ecomdesk.ui import chart_data
+
+CATEGORIES = ("electronics", "fashion", "home", "sports", "books", "toys", "beauty", "food")
+
+
+def sample_frames(days: int, products: int, users: int = 5000, seed: int = 7) -> dict[str, pd.DataFrame]:
+    """Plausible per-minute aggregates for `days` days, in the contract's columns."""
+    rng = np.random.default_rng(seed)
+    start = pd.Timestamp("2025-01-01", tz="UTC")
+    minutes = pd.date_range(start, periods=days * 24 * 60, freq="min")
+    ends = minutes + pd.Timedelta(minutes=1)
+    orders = rng.poisson(40, len(minutes))
+    pids = [f"P{i:04d}" for i in range(products)]
+    per_product = pd.DataFrame(
+        {
+            "product_id": np.repeat(pids, len(minutes)),
+            "window_start": np.tile(minutes, products),
+            "window_end": np.tile(ends, products),
+            "orders": rng.poisson(2, products * len(minutes)),
+        }
+    )
+    per_product["revenue"] = per_product["orders"] * rng.uniform(5, 500, len(per_product)).round(2)
+    carts = rng.poisson(80, len(minutes))
+    purchases = np.minimum(carts, orders)
+    converted = (purchases * 0.8).astype(int)
+    user_orders = rng.integers(1, 30, users)
+    spent = (user_orders * rng.uniform(10, 300, users)).round(2)
+    return {
+        "sales_per_minute": pd.DataFrame(
+            {
+                "window_start": minutes,
+                "window_end": ends,
+                "total_sales": (orders * rng.uniform(20, 120, len(minutes))).round(2),
+                "total_orders": orders,
+            }
+        ),
+        "avg_ticket_per_user": pd.DataFrame(
+            {
+                "user_id": [f"U{i:05d}" for i in range(users)],
+                "avg_ticket": spent / user_orders,
+                "orders": user_orders,
+                "total_spent": spent,
+            }
+        ),
+        "views_by_category": pd.DataFrame({"category": CATEGORIES, "views": rng.integers(1000, 90000, 8)}),
+        "top_products": pd.DataFrame({"product_id": pids, "views": rng.integers(100, 50000, products)}),
+        "sales_by_product_per_minute": per_product,
+        "conversion_funnel": pd.DataFrame(
+            {
+                "window_start": minutes,
+                "window_end": ends,
+                "carts": carts,
+                "purchases": purchases,
+                "converted": converted,
+                "rate": np.where(carts > 0, converted / np.maximum(carts, 1), 0.0),
+            }
+        ),
+        "conversion_overall": pd.DataFrame(
+            {
+                "carts": [int(carts.sum())],
+                "purchases": [int(purchases.sum())],
+                "converted": [int(converted.sum())],
+                "rate": [float(converted.sum() / carts.sum())],
+            }
+        ),
+        contract.QUARANTINE_COUNTS: pd.DataFrame(
+            {"reason": ["malformed_json", "negative_price"], "count": [12, 3]}
+        ),
+    }
+
+
+def write_version(fs: pafs.FileSystem, base: str, frames: dict[str, pd.DataFrame], batch_id: int) -> dict:
+    """Commit `frames` as one contract version: per-day files for windowed aggregates, then the manifest."""
+    manifest = {"format": contract.FORMAT_VERSION, "batch_id": batch_id, "aggregates": {}}
+    for name, df in frames.items():
+        schema = contract.AGGREGATE_SCHEMAS.get(name, contract.QUARANTINE_COUNTS_SCHEMA)
+        if "window_start" in df.columns:
+            parts = list(df.groupby(pd.to_datetime(df["window_start"]).dt.date))
+        else:
+            parts = [("all", df)]
+        files = []
+        for key, part in parts:
+            rel = f"{contract.AGGREGATES_DIR}/{name}/v{batch_id}-{key}-{uuid.uuid4().hex[:8]}.parquet"
+            fs.create_dir(contract.join(base, contract.AGGREGATES_DIR, name))
+            table = pa.Table.from_pandas(part, schema=schema, preserve_index=False)
+            pq.write_table(table, contract.join(base, rel), filesystem=fs)
+            files.append(rel)
+        manifest["aggregates"][name] = files
+    fs.create_dir(contract.join(base, contract.MANIFESTS_DIR))
+    final = contract.join(base, contract.MANIFESTS_DIR, contract.manifest_name(batch_id))
+    tmp = final + ".tmp"
+    with fs.open_output_stream(tmp) as f:
+        f.write(json.dumps(manifest).encode())
+    fs.move(tmp, final)
+    return manifest
+
+
+def refresh(fs: pafs.FileSystem, base: str, top_n: int = 10) -> dict:
+    """What one chart refresh of the GUI does: read every current aggregate, shape it for the charts."""
+    frames = {name: contract.read_current(fs, name, base) for name in contract.AGGREGATES}
+    frames["quarantine"] = contract.quarantine_counts(fs, base)
+    return chart_data.business_views(frames, top_n)
+
+
+def spark_refresh(spark, uri_base: str, manifest: dict, top_n: int = 10) -> dict:
+    """The original's way: the same files read by a warm SparkSession and collected to pandas."""
+    frames = {}
+    for name, files in manifest["aggregates"].items():
+        key = "quarantine" if name == contract.QUARANTINE_COUNTS else name
+        frames[key] = spark.read.parquet(*[f"{uri_base}/{f}" for f in files]).toPandas()
+    return chart_data.business_views(frames, top_n)
+
+
+def _timed(fn, runs: int) -> list[float]:
+    out = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+def _pct(ms: list[float], q: float) -> float:
+    return float(np.percentile(ms, q))
+
+
+def _hdfs_target():
+    """(filesystem, uri prefix of '/') of the configured HDFS if its NameNode answers, else None."""
+    from ecomdesk import config as config_mod
+
+    cfg = config_mod.load()
+    host, port = cfg.namenode_address
+    try:
+        socket.create_connection((host, port), timeout=1.0).close()
+    except OSError:
+        return None
+    from ecomdesk.hdfs import hadoop_filesystem, hdfs_uri
+
+    return hadoop_filesystem(cfg), hdfs_uri(cfg)
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="ecomdesk.bench charts", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--days", type=int, default=7)
+    ap.add_argument("--products", type=int, default=20)
+    ap.add_argument("--runs", type=int, default=40, help="timed refreshes with pyarrow")
+    ap.add_argument("--spark-runs", type=int, default=15, help="timed refreshes with Spark")
+    ap.add_argument("--local", action="store_true", help="use local disk even when HDFS answers")
+    args = ap.parse_args(argv)
+
+    target = None if args.local else _hdfs_target()
+    tmp = tempfile.TemporaryDirectory(prefix="ecomdesk-bench-charts-")
+    if target:
+        fs, uri_root = target
+        base = f"/ecomdesk-bench/charts-{uuid.uuid4().hex[:8]}"
+        where = f"HDFS ({uri_root}), pyarrow HadoopFileSystem"
+    else:
+        fs, uri_root = pafs.LocalFileSystem(), "file://"
+        base = tmp.name + "/ecommerce"
+        where = "local disk (HDFS not reachable or --local), pyarrow LocalFileSystem"
+    frames = sample_frames(args.days, args.products)
+    manifest = write_version(fs, base, frames, batch_id=1)
+    rows = {k: len(v) for k, v in frames.items()}
+    print(f"storage: {where}")
+    print(f"data: {args.days} days per minute, {args.products} products; rows: {rows}")
+    try:
+        check = refresh(fs, base)
+        assert len(check["sales_per_minute"]) == args.days * 1440, "refresh read a wrong number of minutes"
+        for _ in range(3):
+            refresh(fs, base)
+        arrow_ms = _timed(lambda: refresh(fs, base), args.runs)
+
+        # pyspark warns about pandas 3 on every toPandas(); the figures are what this prints
+        warnings.filterwarnings("ignore", category=FutureWarning, module="pyspark")
+        from pyspark.sql import SparkSession
+
+        t0 = time.perf_counter()
+        spark = (
+            SparkSession.builder.master("local[2]")
+            .appName("ecomdesk-bench-charts")
+            .config("spark.ui.enabled", "false")
+            .config("spark.sql.shuffle.partitions", "4")
+            .getOrCreate()
+        )
+        spark.sparkContext.setLogLevel("ERROR")
+        startup = time.perf_counter() - t0
+        try:
+            uri_base = f"{uri_root}{base}"
+            spark_check = spark_refresh(spark, uri_base, manifest)
+            assert len(spark_check["sales_per_minute"]) == len(check["sales_per_minute"])
+            for _ in range(3):
+                spark_refresh(spark, uri_base, manifest)
+            spark_ms = _timed(lambda: spark_refresh(spark, uri_base, manifest), args.spark_runs)
+        finally:
+            spark.stop()
+    finally:
+        if target:
+            fs.delete_dir(base)
+        tmp.cleanup()
+
+    a50, a95 = _pct(arrow_ms, 50), _pct(arrow_ms, 95)
+    s50, s95 = _pct(spark_ms, 50), _pct(spark_ms, 95)
+    print(
+        f"pyarrow refresh (read + compute, {args.runs} runs): p50 {a50:.1f} ms  p95 {a95:.1f} ms  "
+        f"mean {statistics.mean(arrow_ms):.1f} ms"
+    )
+    print(
+        f"warm SparkSession (started in {startup:.1f} s; {args.spark_runs} runs): p50 {s50:.1f} ms  "
+        f"p95 {s95:.1f} ms"
+    )
+    print(f"ratio Spark/pyarrow: p50 {s50 / a50:.1f}x  p95 {s95 / a95:.1f}x")
+    print(
+        f"target p95 < 50 ms: {'met' if a95 < 50 else 'NOT met'}; "
+        f">= 50x faster (p50): {'met' if s50 / a50 >= 50 else 'NOT met'}"
+    )
+    return 0

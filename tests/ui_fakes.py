@@ -1,0 +1,206 @@
+"""Fakes at the window's two boundaries: the supervisor and the data reader (nothing else is faked)."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from ecomdesk.bench.charts import sample_frames
+from ecomdesk.core.spec import Probe, ServiceSpec, State, dependency_order, dependents_order
+from ecomdesk.core.supervisor import ServiceStatus, StartError
+from ecomdesk.readers import DirStats, KafkaMessage, TopicStats, Unreachable
+
+SERVICES = [
+    ("hdfs-namenode", "HDFS NameNode", (), {"rpc": 9000, "http": 9870}),
+    ("hdfs-datanode", "HDFS DataNode", ("hdfs-namenode",), {"data": 9866}),
+    ("kafka", "Kafka broker", (), {"broker": 9092}),
+    ("spark-job", "Spark job", ("kafka", "hdfs-datanode"), {}),
+    ("producer", "Producer", ("kafka",), {}),
+]
+
+
+class FakeSupervisor:
+    """Keeps states in memory; `fail` makes a service's start fail, `gate` makes starts wait."""
+
+    def __init__(self, log_dir: Path):
+        self.specs = {
+            name: ServiceSpec(
+                name=name,
+                title=title,
+                command=list,
+                ready=lambda: Probe(True, "ok"),
+                depends_on=deps,
+                ports=ports,
+                accepts_control=name == "producer",
+            )
+            for name, title, deps, ports in SERVICES
+        }
+        self.state = {name: State.STOPPED for name in self.specs}
+        self.message = {name: "" for name in self.specs}
+        self.telemetry: dict[str, dict] = {name: {} for name in self.specs}
+        self.calls: list[tuple] = []
+        self.command_threads: list[str] = []
+        self.controls: list[tuple[str, str]] = []
+        self.listeners = []
+        self.fail: dict[str, str] = {}
+        self.gate: threading.Event | None = None
+        self.closed = False
+        self.log_dir = log_dir
+        self._next_pid = 4000
+
+    def _record(self, *call) -> None:
+        self.calls.append(call)
+        self.command_threads.append(threading.current_thread().name)
+
+    def start(self, names=None) -> None:
+        self._record("start", names)
+        if self.gate is not None:
+            self.gate.wait(30)
+        for n in dependency_order(self.specs, names):
+            if self.state[n] == State.RUNNING:
+                continue
+            if n in self.fail:
+                self.state[n] = State.FAILED
+                self.message[n] = self.fail[n]
+                raise StartError(f"{n}: {self.fail[n]}")
+            self.state[n] = State.RUNNING
+            self.message[n] = "ready"
+            self._next_pid += 1
+
+    def stop(self, names=None) -> None:
+        self._record("stop", names)
+        for n in dependents_order(self.specs, names or list(self.specs)):
+            if self.state[n] != State.FAILED:
+                self.state[n] = State.STOPPED
+                self.message[n] = "stopped"
+
+    def restart(self, name: str) -> None:
+        self._record("restart", name)
+        self.stop([name])
+        self.start([name])
+
+    def snapshot(self) -> list[ServiceStatus]:
+        out = []
+        for i, (name, spec) in enumerate(self.specs.items()):
+            live = self.state[name] == State.RUNNING
+            out.append(
+                ServiceStatus(
+                    name=name,
+                    title=spec.title,
+                    state=str(self.state[name]),
+                    pid=1000 + i if live else None,
+                    uptime=65.0 if live else None,
+                    cpu_percent=12.5 if live else None,
+                    rss=256 * 1024 * 1024 if live else None,
+                    endpoints=spec.endpoints,
+                    message=self.message[name],
+                    exit_code=1 if self.state[name] == State.FAILED else None,
+                    last_lines=["boom: address in use"] if self.state[name] == State.FAILED else [],
+                    telemetry=dict(self.telemetry[name]),
+                )
+            )
+        return out
+
+    def subscribe_logs(self, listener):
+        self.listeners.append(listener)
+        return lambda: self.listeners.remove(listener)
+
+    def emit_log(self, service: str, line: str) -> None:
+        for listener in list(self.listeners):
+            listener(service, line)
+
+    def send_control(self, name: str, line: str) -> None:
+        if self.state[name] != State.RUNNING:
+            raise RuntimeError(f"{name} is not running")
+        self.controls.append((name, line))
+
+    def log_file(self, name: str) -> Path:
+        return self.log_dir / f"{name}.log"
+
+    def close(self) -> None:
+        self._record("close")
+        self.stop()
+        self.closed = True
+
+
+class FakeReader:
+    """Serves sample aggregates; `down` makes a source unreachable."""
+
+    base_path = "/ecommerce"
+
+    def __init__(self, days: int = 1, products: int = 6):
+        self.frames = sample_frames(days, products, users=50)
+        self.frames["quarantine"] = self.frames.pop("quarantine_counts")
+        self.down: set[str] = set()
+        self.threads: list[str] = []
+        self.business_calls = 0
+        self.peeks: list[tuple[str, int]] = []
+
+    def _check(self, source: str) -> None:
+        self.threads.append(threading.current_thread().name)
+        if source in self.down:
+            raise Unreachable(source, "Connection refused")
+
+    def business(self):
+        self._check("hdfs")
+        self.business_calls += 1
+        return {k: v.copy() for k, v in self.frames.items()}
+
+    def hdfs_listing(self):
+        self._check("hdfs")
+        return [
+            DirStats("/ecommerce", 5, 5000, 1.7e9),
+            DirStats("/ecommerce/aggregates", 4, 4000, 1.7e9),
+            DirStats("/ecommerce/aggregates/sales_per_minute", 2, 1500, 1.7e9),
+        ]
+
+    def kafka_topics(self):
+        self._check("kafka")
+        return [
+            TopicStats("orders", 3, {0: 10, 1: 12, 2: 9}, 4.5),
+            TopicStats("page_views", 3, {0: 1, 1: 2, 2: 3}, None),
+        ]
+
+    def kafka_peek(self, topic: str, n: int):
+        self._check("kafka")
+        self.peeks.append((topic, n))
+        return [KafkaMessage(0, i, 1.7e9 + i, f"k{i}", f'{{"i": {i}}}') for i in range(n)]
+
+
+def make_config(tmp_path: Path):
+    from ecomdesk.config import Config
+    from ecomdesk.paths import Paths
+
+    paths = Paths(tmp_path / "config", tmp_path / "data", tmp_path / "logs", tmp_path / "run").ensure()
+    config = Config(paths=paths)
+    config.ui.refresh_seconds = 0.2
+    return config
+
+
+@pytest.fixture
+def make_window(qtbot, tmp_path: Path):
+    """Builds windows over fakes; at teardown closes them the way the app does, waiting for it."""
+    from ecomdesk.ui.main_window import MainWindow
+
+    windows = []
+
+    def make(supervisor=None, reader=None, config=None):
+        supervisor = supervisor or FakeSupervisor(tmp_path)
+        reader = reader or FakeReader()
+        window = MainWindow(supervisor, reader, config or make_config(tmp_path))
+        window.show()
+        windows.append(window)
+        return window, supervisor, reader
+
+    yield make
+    for window in windows:
+        if window.supervisor.gate is not None:
+            window.supervisor.gate.set()
+        window._close_confirmed = window._close_confirmed or not window.isVisible()
+        if window.isVisible():
+            window.supervisor.stop()
+            window.close()
+            qtbot.waitUntil(lambda w=window: not w.isVisible(), timeout=10000)
+        window.deleteLater()
