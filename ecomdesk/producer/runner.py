@@ -2,7 +2,9 @@
 
 Delivery reports are served by confluent-kafka in C; only failures reach Python
 (`delivery.report.only.error`), so counting costs nothing per event:
-in_flight = len(producer) and delivered = sent - failed - in_flight, exact once flushed.
+in_flight = len(producer) and delivered = sent - failed - in_flight. len() also counts client
+error events not yet served, so while the broker is unreachable in_flight may be a few too
+high (delivered a few too low, never too high); with the broker up it is exact.
 """
 
 from __future__ import annotations
@@ -87,8 +89,8 @@ class ProducerRunner:
         self.topics = [settings.topic_prefix + TOPIC_BY_EVENT_TYPE[e] for e in EVENT_TYPES]
         self._topic_names = [TOPIC_BY_EVENT_TYPE[e] for e in EVENT_TYPES]
         conf = {**KAFKA_DEFAULTS, **settings.kafka, "bootstrap.servers": settings.bootstrap,
-                "delivery.report.only.error": True,
-                "on_delivery": self._on_failure, "error_cb": self._on_error}
+                "delivery.report.only.error": True, "on_delivery": self._on_failure,
+                "error_cb": self._on_error, "log.connection.close": False}
         self.producer = Producer(conf)
 
     # ----- callbacks from librdkafka (run inside poll/flush on this thread) --------------
@@ -183,8 +185,7 @@ class ProducerRunner:
                 if self.s.count is not None:
                     n = min(n, self.s.count - self.totals.sent)
                 if n > 0:
-                    self._send(n)
-                    pacer.sent(n)
+                    pacer.sent(self._send(n))
                     self.producer.poll(0)
                 else:
                     wait = POLL_SLICE if self.paused else pacer.wait(now)
@@ -199,31 +200,34 @@ class ProducerRunner:
             return True
         return self.s.duration is not None and elapsed >= self.s.duration
 
-    def _send(self, n: int) -> None:
+    def _send(self, n: int) -> int:
+        """Generate and produce up to n events; returns how many were handed to the client."""
         batch = self.generator.take(n)
         ts_ms = time.time_ns() // 1_000_000
         values = self.encoder.values(batch, ts_ms)
         bad = chosen(batch.chance, self.s.invalid_fraction)
         for i in bad:
             values[i] = corrupt(self.encoder.event(batch, int(i), ts_ms), int(batch.kind[i]))
-            if self.ledger:
-                self.ledger.add_invalid(kind_of(int(batch.kind[i])))
+        done = self._produce_all(values, self.encoder.keys(batch), batch.etype.tolist())
+        if done < n:
+            batch, bad = batch.take(slice(0, done)), bad[bad < done]
         if self.ledger:
-            valid = np.ones(n, bool)
+            for i in bad:
+                self.ledger.add_invalid(kind_of(int(batch.kind[i])))
+            valid = np.ones(done, bool)
             valid[bad] = False
             self.ledger.add(batch.take(valid) if len(bad) else batch, ts_ms)
-        keys = self.encoder.keys(batch)
-        etypes = batch.etype.tolist()
-        self._produce_all(values, keys, etypes)
         t = self.totals
-        t.sent += n
+        t.sent += done
         t.invalid += len(bad)
         counts = np.bincount(batch.etype, minlength=len(EVENT_TYPES)).tolist()
         for name, c in zip(self._topic_names, counts, strict=True):
             t.per_topic[name] += c
+        return done
 
-    def _produce_all(self, values: list[bytes], keys: list[bytes], etypes: list[int]) -> None:
-        """produce() every message; when the local queue is full, serve reports and retry."""
+    def _produce_all(self, values: list[bytes], keys: list[bytes], etypes: list[int]) -> int:
+        """produce() the messages in order; while the local queue is full, serve reports and retry.
+        Returns how many were produced: all, unless a stop was requested while waiting."""
         produce, topics, n = self.producer.produce, self.topics, len(values)
         i = 0
         while i < n:
@@ -233,6 +237,10 @@ class ProducerRunner:
                 i = n
             except BufferError:
                 self.producer.poll(POLL_SLICE)
+                self._tick(time.monotonic())
+                if self.stopping:
+                    return i
+        return n
 
     def hurry(self) -> None:
         """Give up waiting for acknowledgements (a second interrupt)."""
@@ -255,6 +263,7 @@ class ProducerRunner:
         if len(self.producer) > 0:
             self.producer.purge(in_queue=True, in_flight=False, blocking=False)
             self.producer.poll(0.5)
+        self.producer.poll(0)
         final = self.snapshot(self.totals.sent / elapsed if elapsed > 0 else 0.0, final=True)
         if self.ledger:
             self.ledger.close()
