@@ -54,7 +54,8 @@ def assert_same(name: str, got: pd.DataFrame, want: pd.DataFrame, keys: tuple[st
     g, w = got.copy(), want.copy()
     for df in (g, w):
         for k in keys:
-            df[k] = pd.to_datetime(df[k], utc=True) if k == "window_start" else df[k].astype(str)
+            df[k] = (pd.to_datetime(df[k], utc=True).astype("datetime64[us, UTC]") if k == "window_start"
+                         else df[k].astype(str))
     if keys:
         g = g.sort_values(list(keys)).reset_index(drop=True)
         w = w.sort_values(list(keys)).reset_index(drop=True)

@@ -1,0 +1,118 @@
+"""End to end on the real stack: producer (with ledger and invalid events) -> Kafka -> spark-submit
+job -> HDFS, compared with the ledger in pandas; the job is SIGKILLed twice mid-stream."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+
+import pandas as pd
+import pytest
+from reference import aggregates, assert_same
+
+from ecomdesk import contract as C
+from ecomdesk.hdfs import hadoop_filesystem
+from ecomdesk.services.spark_job import JobTelemetry, job_env, spark_submit_command
+
+pytestmark = pytest.mark.stack
+
+
+class Job:
+    """spark-submit in its own process group, its stdout fed to the service's telemetry parser."""
+
+    def __init__(self, config, prefix: str, log):
+        cmd = spark_submit_command(config) + ["--topic-prefix", prefix]
+        self.telemetry = JobTelemetry()
+        self.proc = subprocess.Popen(cmd, env={**os.environ, **job_env()}, stdout=subprocess.PIPE,
+                                     stderr=log, text=True, start_new_session=True)
+        self.batches = 0
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            if self.telemetry(line.strip()) is not None:
+                self.batches += 1
+
+    def wait_ready(self, timeout=180):
+        deadline = time.time() + timeout
+        while not self.telemetry.probe().ok:
+            assert self.proc.poll() is None, "spark job exited before it was ready"
+            assert time.time() < deadline, "spark job not ready in time"
+            time.sleep(0.5)
+
+    def kill(self):
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(30)
+
+
+def produce(home, bootstrap, prefix, ledger, count, rate, seed):
+    cmd = [sys.executable, "-m", "ecomdesk.producer", "--count", str(count), "--rate", str(rate),
+           "--seed", str(seed), "--invalid-fraction", "0.03", "--ledger", str(ledger),
+           "--bootstrap", bootstrap, "--topic-prefix", prefix]
+    return subprocess.Popen(cmd, env={**os.environ, "ECOMDESK_HOME": str(home)},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def ledger_events(paths) -> tuple[pd.DataFrame, int]:
+    frames, invalid = [], 0
+    for p in paths:
+        frames.append(pd.read_parquet(p))
+        invalid += sum(json.loads(p.with_name(p.name + ".summary.json").read_text())["invalid"].values())
+    ev = pd.concat(frames, ignore_index=True)
+    ev = ev.assign(user_id=ev.user_id.astype(str), product_id=ev.product_id.astype(str),
+                   event_time=pd.to_datetime(ev.timestamp, utc=True))
+    return ev, invalid
+
+
+def test_end_to_end_with_two_sigkills(stack, tmp_path):
+    prefix = f"e2e{uuid.uuid4().hex[:6]}-"
+    config = dataclasses.replace(stack.config, hdfs=dataclasses.replace(stack.config.hdfs,
+                                                                           base_path=f"/{prefix}ecommerce"))
+    base = config.hdfs.base_path
+    ledgers = [tmp_path / "before.parquet", tmp_path / "during.parquet"]
+    # 1. events produced before the job ever ran: the first start must read from the earliest offsets
+    p = produce(stack.home, config.kafka_bootstrap, prefix, ledgers[0], 20_000, 0, 1)
+    assert p.wait(120) == 0, p.stderr.read()
+    log = open(tmp_path / "spark.log", "w")
+    job = Job(config, prefix, log)
+    job.wait_ready()
+    # 2. more events while the job runs, and the job is SIGKILLed twice mid-stream
+    p = produce(stack.home, config.kafka_bootstrap, prefix, ledgers[1], 40_000, 2_000, 2)
+    for _ in range(2):
+        seen = job.batches
+        deadline = time.time() + 120
+        while job.batches < seen + 2 and time.time() < deadline:
+            time.sleep(0.2)
+        job.kill()
+        job = Job(config, prefix, log)
+        job.wait_ready()
+    assert p.wait(120) == 0, p.stderr.read()
+    want, invalid = ledger_events(ledgers)
+    assert invalid > 0
+    fs = hadoop_filesystem(config)
+    deadline = time.time() + 240
+    try:
+        while True:
+            overall = C.read_current(fs, "conversion_overall", base)
+            views = C.read_current(fs, "views_by_category", base)["views"].sum()
+            seen = (int(overall[["carts", "purchases"]].sum().sum()) if len(overall) else 0) + int(views)
+            bad = int(C.quarantine_counts(fs, base)["count"].sum())
+            if seen + bad >= len(want) + invalid or time.time() > deadline:
+                break
+            time.sleep(1)
+        time.sleep(3 * config.spark.trigger_seconds)  # nothing more may arrive after catching up
+    finally:
+        job.kill()
+        log.close()
+    expected = aggregates(want)
+    for name in C.AGGREGATES:
+        assert_same(name, C.read_current(fs, name, base), expected[name], C.AGGREGATE_KEYS[name])
+    assert int(C.quarantine_counts(fs, base)["count"].sum()) == invalid
+    assert len(C.read_quarantine(fs, base)) == invalid
