@@ -9,7 +9,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest  # noqa: E402
 from PySide6.QtWidgets import QMessageBox  # noqa: E402
-from ui_fakes import make_window  # noqa: E402, F401  (fixture)
+from ui_fakes import make_window_fixture  # noqa: E402, F401  (the make_window fixture)
 
 from ecomdesk.core.spec import State  # noqa: E402
 from ecomdesk.ui.services_panel import allowed_actions  # noqa: E402

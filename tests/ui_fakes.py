@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+import tempfile
 import threading
 from pathlib import Path
 
@@ -11,6 +14,31 @@ from ecomdesk.bench.charts import sample_frames
 from ecomdesk.core.spec import Probe, ServiceSpec, State, dependency_order, dependents_order
 from ecomdesk.core.supervisor import ServiceStatus, StartError
 from ecomdesk.readers import DirStats, KafkaMessage, TopicStats, Unreachable
+
+
+def _big_offscreen_screen() -> None:
+    """Qt's offscreen screen is 800x800, smaller than the window; give it a desktop-sized one."""
+    if os.environ.get("QT_QPA_PLATFORM") == "offscreen":
+        screens = {
+            "screens": [
+                {
+                    "name": "test",
+                    "x": 0,
+                    "y": 0,
+                    "width": 1920,
+                    "height": 1200,
+                    "logicalDpi": 96,
+                    "logicalBaseDpi": 96,
+                    "dpr": 1,
+                }
+            ]
+        }
+        path = Path(tempfile.gettempdir()) / "ecomdesk-test-screen.json"
+        path.write_text(json.dumps(screens))
+        os.environ["QT_QPA_PLATFORM"] = f"offscreen:configfile={path}"
+
+
+_big_offscreen_screen()
 
 SERVICES = [
     ("hdfs-namenode", "HDFS NameNode", (), {"rpc": 9000, "http": 9870}),
@@ -179,8 +207,8 @@ def make_config(tmp_path: Path):
     return config
 
 
-@pytest.fixture
-def make_window(qtbot, tmp_path: Path):
+@pytest.fixture(name="make_window")
+def make_window_fixture(qtbot, tmp_path: Path):
     """Builds windows over fakes; at teardown closes them the way the app does, waiting for it."""
     from ecomdesk.ui.main_window import MainWindow
 

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMessageBox,
+    QScrollArea,
     QSplitter,
     QTabWidget,
     QVBoxLayout,
@@ -105,7 +106,11 @@ class MainWindow(QMainWindow):
     def _build_layout(self) -> None:
         services_box = QGroupBox("Services")
         box_layout = QVBoxLayout(services_box)
-        box_layout.addWidget(self.services)
+        scroll = QScrollArea()  # small screens scroll the rows instead of forcing a huge window
+        scroll.setWidget(self.services)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        box_layout.addWidget(scroll, 1)
         box_layout.addWidget(self.command_status)
         top = QWidget()
         top_layout = QHBoxLayout(top)
