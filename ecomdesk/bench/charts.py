@@ -90,9 +90,7 @@ def sample_frames(days: int, products: int, users: int = 5000, seed: int = 7) ->
                 "rate": [float(converted.sum() / carts.sum())],
             }
         ),
-        contract.QUARANTINE_COUNTS: pd.DataFrame(
-            {"reason": ["malformed_json", "negative_price"], "count": [12, 3]}
-        ),
+        contract.QUARANTINE_COUNTS: pd.DataFrame({"reason": ["malformed_json", "negative_price"], "count": [12, 3]}),
     }
 
 
@@ -206,6 +204,7 @@ def main(argv: list[str]) -> int:
             SparkSession.builder.master("local[2]")
             .appName("ecomdesk-bench-charts")
             .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
             .config("spark.sql.shuffle.partitions", "4")
             .getOrCreate()
         )
@@ -231,10 +230,7 @@ def main(argv: list[str]) -> int:
         f"pyarrow refresh (read + compute, {args.runs} runs): p50 {a50:.1f} ms  p95 {a95:.1f} ms  "
         f"mean {statistics.mean(arrow_ms):.1f} ms"
     )
-    print(
-        f"warm SparkSession (started in {startup:.1f} s; {args.spark_runs} runs): p50 {s50:.1f} ms  "
-        f"p95 {s95:.1f} ms"
-    )
+    print(f"warm SparkSession (started in {startup:.1f} s; {args.spark_runs} runs): p50 {s50:.1f} ms  p95 {s95:.1f} ms")
     print(f"ratio Spark/pyarrow: p50 {s50 / a50:.1f}x  p95 {s95 / a95:.1f}x")
     print(
         f"target p95 < 50 ms: {'met' if a95 < 50 else 'NOT met'}; "

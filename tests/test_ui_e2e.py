@@ -1,0 +1,108 @@
+"""The whole product through its window, on the real stack: Start all, live charts from HDFS that
+match the producer's ledger, a live rate change, Stop all, and no process left behind."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import dataclasses  # noqa: E402
+import time  # noqa: E402
+
+import pandas as pd  # noqa: E402
+import psutil  # noqa: E402
+import pytest  # noqa: E402
+import ui_fakes  # noqa: E402, F401  (gives the offscreen platform a desktop-sized screen)
+from stackutil import isolated_config  # noqa: E402
+
+from ecomdesk.core.spec import State  # noqa: E402
+from ecomdesk.core.supervisor import Supervisor  # noqa: E402
+from ecomdesk.producer.service import producer_spec  # noqa: E402
+from ecomdesk.services.catalog import build_specs  # noqa: E402
+from ecomdesk.ui.app import build_reader  # noqa: E402
+from ecomdesk.ui.main_window import MainWindow  # noqa: E402
+
+pytestmark = pytest.mark.stack
+SERVICES = {"hdfs-namenode", "hdfs-datanode", "kafka", "spark-job", "producer"}
+
+
+def _pids_of(supervisor) -> set[int]:
+    pids = set()
+    for st in supervisor.snapshot():
+        if st.pid:
+            pids.add(st.pid)
+            try:
+                pids |= {c.pid for c in psutil.Process(st.pid).children(recursive=True)}
+            except psutil.NoSuchProcess:
+                pass
+    return pids
+
+
+def _per_minute(ledger: pd.DataFrame) -> pd.DataFrame:
+    orders = ledger[ledger["event_type"] == "purchase"]
+    minute = orders["timestamp"].dt.floor("min")
+    return orders.groupby(minute).agg(total_orders=("price", "size"), total_sales=("price", "sum"))
+
+
+def test_start_all_chart_rate_change_stop_all(qtbot, tmp_path):
+    config = isolated_config(tmp_path / "home")
+    config.producer = dataclasses.replace(config.producer, rate=200.0, invalid_fraction=0.0, seed=11)
+    config.ui.refresh_seconds = 1.0
+    config.save()
+    ledger = tmp_path / "ledger.parquet"
+    specs = [producer_spec(config, ledger) if s.name == "producer" else s for s in build_specs(config)]
+    assert {s.name for s in specs} == SERVICES
+    supervisor = Supervisor(specs, config.paths.log_dir, config.paths.run_dir)
+    reader = build_reader(config)
+    window = MainWindow(supervisor, reader, config)
+    window.show()
+    seen: set[int] = set()
+    try:
+        window.start_all.trigger()
+        qtbot.waitUntil(lambda: all(r.state == State.RUNNING for r in window.services.rows.values()), timeout=600_000)
+        seen |= _pids_of(supervisor)
+        sales = window.business.sales
+        qtbot.waitUntil(lambda: not sales.data.empty and sales.data["total_orders"].sum() > 0, timeout=180_000)
+
+        window.producer.rate.setValue(400)
+        window.producer.apply_rate.click()
+        events = window.pipeline.events
+        qtbot.waitUntil(
+            lambda: "target_rate" in events.curves and 400.0 in events.curves["target_rate"].getData()[1],
+            timeout=30_000,
+        )
+        seen |= _pids_of(supervisor)
+
+        # Stopping the producer closes its ledger; then the charts must converge on it exactly.
+        window.services.rows["producer"].stop.click()
+        qtbot.waitUntil(lambda: ledger.exists(), timeout=60_000)
+        expected = _per_minute(pd.read_parquet(ledger))
+        assert expected["total_orders"].sum() > 0
+
+        def matches() -> bool:
+            got = sales.data.set_index("window_start")[["total_orders", "total_sales"]]
+            got.index = pd.to_datetime(got.index, utc=True)
+            exp = expected.copy()
+            exp.index = pd.to_datetime(exp.index, utc=True)
+            joined = exp.join(got, rsuffix="_chart", how="outer").fillna(0)
+            return bool(
+                (joined["total_orders"] == joined["total_orders_chart"]).all()
+                and ((joined["total_sales"] - joined["total_sales_chart"]).abs() < 1e-6).all()
+            )
+
+        qtbot.waitUntil(matches, timeout=180_000)
+        assert "Charts updated" in window.updated_label.text()
+
+        window.stop_all.trigger()
+        qtbot.waitUntil(lambda: all(r.state == State.STOPPED for r in window.services.rows.values()), timeout=180_000)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and any(psutil.pid_exists(p) for p in seen):
+            time.sleep(0.2)
+        alive = [p for p in seen if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+        assert not alive, f"processes left after Stop all: {alive}"
+    finally:
+        window._close_confirmed = True
+        window.close()
+        supervisor.close()
+        reader.close()
