@@ -145,3 +145,34 @@ def test_control_lines_reach_stdin_and_telemetry_is_parsed(tmp_path):
         assert sup.status("echo").telemetry == {"type": "t", "n": 1, "cmd": "rate 5000"}
     finally:
         sup.close()
+
+
+def test_stop_cancels_a_start_waiting_for_readiness(tmp_path):
+    import threading
+
+    port = free_ports(1)[0]
+    slow = ServiceSpec(name="slow", title="Slow", command=lambda: [sys.executable, "-c", SERVER, str(port)],
+                       ready=lambda: Probe(False, "never ready"), ready_timeout=120, stop_timeout=5)
+    sup = make(tmp_path, [slow])
+    errors = []
+
+    def start():
+        try:
+            sup.start()
+        except StartError as exc:
+            errors.append(str(exc))
+
+    t = threading.Thread(target=start)
+    t.start()
+    deadline = time.monotonic() + 10
+    while not listening(port) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    t0 = time.monotonic()
+    sup.stop()
+    t.join(10)
+    try:
+        assert time.monotonic() - t0 < 8
+        assert errors and "cancelled" in errors[0]
+        assert sup.status("slow").state == "stopped" and not listening(port)
+    finally:
+        sup.close()

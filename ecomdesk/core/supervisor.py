@@ -102,6 +102,7 @@ class Supervisor:
         self._listeners: list[LogListener] = []
         self._health_interval = health_interval
         self._closed = threading.Event()
+        self._cancel_start = threading.Event()
         self._reaper: subprocess.Popen | None = None
         self._owner_lock_fd: int | None = None
         self._monitor = threading.Thread(target=self._monitor_loop, name="supervisor-monitor", daemon=True)
@@ -146,6 +147,7 @@ class Supervisor:
     def start(self, names: list[str] | None = None) -> None:
         """Start `names` (default: all) and their dependencies, each once it is ready."""
         with self._op_lock:
+            self._cancel_start.clear()
             order = dependency_order(self.specs, names)
             todo = [n for n in order if not self._is_live(n)]
             if not todo:
@@ -168,7 +170,12 @@ class Supervisor:
                 raise
 
     def stop(self, names: list[str] | None = None) -> None:
-        """Stop `names` (default: all) and whatever depends on them, dependents first."""
+        """Stop `names` (default: all) and whatever depends on them, dependents first.
+
+        A start in progress is cancelled first (its services are stopped), so Stop never waits
+        for a slow readiness timeout.
+        """
+        self._cancel_start.set()
         with self._op_lock:
             for n in dependents_order(self.specs, names or list(self.specs)):
                 self._stop_one(n)
@@ -284,6 +291,10 @@ class Supervisor:
         deadline = time.monotonic() + spec.ready_timeout
         probe = Probe(False, "not probed yet")
         while time.monotonic() < deadline:
+            if self._cancel_start.is_set():
+                self._kill(rt, proc)
+                self._set(rt, State.STOPPED, "start cancelled")
+                raise StartError(f"{name}: start cancelled by a stop request")
             if proc.poll() is not None:
                 time.sleep(0.3)  # let the reader thread collect the last lines
                 msg = f"exited with code {proc.returncode} while starting"
