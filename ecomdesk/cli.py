@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ecomdesk import __version__, stack_cli
+from ecomdesk import __version__, query, stack_cli
 from ecomdesk.config import ConfigError, load
+from ecomdesk.producer import cli as produce_cli
 
 
 def cmd_setup(args: argparse.Namespace, config) -> int:
@@ -30,6 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
         func=cmd_setup)
     sub.add_parser("gui", help="open the desktop window (the default)").set_defaults(func=cmd_gui)
     stack_cli.add_parser(sub)
+    produce_cli.add_parser(sub)
+    query.add_parser(sub)
     return parser
 
 

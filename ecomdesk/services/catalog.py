@@ -13,10 +13,12 @@ from ecomdesk.core.spec import ServiceSpec
 from ecomdesk.producer.service import producer_spec
 from ecomdesk.services.hdfs import datanode_spec, namenode_spec
 from ecomdesk.services.kafka import kafka_spec
+from ecomdesk.services.spark_job import spark_job_spec
 
 
 def build_specs(config: Config) -> list[ServiceSpec]:
-    specs = [namenode_spec(config), datanode_spec(config), kafka_spec(config), producer_spec(config)]
+    specs = [namenode_spec(config), datanode_spec(config), kafka_spec(config), spark_job_spec(config),
+             producer_spec(config)]
     external = set()
     if config.kafka.bootstrap:
         external.add("kafka")
