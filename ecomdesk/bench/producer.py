@@ -33,6 +33,9 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--baseline-count", type=int, help="events for kafka-python (default: --count)")
     ap.add_argument("--bootstrap", help="an existing broker (default: start a throwaway one)")
     ap.add_argument("--partitions", type=int, default=3)
+    ap.add_argument("--kafka-opt", action="append", default=[], metavar="KEY=VALUE",
+                    help="librdkafka setting for the ecomdesk producer, to try tunings (repeatable)")
+    ap.add_argument("--no-baseline", action="store_true", help="skip kafka-python (tuning runs only)")
     args = ap.parse_args(argv)
     baseline_count = args.baseline_count or args.count
 
@@ -40,8 +43,10 @@ def main(argv: list[str]) -> int:
         enc_fast, enc_dumps = _encoding(200_000)
         print(f"encoding only, 200k events: vectorised {enc_fast:,.0f}/s, json.dumps per event "
               f"{enc_dumps:,.0f}/s ({enc_fast / enc_dumps:.1f}x)")
-        ours = _ecomdesk(bootstrap, args.count, args.partitions)
+        ours = _ecomdesk(bootstrap, args.count, args.partitions, dict(o.split("=", 1) for o in args.kafka_opt))
         print(f"ecomdesk producer (confluent-kafka): {args.count:,} events, {ours:,.0f} events/s")
+        if args.no_baseline:
+            return 0
         base = _kafka_python(bootstrap, baseline_count, args.partitions)
         print(f"kafka-python baseline:               {baseline_count:,} events, {base:,.0f} events/s")
         print(f"ratio: {ours / base:.1f}x")
@@ -99,10 +104,10 @@ def _encoding(n: int) -> tuple[float, float]:
     return fast, n / (time.perf_counter() - t0)
 
 
-def _ecomdesk(bootstrap: str, count: int, partitions: int) -> float:
+def _ecomdesk(bootstrap: str, count: int, partitions: int, kafka: dict) -> float:
     prefix = _topics(bootstrap, partitions)
     lines: list[dict] = []
-    settings = Settings(bootstrap=bootstrap, rate=0, count=count, seed=SEED, topic_prefix=prefix)
+    settings = Settings(bootstrap=bootstrap, rate=0, count=count, seed=SEED, topic_prefix=prefix, kafka=kafka)
     runner = ProducerRunner(settings, lines.append)
     t0 = time.perf_counter()
     code = runner.run()
