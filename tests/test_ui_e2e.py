@@ -85,7 +85,8 @@ def test_start_all_chart_rate_change_stop_all(qtbot, tmp_path):
             got.index = pd.to_datetime(got.index, utc=True)
             exp = expected.copy()
             exp.index = pd.to_datetime(exp.index, utc=True)
-            joined = exp.join(got, rsuffix="_chart", how="outer").fillna(0)
+            joined = exp.merge(got, left_index=True, right_index=True, how="outer",
+                               suffixes=("", "_chart")).fillna(0)
             return bool(
                 (joined["total_orders"] == joined["total_orders_chart"]).all()
                 and ((joined["total_sales"] - joined["total_sales_chart"]).abs() < 1e-6).all()
