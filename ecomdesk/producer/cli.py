@@ -14,6 +14,7 @@ from ecomdesk.producer.events import DEFAULT_CITIES, EVENT_TYPES, City, EventMod
 from ecomdesk.producer.runner import ProducerRunner, Settings
 from ecomdesk.producer.topics import TOPICS, TopicError, ensure_topics
 
+TOPIC_TIMEOUT = 15.0  # a broker that cannot list topics in this time is reported as unreachable
 _KNOWN_CITIES = {c.name.lower(): c for c in DEFAULT_CITIES}
 
 
@@ -85,7 +86,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
         ensure_topics(settings.bootstrap,
                       args.partitions or config.kafka.partitions,
                       args.replication or config.kafka.replication,
-                      names=tuple(settings.topic_prefix + t for t in TOPICS))
+                      names=tuple(settings.topic_prefix + t for t in TOPICS), timeout=TOPIC_TIMEOUT)
     except TopicError as exc:
         print(f"produce: {exc}", file=sys.stderr)
         return 2

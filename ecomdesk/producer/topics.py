@@ -30,7 +30,8 @@ def ensure_topics(
     """
     if partitions < 1 or replication < 1:
         raise ValueError(f"partitions and replication must be >= 1, got {partitions} and {replication}")
-    admin = AdminClient({"bootstrap.servers": bootstrap,
+    # log_level 0: connection trouble comes back as the TopicError below, not as log spam.
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0,
                          "socket.connection.setup.timeout.ms": int(timeout * 1000)})
     try:
         existing = set(admin.list_topics(timeout=timeout).topics)
