@@ -240,3 +240,15 @@ def test_managed_service_obeys_control_commands(stack, tmp_path):
         assert final["final"] and final["delivered"] == final["sent"] > 0 and final["in_flight"] == 0
     finally:
         sup.close()
+
+
+def test_ecomdesk_produce_cli_prints_readable_totals(stack):
+    prefix = _prefix()
+    env = {**os.environ, "ECOMDESK_HOME": str(stack.home)}
+    done = subprocess.run([sys.executable, "-m", "ecomdesk", "produce", "--rate", "0", "--count", "500",
+                           "--topic-prefix", prefix], env=env, capture_output=True, text=True, timeout=60,
+                          stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr
+    last = done.stdout.splitlines()[-1]
+    assert last.startswith("done: sent 500 delivered 500 failed 0 in-flight 0 invalid 0"), done.stdout
+    assert sum(_message_counts(stack.config.kafka_bootstrap, prefix).values()) == 500
