@@ -178,6 +178,15 @@ def test_pipeline_charts_follow_the_telemetry(qtbot, make_window):
     assert window.pipeline.quarantined.data["value"].tolist() == [7.0, 9.0]
 
 
+def test_quarantine_reasons_are_readable_labels_on_the_left_axis(qtbot, make_window):
+    window, _, _ = make_window()
+    window.pipeline.draw_quarantine(pd.DataFrame({"reason": ["negative_price", "unparseable_json"],
+                                                  "count": [3, 9]}))
+    axis = window.pipeline.reasons.plot.getPlotItem().getAxis("left")
+    assert axis._tickLevels == [[(1, "unparseable_json"), (0, "negative_price")]]
+    assert window.pipeline.reasons.data["count"].tolist() == [9, 3]
+
+
 def test_hdfs_browser_and_kafka_inspector(qtbot, make_window):
     window, _, reader = make_window()
     window.tabs.setCurrentWidget(window.hdfs)

@@ -121,6 +121,16 @@ class JobTelemetry:
             return Probe(True, self.ready_reason)
         return Probe(False, "waiting for the streaming query to commit its first batch")
 
+    def health(self) -> Probe:
+        """The latest batch in a few words, once the job is up."""
+        ready = self.probe()
+        last = max(self.queries.values(), key=lambda q: q.get("batch_id", -1), default=None)
+        if not ready.ok or last is None:
+            return ready
+        behind = sum((last.get("offsets_behind") or {}).values())
+        return Probe(True, f"batch {last['batch_id']}: {last.get('input_rows', 0)} rows in "
+                           f"{last.get('batch_duration_ms', 0) / 1000:.1f} s, {behind} behind")
+
 
 def spark_job_spec(config: Config) -> ServiceSpec:
     telemetry = JobTelemetry()
@@ -129,6 +139,7 @@ def spark_job_spec(config: Config) -> ServiceSpec:
         title="Spark streaming job",
         command=lambda: spark_submit_command(config),
         ready=telemetry.probe,
+        health=telemetry.health,
         env=job_env,
         depends_on=("kafka", "hdfs-datanode"),
         prepare=telemetry.reset,

@@ -70,5 +70,16 @@ def bars(box: ChartBox, labels: list[str], values: list[float], color: str = PAL
     plot.enableAutoRange()
 
 
+def hbars(box: ChartBox, labels: list[str], values: list[float], color: str = PALETTE[0]) -> None:
+    """Horizontal bars, largest on top: for categories whose names are too long for the x axis."""
+    plot = box.plot.getPlotItem()
+    plot.clear()
+    ys = list(range(len(values)))[::-1]
+    if ys:
+        plot.addItem(pg.BarGraphItem(x0=0, y=ys, height=0.7, width=values, brush=color))
+    plot.getAxis("left").setTicks([[(y, label) for y, label in zip(ys, labels, strict=True)]])
+    plot.enableAutoRange()
+
+
 def _short(label: str, limit: int = 12) -> str:
     return label if len(label) <= limit else label[: limit - 1] + "…"

@@ -8,7 +8,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QGridLayout, QWidget
 
-from ecomdesk.ui.chart_box import PALETTE, ChartBox, bars
+from ecomdesk.ui.chart_box import PALETTE, ChartBox, hbars
 from ecomdesk.ui.pipeline_history import PipelineHistory
 
 
@@ -75,4 +75,4 @@ class PipelineCharts(QWidget):
         self.reasons.data = counts
         labels = counts["reason"].astype(str).tolist() if not counts.empty else []
         values = counts["count"].tolist() if not counts.empty else []
-        bars(self.reasons, labels, values, PALETTE[3])
+        hbars(self.reasons, labels, values, PALETTE[3])

@@ -1,0 +1,31 @@
+"""The spark-job service's telemetry parsing, readiness and health messages."""
+
+from __future__ import annotations
+
+import json
+
+from ecomdesk.services.spark_job import JobTelemetry
+
+
+def _line(batch_id: int, rows: int, ms: int, behind: dict) -> str:
+    return json.dumps({"type": "spark_progress", "query": "ecommerce", "batch_id": batch_id, "input_rows": rows,
+                       "input_rows_per_second": 1.0, "processed_rows_per_second": 1.0, "batch_duration_ms": ms,
+                       "offsets_behind": behind, "state_rows": 0, "watermark": None, "quarantined": 0})
+
+
+def test_ready_after_first_batch_and_health_tracks_the_latest():
+    t = JobTelemetry()
+    assert t("plain log line") is None
+    assert not t.probe().ok and not t.health().ok
+    first = t(_line(0, 100, 1500, {"orders": 0}))
+    assert first["last"]["batch_id"] == 0 and set(first["queries"]) == {"ecommerce"}
+    assert t.probe().ok and t.probe().message == "batch 0 committed"
+    t(_line(7, 4000, 1200, {"orders": 5, "page_views": 10}))
+    h = t.health()
+    assert h.ok and h.message == "batch 7: 4000 rows in 1.2 s, 15 behind"
+
+
+def test_idle_topics_count_as_ready():
+    t = JobTelemetry()
+    t(json.dumps({"type": "spark_idle"}))
+    assert t.probe().ok and t.health().ok
