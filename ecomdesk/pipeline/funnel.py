@@ -3,7 +3,9 @@
 A cart converts when the same user buys the same product 0..20 minutes after it. Matching is
 order-independent, so a batch only has to match its carts against the purchases kept in the state
 plus its own, and the carts kept open against its purchases. Open carts and purchases older than
-`watermark - 20 min` can no longer match an on-time event and are dropped from the state.
+`watermark - 20 min` can no longer match an on-time event and are dropped from the state, and of
+the purchases only those that can decide a match are kept (`thin`), so the state does not grow with
+the event rate.
 """
 
 from __future__ import annotations
@@ -55,6 +57,22 @@ def _matched(carts: pd.DataFrame, purchases: pd.DataFrame) -> pd.Series:
     return pd.Series(carts.index.isin(list(hit)), index=carts.index)
 
 
+def thin(purchases: pd.DataFrame) -> pd.DataFrame:
+    """The first and last purchase per user, product and half funnel window (10 min).
+
+    A cart matches one of them whenever it matches any purchase of that slot: if the cart is not
+    after the first, the first lies between cart and matched purchase; otherwise the last lies at
+    or after the matched purchase and less than half a window after the first, hence after the cart
+    and within the window. So matching against the thinned purchases gives the same answer.
+    """
+    if purchases.empty:
+        return purchases
+    slot = purchases["event_us"] // (WINDOW_US // 2)
+    us = purchases.groupby([purchases["user_id"], purchases["product_id"], slot], sort=False)["event_us"]
+    keep = (purchases["event_us"] == us.transform("min")) | (purchases["event_us"] == us.transform("max"))
+    return purchases[keep].drop_duplicates(PURCHASE_COLUMNS)
+
+
 def _per_minute(us: pd.Series, name: str) -> pd.DataFrame:
     minute = (us // MINUTE_US) * MINUTE_US
     return minute.value_counts().rename(name).rename_axis("minute_us").reset_index()
@@ -84,4 +102,4 @@ def advance(state: FunnelState, events: pd.DataFrame, watermark_us: int | None):
         horizon = watermark_us - WINDOW_US
         carts = carts[carts["event_us"] >= horizon]
         all_buys = all_buys[all_buys["event_us"] >= horizon]
-    return FunnelState(carts.reset_index(drop=True), all_buys.reset_index(drop=True)), delta
+    return FunnelState(carts.reset_index(drop=True), thin(all_buys).reset_index(drop=True)), delta
