@@ -5,6 +5,8 @@ aggregate parts are written as new immutable files, and last `_manifests/vN.json
 a temporary name and renamed (atomic). Only then does Spark commit the batch in its checkpoint; a
 replay of a batch whose manifest exists is skipped, any other replay redoes the same work from
 snapshot N-1. Versions older than the last KEEP manifests are deleted with their unshared files.
+The files of one step are written (or deleted) concurrently: each is a round trip to the NameNode
+and DataNode, and a batch has a dozen of them.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import datetime as dt
 import io
 import json
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 import pandas as pd
 import pyarrow as pa
@@ -72,6 +75,12 @@ class Committer:
     def __init__(self, store: Store, delay_us: int):
         self.store, self.delay_us = store, delay_us
         self.manifests: list[dict] = []  # retained manifests, oldest first
+        self.io = ThreadPoolExecutor(max_workers=8, thread_name_prefix="commit-io")
+
+    def _all(self, fn, *args_lists) -> None:
+        """fn over every argument tuple, concurrently; re-raises the first failure."""
+        for f in [self.io.submit(fn, *args) for args in zip(*args_lists, strict=True)]:
+            f.result()
 
     def _manifest_names(self) -> list[str]:
         return [n for n in self.store.listdir(C.MANIFESTS_DIR) if re.match(r"^v\d{12}\.json$", n)]
@@ -149,14 +158,16 @@ class Committer:
         """Write the changed parts and the funnel state, then commit the manifest of `snap`."""
         prev = self.manifests[-1]["aggregates"] if self.manifests else {}
         aggregates = {name: {part_of(p): p for p in prev.get(name, [])} for name in TABLES}
+        files: dict[str, bytes] = {}
         for name, part in sorted(changed):
             path = data_path(name, part, snap.batch_id)
-            self.store.write_bytes(path, to_parquet(snap.tables[name][part], table_schema(name)))
+            files[path] = to_parquet(snap.tables[name][part], table_schema(name))
             aggregates[name][part] = path
         state = {}
         for key, df in (("carts", snap.funnel.carts), ("purchases", snap.funnel.purchases)):
             state[key] = f"{C.AGGREGATES_DIR}/_funnel/{key}-v{snap.batch_id:012d}.parquet"
-            self.store.write_bytes(state[key], to_parquet(df, FUNNEL_SCHEMAS[key]))
+            files[state[key]] = to_parquet(df, FUNNEL_SCHEMAS[key])
+        self._all(self.store.write_bytes, list(files), list(files.values()))
         manifest = {
             "format": C.FORMAT_VERSION,
             "batch_id": snap.batch_id,
@@ -182,5 +193,4 @@ class Committer:
         while len(self.manifests) > KEEP:
             old = self.manifests.pop(0)
             self.store.delete(f"{C.MANIFESTS_DIR}/{C.manifest_name(old['batch_id'])}")
-            for path in self._referenced([old]) - self._referenced(self.manifests):
-                self.store.delete(path)
+            self._all(self.store.delete, sorted(self._referenced([old]) - self._referenced(self.manifests)))
