@@ -1,0 +1,304 @@
+"""`python -m ecomdesk.bench spark`: the events/s the Spark job keeps up with, and event-to-readable latency.
+
+Runs the whole stack (NameNode, DataNode, Kafka, the `spark-job` service) in a throwaway home on free
+ports through the real Supervisor; the producer runs as a subprocess at a fixed rate.
+
+Throughput: for each rate R, produce at R for warm-up + window seconds and collect every
+`spark_progress` line of the job during the window. The job keeps up at R when every batch of the
+window took less than the trigger interval and the offsets behind stayed below what two trigger
+intervals bring at R (nothing piles up), and the producer really delivered ~R.
+
+Latency: produce at a low rate and poll the data contract over HDFS (pyarrow) every ~100 ms. When a
+new manifest appears, the current `sales_per_minute` is read through `contract.read_current`; the
+moment that read returns is when the events the manifest newly covers became readable. The producer
+stamps every event with its send time, so the manifest's `max_event_time` is the send time of its
+newest event, and the events covered for the first time are those sent after the previous
+manifest's `max_event_time`; each one's latency is (seen - its send time), taken per millisecond
+of send time (the producer sends at a steady rate).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ecomdesk import contract as C
+from ecomdesk.config import Config
+from ecomdesk.core.supervisor import Supervisor
+from ecomdesk.hdfs import hadoop_filesystem
+from ecomdesk.sandbox import isolated_config
+from ecomdesk.services.catalog import build_specs
+
+STACK = ["hdfs-namenode", "hdfs-datanode", "kafka", "spark-job"]
+JOB = "spark-job"
+
+
+def load() -> str:
+    a, b, c = os.getloadavg()
+    return f"load {a:.1f}/{b:.1f}/{c:.1f}"
+
+
+@dataclass
+class Progress:
+    """Every spark_progress line of the job, with the wall-clock time it was printed."""
+
+    lines: list[tuple[float, dict]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __call__(self, service: str, line: str) -> None:
+        if service != JOB or not line.startswith("{"):
+            return
+        try:
+            data = json.loads(line)
+        except ValueError:
+            return
+        if isinstance(data, dict) and data.get("type") == "spark_progress":
+            with self.lock:
+                self.lines.append((time.time(), data))
+
+    def between(self, t0: float, t1: float) -> list[dict]:
+        with self.lock:
+            return [d for t, d in self.lines if t0 <= t < t1]
+
+    def last(self) -> dict | None:
+        with self.lock:
+            return self.lines[-1][1] if self.lines else None
+
+
+class Producer:
+    """`python -m ecomdesk.producer` as a subprocess; keeps its last telemetry line."""
+
+    def __init__(self, config: Config, *args: str):
+        cmd = [sys.executable, "-m", "ecomdesk.producer", "--json", "--seed", "7", *args]
+        env = {**os.environ, "ECOMDESK_HOME": str(config.paths.config_dir.parent)}
+        self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.last: dict = {}
+        self.lines: list[tuple[float, dict]] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            try:
+                data = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(data, dict) and data.get("type") == "producer":
+                self.last = data
+                self.lines.append((time.time(), data))
+
+    def wait(self, timeout: float) -> dict:
+        try:
+            code = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.terminate()
+            self.proc.wait(30)
+            raise RuntimeError("producer did not finish in time") from None
+        self._reader.join(5)
+        if code != 0:
+            raise RuntimeError(f"producer exited {code}: {self.proc.stderr.read()[-2000:]}")
+        return self.last
+
+    def delivered_between(self, t0: float, t1: float) -> float:
+        """Events delivered per second between two wall-clock times (from its per-second lines)."""
+        inside = [(t, d["delivered"]) for t, d in self.lines if t0 <= t <= t1]
+        if len(inside) < 2:
+            return 0.0
+        (ta, a), (tb, b) = inside[0], inside[-1]
+        return (b - a) / (tb - ta) if tb > ta else 0.0
+
+
+def wait_caught_up(progress: Progress, quiet: float, timeout: float) -> bool:
+    """Until the job has drained the backlog: a batch from now on reports nothing behind, or no batch
+    ran for `quiet` seconds (nothing new to read) after one that reported nothing behind."""
+    since = time.time()
+    deadline = since + timeout
+    while time.time() < deadline:
+        with progress.lock:
+            fresh = [d for t, d in progress.lines if t >= since]
+            last = progress.lines[-1][1] if progress.lines else None
+        if any(_drained(d) for d in fresh):
+            return True
+        if not fresh and last is not None and _drained(last) and time.time() - since > quiet:
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def _drained(line: dict) -> bool:
+    return bool(line["offsets_behind"]) and not any(line["offsets_behind"].values())
+
+
+@dataclass
+class Step:
+    rate: float
+    delivered_rate: float
+    batches: int
+    mean_ms: float
+    max_ms: int
+    max_behind: int
+    processed_rows_s: float
+    input_rows_s: float
+    load: str
+    holds: bool
+    why: str
+
+
+def throughput_step(config: Config, progress: Progress, rate: float, warmup: float, window: float) -> Step:
+    trigger_ms = config.spark.trigger_seconds * 1000
+    producer = Producer(config, "--rate", str(rate), "--duration", str(warmup + window))
+    time.sleep(warmup)
+    t0 = time.time()
+    time.sleep(window)
+    t1 = time.time()
+    figures = load()
+    producer.wait(120)
+    batches = [b for b in progress.between(t0, t1) if b["input_rows"] > 0]
+    durations = [b["batch_duration_ms"] for b in batches] or [0]
+    behind = [sum(b["offsets_behind"].values()) for b in batches] or [0]
+    rows = sum(b["input_rows"] for b in batches)
+    busy = sum(durations) / 1000
+    delivered = producer.delivered_between(t0, t1)
+    reasons = []
+    if not batches:
+        reasons.append("no batch in the window")
+    if max(durations) >= trigger_ms:
+        reasons.append(f"{sum(d >= trigger_ms for d in durations)} batches >= trigger")
+    if max(behind) > 2 * rate * config.spark.trigger_seconds:
+        reasons.append("offsets behind grew past 2 triggers of input")
+    if delivered < 0.95 * rate:
+        reasons.append(f"producer delivered only {delivered:,.0f}/s")
+    return Step(rate, delivered, len(batches), float(np.mean(durations)), max(durations), max(behind),
+                rows / busy if busy else 0.0, rows / (t1 - t0), figures, not reasons, "; ".join(reasons))
+
+
+def print_step(s: Step) -> None:
+    verdict = "keeps up" if s.holds else f"does NOT keep up ({s.why})"
+    print(f"  R={s.rate:>8,.0f}/s delivered {s.delivered_rate:>8,.0f}/s | {s.batches:3d} batches, "
+          f"duration mean {s.mean_ms:6.0f} ms max {s.max_ms:6d} ms | max behind {s.max_behind:>9,d} | "
+          f"processed {s.processed_rows_s:>9,.0f} rows/s (input {s.input_rows_s:>8,.0f}/s) | {s.load} "
+          f"-> {verdict}", flush=True)
+
+
+@dataclass
+class Seen:
+    at: float  # wall-clock time the read through the contract returned
+    batch_id: int
+    max_event_us: int
+
+
+def watch_manifests(config: Config, stop: threading.Event, out: list[Seen], interval: float) -> None:
+    fs = hadoop_filesystem(config)
+    base = config.hdfs.base_path
+    last = None
+    while not stop.is_set():
+        m = C.current_manifest(fs, base)
+        if m is not None and m["batch_id"] != last and m["max_event_us"] is not None:
+            C.read_current(fs, "sales_per_minute", base)
+            out.append(Seen(time.time(), m["batch_id"], m["max_event_us"]))
+            last = m["batch_id"]
+        stop.wait(interval)
+
+
+def latencies_ms(seen: list[Seen], t0: float, t1: float) -> np.ndarray:
+    """Per millisecond of send time in [t0, t1): the time until a reader could see it (see module doc)."""
+    out = []
+    for prev, cur in zip(seen, seen[1:], strict=False):
+        lo, hi = max(prev.max_event_us / 1e3, t0 * 1e3), min(cur.max_event_us / 1e3, t1 * 1e3)
+        if hi > lo:
+            sent_ms = np.arange(np.floor(lo) + 1, np.floor(hi) + 1)
+            out.append(cur.at * 1e3 - sent_ms)
+    return np.concatenate(out) if out else np.array([])
+
+
+def latency(config: Config, progress: Progress, rate: float, warmup: float, window: float,
+            interval: float) -> None:
+    seen: list[Seen] = []
+    stop = threading.Event()
+    watcher = threading.Thread(target=watch_manifests, args=(config, stop, seen, interval), daemon=True)
+    watcher.start()
+    producer = Producer(config, "--rate", str(rate), "--duration", str(warmup + window + 10))
+    try:
+        time.sleep(warmup)
+        t0 = time.time()
+        time.sleep(window)
+        t1 = time.time()
+        figures = load()
+        time.sleep(10)  # the events of the end of the window become readable
+    finally:
+        stop.set()
+        watcher.join(30)
+        producer.wait(120)
+    lat = latencies_ms(seen, t0, t1)
+    batches = [b for b in progress.between(t0, t1) if b["input_rows"] > 0]
+    durations = [b["batch_duration_ms"] for b in batches] or [0]
+    if lat.size == 0:
+        print(f"  latency at {rate:,.0f} events/s: no manifest covered the window ({figures})")
+        return
+    p50, p95 = np.percentile(lat, [50, 95])
+    print(f"  latency at {rate:,.0f} events/s over {window:.0f} s ({lat.size:,d} ms of sends, "
+          f"{len(seen)} manifests seen): p50 {p50 / 1e3:.2f} s, p95 {p95 / 1e3:.2f} s, max {lat.max() / 1e3:.2f} s "
+          f"| batch duration mean {np.mean(durations):.0f} ms max {max(durations)} ms | {figures} "
+          f"-> {'meets' if p95 <= 5000 else 'misses'} the p95 <= 5 s target", flush=True)
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="python -m ecomdesk.bench spark")
+    ap.add_argument("--rates", default="2500,5000,10000,25000,50000,75000",
+                    help="comma-separated events/s to try, ascending (stops after the first that fails)")
+    ap.add_argument("--window", type=float, default=120.0, help="seconds measured per rate (issue: 120)")
+    ap.add_argument("--warmup", type=float, default=20.0, help="seconds produced before each window")
+    ap.add_argument("--latency-rate", type=float, default=1000.0)
+    ap.add_argument("--latency-window", type=float, default=60.0)
+    ap.add_argument("--poll", type=float, default=0.1, help="seconds between contract polls (latency)")
+    ap.add_argument("--skip-throughput", action="store_true")
+    ap.add_argument("--skip-latency", action="store_true")
+    ap.add_argument("--home", type=Path, help="run in this (kept) directory instead of a temporary one")
+    args = ap.parse_args(argv)
+    rates = [float(r) for r in args.rates.split(",") if r]
+
+    with tempfile.TemporaryDirectory(prefix="ecomdesk-bench-spark-") as tmp:
+        config = isolated_config(args.home or Path(tmp))
+        print(f"spark job on {config.spark.master}, trigger {config.spark.trigger_seconds:g} s, "
+              f"{config.kafka.partitions} partitions per topic, {os.cpu_count()} cores, {load()}", flush=True)
+        sup = Supervisor(build_specs(config), config.paths.log_dir, config.paths.run_dir)
+        progress = Progress()
+        sup.subscribe_logs(progress)
+        try:
+            sup.start(STACK[:3])
+            # the topics exist (and the JVMs are warm) before the job subscribes
+            Producer(config, "--count", "2000", "--rate", "0").wait(120)
+            t = time.monotonic()
+            sup.start([JOB])
+            print(f"spark-job ready in {time.monotonic() - t:.0f} s ({sup.status(JOB).message})", flush=True)
+            if not args.skip_latency:
+                print("event-to-readable latency:", flush=True)
+                latency(config, progress, args.latency_rate, args.warmup, args.latency_window, args.poll)
+            if not args.skip_throughput:
+                print(f"sustained throughput (window {args.window:.0f} s after {args.warmup:.0f} s warm-up):",
+                      flush=True)
+                best = None
+                for rate in rates:
+                    if not wait_caught_up(progress, 3 * config.spark.trigger_seconds + 2, 300):
+                        print("  the job did not catch up between steps; stopping", flush=True)
+                        break
+                    step = throughput_step(config, progress, rate, args.warmup, args.window)
+                    print_step(step)
+                    if not step.holds:
+                        break
+                    best = rate
+                print(f"highest rate kept up with: {'none of those tried' if best is None else f'{best:,.0f}'}"
+                      f" events/s", flush=True)
+        finally:
+            sup.close()
+    return 0
