@@ -5,8 +5,9 @@ aggregate parts are written as new immutable files, and last `_manifests/vN.json
 a temporary name and renamed (atomic). Only then does Spark commit the batch in its checkpoint; a
 replay of a batch whose manifest exists is skipped, any other replay redoes the same work from
 snapshot N-1. Versions older than the last KEEP manifests are deleted with their unshared files.
-The files of one step are written (or deleted) concurrently: each is a round trip to the NameNode
-and DataNode, and a batch has a dozen of them.
+The files of one step are written concurrently: each is a round trip to the NameNode and DataNode,
+and a batch has a dozen of them. Expired versions are deleted in the background, off the batch's
+critical path (what a crash leaves undeleted, `sweep` removes at the next start).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import logging
 import re
 from concurrent.futures import ThreadPoolExecutor
 
@@ -25,6 +27,8 @@ from ecomdesk import contract as C
 from ecomdesk.pipeline.funnel import CART_COLUMNS, PURCHASE_COLUMNS, FunnelState
 from ecomdesk.pipeline.snapshot import ALL, TABLES, Snapshot, utc
 from ecomdesk.pipeline.store import Store
+
+log = logging.getLogger(__name__)
 
 KEEP = 5
 _BATCH_DIR = re.compile(r"^batch_id=(\d+)$")
@@ -76,6 +80,7 @@ class Committer:
         self.store, self.delay_us = store, delay_us
         self.manifests: list[dict] = []  # retained manifests, oldest first
         self.io = ThreadPoolExecutor(max_workers=8, thread_name_prefix="commit-io")
+        self.cleaner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="commit-expire")
 
     def _all(self, fn, *args_lists) -> None:
         """fn over every argument tuple, concurrently; re-raises the first failure."""
@@ -190,7 +195,19 @@ class Committer:
         return manifest
 
     def _expire(self) -> None:
+        expired = []
         while len(self.manifests) > KEEP:
-            old = self.manifests.pop(0)
-            self.store.delete(f"{C.MANIFESTS_DIR}/{C.manifest_name(old['batch_id'])}")
-            self._all(self.store.delete, sorted(self._referenced([old]) - self._referenced(self.manifests)))
+            expired.append(self.manifests.pop(0))
+        if expired:
+            # files of the retained (and so of any later) manifests are never among these
+            unshared = sorted(self._referenced(expired) - self._referenced(self.manifests))
+            manifests = [f"{C.MANIFESTS_DIR}/{C.manifest_name(m['batch_id'])}" for m in expired]
+            self.cleaner.submit(self._delete, manifests + unshared).add_done_callback(_log_failure)
+
+    def _delete(self, paths: list[str]) -> None:
+        self._all(self.store.delete, paths)
+
+
+def _log_failure(future) -> None:
+    if future.exception() is not None:
+        log.warning("deleting expired versions failed (the next start sweeps them): %s", future.exception())
