@@ -121,27 +121,6 @@ class Producer:
         return (b - a) / (tb - ta) if tb > ta else 0.0
 
 
-def wait_caught_up(progress: Progress, quiet: float, timeout: float) -> bool:
-    """Until the job has drained the backlog: a batch from now on reports nothing behind, or no batch
-    ran for `quiet` seconds (nothing new to read) after one that reported nothing behind."""
-    since = time.time()
-    deadline = since + timeout
-    while time.time() < deadline:
-        with progress.lock:
-            fresh = [d for t, d in progress.lines if t >= since]
-            last = progress.lines[-1][1] if progress.lines else None
-        if any(_drained(d) for d in fresh):
-            return True
-        if not fresh and last is not None and _drained(last) and time.time() - since > quiet:
-            return True
-        time.sleep(0.5)
-    return False
-
-
-def _drained(line: dict) -> bool:
-    return bool(line["offsets_behind"]) and not any(line["offsets_behind"].values())
-
-
 @dataclass
 class Step:
     rate: float
@@ -176,6 +155,18 @@ class Ledger:
         with self.progress.lock:
             consumed = sum(d["input_rows"] for tp, d in self.progress.lines if tp <= t)
         return self.delivered_before + delivered - consumed
+
+
+def wait_caught_up(progress: Progress, ledger: Ledger, timeout: float) -> bool:
+    """Until finished batches have read every event the bench's (finished) producers delivered."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        with progress.lock:
+            consumed = sum(d["input_rows"] for _, d in progress.lines)
+        if consumed >= ledger.delivered_before:
+            return True
+        time.sleep(0.5)
+    return False
 
 
 def throughput_step(config: Config, progress: Progress, ledger: Ledger, rate: float, warmup: float,
@@ -330,7 +321,7 @@ def main(argv: list[str]) -> int:
                       flush=True)
                 strict = bounded = None
                 for rate in rates:
-                    if not wait_caught_up(progress, 3 * config.spark.trigger_seconds + 2, 300):
+                    if not wait_caught_up(progress, ledger, 300):
                         print("  the job did not catch up between steps; stopping", flush=True)
                         break
                     step = throughput_step(config, progress, ledger, rate, args.warmup, args.window)
