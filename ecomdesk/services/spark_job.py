@@ -57,6 +57,12 @@ def spark_confs(config: Config) -> dict[str, str]:
         "spark.sql.execution.arrow.pyspark.enabled": "true",
         "spark.sql.streaming.noDataProgressEventInterval": "5000",
         "spark.pyspark.python": sys.executable,
+        # Closing an HDFS file waits until the NameNode has the DataNode's block report; the client
+        # retries after 400 ms by default, which a batch paid several times over (checkpoint logs,
+        # Parquet parts, aggregate files, manifest). Retry after 10 ms instead, doubling, with more
+        # retries, so the total wait before giving up is longer than the default's.
+        "spark.hadoop.dfs.client.block.write.locateFollowingBlock.initial.delay.ms": "10",
+        "spark.hadoop.dfs.client.block.write.locateFollowingBlock.retries": "15",
     }
     if config.spark.master.startswith("local"):
         confs |= {"spark.driver.host": "127.0.0.1", "spark.driver.bindAddress": "127.0.0.1"}
