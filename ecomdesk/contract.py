@@ -22,6 +22,7 @@ import json
 import posixpath
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pandas as pd
 import pyarrow as pa
@@ -137,10 +138,21 @@ def current_manifest(fs: pafs.FileSystem, base_path: str = DEFAULT_BASE) -> dict
     return manifest
 
 
-def _read_files(fs: pafs.FileSystem, base_path: str, files: list[str], schema: pa.Schema) -> pd.DataFrame:
-    tables = [pq.read_table(join(base_path, f), filesystem=fs, schema=schema) for f in files]
+def _read_file(fs: pafs.FileSystem, path: str, schema: pa.Schema) -> pa.Table:
+    """One whole-file read, then Parquet decoding in memory: on HDFS every small positioned read
+    that the Parquet reader would make (footer, then each column chunk) is a round trip."""
+    with fs.open_input_file(path) as f:
+        data = f.read()
+    return pq.read_table(pa.BufferReader(data), schema=schema)
+
+
+def _frame(tables: list[pa.Table], schema: pa.Schema) -> pd.DataFrame:
     table = pa.concat_tables(tables) if tables else schema.empty_table()
     return table.to_pandas(ignore_metadata=True)
+
+
+def _read_files(fs: pafs.FileSystem, base_path: str, files: list[str], schema: pa.Schema) -> pd.DataFrame:
+    return _frame([_read_file(fs, join(base_path, f), schema) for f in files], schema)
 
 
 def _with_retry(read):
@@ -164,6 +176,26 @@ def read_current(fs: pafs.FileSystem, name: str, base_path: str = DEFAULT_BASE) 
         manifest = current_manifest(fs, base_path)
         files = manifest["aggregates"].get(name, []) if manifest else []
         return _read_files(fs, base_path, files, schema)
+
+    return _with_retry(read)
+
+
+def read_all_current(fs: pafs.FileSystem, base_path: str = DEFAULT_BASE) -> dict[str, pd.DataFrame]:
+    """Every aggregate plus the quarantine counts (key `quarantine_counts`) of one committed version.
+
+    One manifest read for all of them, so the frames are consistent with each other, and the
+    files are fetched concurrently, so a refresh costs about one round trip per file, not one per
+    file in sequence.
+    """
+    schemas = {**{n: AGGREGATE_SCHEMAS[n] for n in AGGREGATES}, QUARANTINE_COUNTS: QUARANTINE_COUNTS_SCHEMA}
+
+    def read() -> dict[str, pd.DataFrame]:
+        manifest = current_manifest(fs, base_path)
+        listed = manifest["aggregates"] if manifest else {}
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            pending = {name: [pool.submit(_read_file, fs, join(base_path, f), schema) for f in listed.get(name, [])]
+                       for name, schema in schemas.items()}
+            return {name: _frame([job.result() for job in jobs], schemas[name]) for name, jobs in pending.items()}
 
     return _with_retry(read)
 

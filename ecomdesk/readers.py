@@ -109,8 +109,8 @@ class DataReader:
         """Current rows of every aggregate plus "quarantine" (reason, count)."""
 
         def read(fs):
-            frames = {name: contract.read_current(fs, name, self.base_path) for name in contract.AGGREGATES}
-            frames["quarantine"] = contract.quarantine_counts(fs, self.base_path)
+            frames = contract.read_all_current(fs, self.base_path)
+            frames["quarantine"] = frames.pop(contract.QUARANTINE_COUNTS)
             return frames
 
         return self._with_fs(read)

@@ -122,8 +122,8 @@ def write_version(fs: pafs.FileSystem, base: str, frames: dict[str, pd.DataFrame
 
 def refresh(fs: pafs.FileSystem, base: str, top_n: int = 10) -> dict:
     """What one chart refresh of the GUI does: read every current aggregate, shape it for the charts."""
-    frames = {name: contract.read_current(fs, name, base) for name in contract.AGGREGATES}
-    frames["quarantine"] = contract.quarantine_counts(fs, base)
+    frames = contract.read_all_current(fs, base)
+    frames["quarantine"] = frames.pop(contract.QUARANTINE_COUNTS)
     return chart_data.business_views(frames, top_n)
 
 
