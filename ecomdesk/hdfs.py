@@ -21,8 +21,9 @@ def prepare_environment() -> None:
     os.environ["ARROW_LIBHDFS_DIR"] = str(inst.libhdfs_dir)
     if "CLASSPATH" not in os.environ:
         os.environ["CLASSPATH"] = os.pathsep.join(str(j) for j in inst.hadoop_client_classpath)
-    # Keep the embedded client's JVM small and quiet.
-    os.environ.setdefault("LIBHDFS_OPTS", "-Xmx256m -Dlog4j2.level=WARN")
+    # Keep the embedded client's JVM small and quiet, and leave SIGINT/SIGTERM to Python (-Xrs):
+    # otherwise the JVM's own handlers swallow Ctrl-C in the CLI and the GUI.
+    os.environ.setdefault("LIBHDFS_OPTS", "-Xmx256m -Xrs -Dlog4j2.level=WARN")
 
 
 def hadoop_filesystem(config: Config) -> pafs.HadoopFileSystem:

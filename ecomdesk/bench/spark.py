@@ -295,8 +295,6 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--skip-latency", action="store_true")
     ap.add_argument("--home", type=Path, help="run in this (kept) directory instead of a temporary one")
     args = ap.parse_args(argv)
-    # -Xrs: the JVM that libhdfs starts in this process must leave Ctrl-C to Python (clean stop)
-    os.environ.setdefault("LIBHDFS_OPTS", "-Xmx256m -Xrs -Dlog4j2.level=WARN")
     rates = [float(r) for r in args.rates.split(",") if r]
 
     with tempfile.TemporaryDirectory(prefix="ecomdesk-bench-spark-") as tmp:
