@@ -126,11 +126,17 @@ def join(base: str, *parts: str) -> str:
 
 def current_manifest(fs: pafs.FileSystem, base_path: str = DEFAULT_BASE) -> dict | None:
     """The manifest of the last committed micro-batch, or None when nothing is committed yet."""
+    path = _newest_manifest_path(fs, base_path)
+    return None if path is None else _load_manifest(fs, path)
+
+
+def _newest_manifest_path(fs: pafs.FileSystem, base_path: str) -> str | None:
     infos = fs.get_file_info(pafs.FileSelector(join(base_path, MANIFESTS_DIR), allow_not_found=True))
     versions = [(int(m.group(1)), i.path) for i in infos if (m := _MANIFEST_RE.match(i.base_name))]
-    if not versions:
-        return None
-    _, path = max(versions)
+    return max(versions)[1] if versions else None
+
+
+def _load_manifest(fs: pafs.FileSystem, path: str) -> dict:
     with fs.open_input_stream(path) as f:
         manifest = json.loads(f.read())
     if manifest.get("format") != FORMAT_VERSION:
@@ -183,21 +189,84 @@ def read_current(fs: pafs.FileSystem, name: str, base_path: str = DEFAULT_BASE) 
 def read_all_current(fs: pafs.FileSystem, base_path: str = DEFAULT_BASE) -> dict[str, pd.DataFrame]:
     """Every aggregate plus the quarantine counts (key `quarantine_counts`) of one committed version.
 
-    One manifest read for all of them, so the frames are consistent with each other, and the
-    files are fetched concurrently, so a refresh costs about one round trip per file, not one per
-    file in sequence.
+    One-shot form of `CurrentReader.read_all`; a caller that reads again and again (the GUI) keeps
+    a `CurrentReader` instead, so it decodes only the files that changed.
     """
-    schemas = {**{n: AGGREGATE_SCHEMAS[n] for n in AGGREGATES}, QUARANTINE_COUNTS: QUARANTINE_COUNTS_SCHEMA}
+    return CurrentReader(fs, base_path).read_all()
 
-    def read() -> dict[str, pd.DataFrame]:
-        manifest = current_manifest(fs, base_path)
+
+class CurrentReader:
+    """Reads every current aggregate again and again, fetching only files it has not decoded yet.
+
+    Aggregate files are immutable (a path is written once and never changed), so a decoded file
+    is kept by path and reused while the current manifest still lists it; entries the manifest no
+    longer lists are dropped, which bounds the cache to one version. A new micro-batch typically
+    rewrites only today's per-minute files and the small whole-table aggregates, so a refresh
+    costs one listing, one manifest and those few files. When nothing was committed since the
+    last read, it costs the listing only. Not thread-safe: one reader per thread.
+    """
+
+    _SCHEMAS = {**AGGREGATE_SCHEMAS, QUARANTINE_COUNTS: QUARANTINE_COUNTS_SCHEMA}
+
+    def __init__(self, fs: pafs.FileSystem, base_path: str = DEFAULT_BASE, max_workers: int = 8):
+        self.fs = fs
+        self.base_path = base_path
+        self._max_workers = max_workers
+        self._manifest_path: str | None = None
+        self._manifest: dict | None = None
+        self._files: dict[str, pd.DataFrame] = {}  # path relative to base -> decoded file
+        self.files_read = 0  # files fetched and decoded so far (the cache's misses)
+
+    def read_all(self) -> dict[str, pd.DataFrame]:
+        """Every aggregate plus `quarantine_counts` of the current version, as new frames.
+
+        The frames are consistent with each other (one manifest); the files not decoded before
+        are fetched concurrently, so the cost is about one round trip, not one per file.
+        """
+        return _with_retry(self._read_all)
+
+    def _read_all(self) -> dict[str, pd.DataFrame]:
+        manifest = self._current()
         listed = manifest["aggregates"] if manifest else {}
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            pending = {name: [pool.submit(_read_file, fs, join(base_path, f), schema) for f in listed.get(name, [])]
-                       for name, schema in schemas.items()}
-            return {name: _frame([job.result() for job in jobs], schemas[name]) for name, jobs in pending.items()}
+        missing = sorted({f for name in self._SCHEMAS for f in listed.get(name, [])} - self._files.keys())
+        decoded = dict(self._files)
+        if missing:
+            schema_of = {f: self._SCHEMAS[name] for name in self._SCHEMAS for f in listed.get(name, [])}
+            with ThreadPoolExecutor(max_workers=min(self._max_workers, len(missing))) as pool:
+                jobs = {f: pool.submit(self._decode, f, schema_of[f]) for f in missing}
+                decoded.update({f: job.result() for f, job in jobs.items()})
+            self.files_read += len(missing)
+        frames = {name: _concat([decoded[f] for f in listed.get(name, [])], schema)
+                  for name, schema in self._SCHEMAS.items()}
+        self._files = {f: decoded[f] for name in self._SCHEMAS for f in listed.get(name, [])}
+        return frames
 
-    return _with_retry(read)
+    def _current(self) -> dict | None:
+        """The newest manifest; loaded only when its path changed (a manifest is never rewritten)."""
+        path = _newest_manifest_path(self.fs, self.base_path)
+        if path != self._manifest_path:
+            manifest = None if path is None else _load_manifest(self.fs, path)
+            if not _same_lineage(self._manifest, manifest):
+                self._files = {}  # data wiped and written again: the same paths may hold other rows
+            self._manifest_path, self._manifest = path, manifest
+        return self._manifest
+
+    def _decode(self, rel: str, schema: pa.Schema) -> pd.DataFrame:
+        return _read_file(self.fs, join(self.base_path, rel), schema).to_pandas(ignore_metadata=True)
+
+
+def _same_lineage(old: dict | None, new: dict | None) -> bool:
+    """Whether `new` follows `old` in the same job's history (batch ids only grow within one)."""
+    if old is None or new is None:
+        return old is new
+    return old.get("query_id") == new.get("query_id") and new["batch_id"] >= old["batch_id"]
+
+
+def _concat(parts: list[pd.DataFrame], schema: pa.Schema) -> pd.DataFrame:
+    """One new frame of the parts (never a cached frame itself, so callers may change it)."""
+    if not parts:
+        return schema.empty_table().to_pandas(ignore_metadata=True)
+    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].copy()
 
 
 def top_products(fs: pafs.FileSystem, n: int, base_path: str = DEFAULT_BASE) -> pd.DataFrame:

@@ -79,6 +79,7 @@ class DataReader:
         self._kafka_lock = threading.Lock()
         self._consumer = None
         self._last_totals: dict[str, tuple[float, int]] = {}
+        self._current: contract.CurrentReader | None = None
 
     # ----- HDFS --------------------------------------------------------------------------
     def _filesystem(self) -> pafs.FileSystem:
@@ -109,7 +110,10 @@ class DataReader:
         """Current rows of every aggregate plus "quarantine" (reason, count)."""
 
         def read(fs):
-            frames = contract.read_all_current(fs, self.base_path)
+            # kept across refreshes: each refresh decodes only the files new since the last one
+            if self._current is None or self._current.fs is not fs:
+                self._current = contract.CurrentReader(fs, self.base_path)
+            frames = self._current.read_all()
             frames["quarantine"] = frames.pop(contract.QUARANTINE_COUNTS)
             return frames
 

@@ -94,30 +94,88 @@ def sample_frames(days: int, products: int, users: int = 5000, seed: int = 7) ->
     }
 
 
+WINDOWED = ("sales_per_minute", "sales_by_product_per_minute", "conversion_funnel")
+
+
+def _day_parts(df: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    days = pd.to_datetime(df["window_start"]).dt.strftime("%Y-%m-%d")
+    return {str(day): part for day, part in df.groupby(days)}
+
+
+def _write_file(fs: pafs.FileSystem, base: str, name: str, part: pd.DataFrame, batch_id: int, day: str | None) -> str:
+    folder = f"{contract.AGGREGATES_DIR}/{name}" + (f"/day={day}" if day else "")
+    rel = f"{folder}/v{batch_id}-{uuid.uuid4().hex[:8]}.parquet"
+    fs.create_dir(contract.join(base, folder))
+    schema = contract.AGGREGATE_SCHEMAS.get(name, contract.QUARANTINE_COUNTS_SCHEMA)
+    pq.write_table(pa.Table.from_pandas(part, schema=schema, preserve_index=False), contract.join(base, rel),
+                   filesystem=fs)
+    return rel
+
+
+def _write_manifest(fs: pafs.FileSystem, base: str, manifest: dict) -> None:
+    fs.create_dir(contract.join(base, contract.MANIFESTS_DIR))
+    final = contract.join(base, contract.MANIFESTS_DIR, contract.manifest_name(manifest["batch_id"]))
+    with fs.open_output_stream(final + ".tmp") as f:
+        f.write(json.dumps(manifest).encode())
+    fs.move(final + ".tmp", final)
+
+
 def write_version(fs: pafs.FileSystem, base: str, frames: dict[str, pd.DataFrame], batch_id: int) -> dict:
     """Commit `frames` as one contract version: per-day files for windowed aggregates, then the manifest."""
+    return publish_update(fs, base, None, frames, batch_id)
+
+
+def publish_update(
+    fs: pafs.FileSystem, base: str, previous: dict | None, frames: dict[str, pd.DataFrame], batch_id: int,
+    days: set[str] | None = None,
+) -> dict:
+    """Commit `frames` as version `batch_id` the way the job does after a micro-batch.
+
+    The whole-table aggregates get new files; a windowed aggregate gets a new file only for the
+    UTC days in `days` (all days without a previous version) and keeps the previous version's file
+    for the others, so `frames` must hold the previous rows there. Files the new manifest no
+    longer lists are deleted once it is published.
+    """
+    kept = {}
+    if previous:
+        for name, files in previous["aggregates"].items():
+            kept[name] = {f.rsplit("/", 2)[-2].removeprefix("day="): f for f in files if "/day=" in f}
     manifest = {"format": contract.FORMAT_VERSION, "batch_id": batch_id, "aggregates": {}}
     for name, df in frames.items():
-        schema = contract.AGGREGATE_SCHEMAS.get(name, contract.QUARANTINE_COUNTS_SCHEMA)
-        if "window_start" in df.columns:
-            parts = list(df.groupby(pd.to_datetime(df["window_start"]).dt.date))
+        if name in WINDOWED:
+            files = [
+                kept[name][day] if previous and day not in (days or set()) and day in kept.get(name, {})
+                else _write_file(fs, base, name, part, batch_id, day)
+                for day, part in _day_parts(df).items()
+            ]
         else:
-            parts = [("all", df)]
-        files = []
-        for key, part in parts:
-            rel = f"{contract.AGGREGATES_DIR}/{name}/v{batch_id}-{key}-{uuid.uuid4().hex[:8]}.parquet"
-            fs.create_dir(contract.join(base, contract.AGGREGATES_DIR, name))
-            table = pa.Table.from_pandas(part, schema=schema, preserve_index=False)
-            pq.write_table(table, contract.join(base, rel), filesystem=fs)
-            files.append(rel)
+            files = [_write_file(fs, base, name, df, batch_id, None)]
         manifest["aggregates"][name] = files
-    fs.create_dir(contract.join(base, contract.MANIFESTS_DIR))
-    final = contract.join(base, contract.MANIFESTS_DIR, contract.manifest_name(batch_id))
-    tmp = final + ".tmp"
-    with fs.open_output_stream(tmp) as f:
-        f.write(json.dumps(manifest).encode())
-    fs.move(tmp, final)
+    _write_manifest(fs, base, manifest)
+    if previous:
+        listed = {f for files in manifest["aggregates"].values() for f in files}
+        for files in previous["aggregates"].values():
+            for f in set(files) - listed:
+                fs.delete_file(contract.join(base, f))
     return manifest
+
+
+def next_batch(frames: dict[str, pd.DataFrame], step: int) -> tuple[dict[str, pd.DataFrame], str]:
+    """The aggregates after one more micro-batch: today's (the last day's) minutes and the
+    whole-table aggregates change, older days do not. Returns the new frames and today's day."""
+    today = pd.to_datetime(frames["sales_per_minute"]["window_start"]).max().strftime("%Y-%m-%d")
+    out = {}
+    for name, df in frames.items():
+        df = df.copy()
+        rows = (pd.to_datetime(df["window_start"]).dt.strftime("%Y-%m-%d") == today) if name in WINDOWED else None
+        for col in df.columns:
+            if pd.api.types.is_numeric_dtype(df[col]) and col != "rate":
+                if rows is None:
+                    df[col] = df[col] + step
+                else:
+                    df.loc[rows, col] = df.loc[rows, col] + step
+        out[name] = df
+    return out, today
 
 
 def refresh(fs: pafs.FileSystem, base: str, top_n: int = 10) -> dict:
