@@ -24,6 +24,7 @@ import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
@@ -229,16 +230,27 @@ class CurrentReader:
         manifest = self._current()
         listed = manifest["aggregates"] if manifest else {}
         missing = sorted({f for name in self._SCHEMAS for f in listed.get(name, [])} - self._files.keys())
-        decoded = dict(self._files)
+        tables: dict[str, pa.Table] = {}
         if missing:
             schema_of = {f: self._SCHEMAS[name] for name in self._SCHEMAS for f in listed.get(name, [])}
             with ThreadPoolExecutor(max_workers=min(self._max_workers, len(missing))) as pool:
-                jobs = {f: pool.submit(self._decode, f, schema_of[f]) for f in missing}
-                decoded.update({f: job.result() for f, job in jobs.items()})
+                jobs = {f: pool.submit(_read_file, self.fs, join(self.base_path, f), schema_of[f]) for f in missing}
+                tables = {f: job.result() for f, job in jobs.items()}
             self.files_read += len(missing)
-        frames = {name: _concat([decoded[f] for f in listed.get(name, [])], schema)
-                  for name, schema in self._SCHEMAS.items()}
-        self._files = {f: decoded[f] for name in self._SCHEMAS for f in listed.get(name, [])}
+        frames, files = {}, {}
+        for name, schema in self._SCHEMAS.items():
+            names = listed.get(name, [])
+            if names and all(f in tables for f in names):
+                # nothing cached (first read): one conversion of all files, kept per file as slices
+                frame = _frame([tables[f] for f in names], schema)
+                starts = np.cumsum([0] + [tables[f].num_rows for f in names])
+                files.update({f: frame.iloc[a:b] for f, a, b in zip(names, starts[:-1], starts[1:], strict=True)})
+                frames[name] = frame.copy()
+            else:
+                for f in names:
+                    files[f] = self._files[f] if f not in tables else tables[f].to_pandas(ignore_metadata=True)
+                frames[name] = _concat([files[f] for f in names], schema)
+        self._files = files
         return frames
 
     def _current(self) -> dict | None:
@@ -250,9 +262,6 @@ class CurrentReader:
                 self._files = {}  # data wiped and written again: the same paths may hold other rows
             self._manifest_path, self._manifest = path, manifest
         return self._manifest
-
-    def _decode(self, rel: str, schema: pa.Schema) -> pd.DataFrame:
-        return _read_file(self.fs, join(self.base_path, rel), schema).to_pandas(ignore_metadata=True)
 
 
 def _same_lineage(old: dict | None, new: dict | None) -> bool:
