@@ -138,3 +138,26 @@ def test_crash_before_manifest_then_replay(spark, events, tmp_path):  # noqa: F8
     for i in (2, 3):
         proc(batches[i], i)
     check_against(base, events)
+
+
+def test_parse_keeps_coordinates_and_raw_of_rejected_only(spark):  # noqa: F811
+    from ecomdesk.pipeline.parse import parse_records
+
+    base = {"user_id": 1, "product_id": 2, "event_type": "page_view", "category": "Tech", "price": 9.5,
+            "timestamp": "2024-03-01T10:00:00Z"}
+    values = [
+        json.dumps({**base, "location": {"lat": 41.5, "lon": -3.25}}),
+        json.dumps({**base, "location": {"lat": "40.1", "lon": None}}),
+        json.dumps({**base, "location": "somewhere"}),  # not an object: a valid event without coordinates
+        json.dumps(base),
+        json.dumps({**base, "event_type": "click"}),
+    ]
+    df = pd.DataFrame({"topic": "page_views", "partition": 0, "offset": range(len(values)), "value": values,
+                       "timestamp": pd.Timestamp("2024-03-02T00:00:00Z")})
+    schema = "topic string, partition int, offset long, value string, timestamp timestamp"
+    kafka = spark.createDataFrame(df, schema=schema).withColumn("value", spark_col_binary("value"))
+    got = parse_records(kafka).orderBy("offset").toPandas()
+    assert got["lat"].tolist()[:2] == [41.5, 40.1] and got["lat"].iloc[2:].isna().all()
+    assert got["lon"].iloc[0] == -3.25 and got["lon"].iloc[1:].isna().all()
+    assert got["reason"].tolist() == [None, None, None, None, "unknown_event_type"]
+    assert got["raw"].tolist() == [None, None, None, None, values[4]]

@@ -15,6 +15,7 @@ from ecomdesk.contract import EVENT_SCHEMA, EVENT_TYPES, QUARANTINE_SCHEMA
 JSON_FIELDS = ("user_id", "product_id", "category", "event_type", "price", "timestamp", "store_id",
                "store_type", "city", "province", "location")
 _CORRUPT = "_corrupt_record"
+_LOCATION_SCHEMA = T.StructType([T.StructField("lat", T.StringType()), T.StructField("lon", T.StringType())])
 JSON_SCHEMA = T.StructType(
     [T.StructField(f, T.StringType()) for f in JSON_FIELDS] + [T.StructField(_CORRUPT, T.StringType())]
 )
@@ -46,7 +47,8 @@ def _reason(j: Column, ts: Column, price: Column, topic_prefix: str) -> Column:
 
 
 def parse_records(kafka: DataFrame, topic_prefix: str = "") -> DataFrame:
-    """Kafka rows (value, topic, partition, offset, timestamp) -> one row per record with `reason`.
+    """Kafka rows (value, topic, partition, offset, timestamp) -> one row per record with `reason`
+    (null for a valid event) and `raw` (the record's text, kept for rejected records only).
 
     `topic_prefix` is the prefix of the three topic names (isolated runs share one broker).
     """
@@ -59,17 +61,21 @@ def parse_records(kafka: DataFrame, topic_prefix: str = "") -> DataFrame:
     )
     ts = F.try_to_timestamp(F.trim(F.col("j.timestamp")))
     price = F.col("j.price").try_cast("double")
-    return parsed.select(
+    # one small parse of the location object instead of one get_json_object per coordinate;
+    # a location that is not an object gives null coordinates either way
+    loc = F.from_json(F.col("j.location"), _LOCATION_SCHEMA)
+    out = parsed.select(
         "raw", "topic", "partition", "offset", "kafka_timestamp",
         F.trim("j.user_id").alias("user_id"), F.trim("j.product_id").alias("product_id"),
         F.trim("j.category").alias("category"), F.trim("j.event_type").alias("event_type"),
         price.alias("price"), ts.alias("event_time"),
         F.col("j.store_id").alias("store_id"), F.col("j.store_type").alias("store_type"),
         F.col("j.city").alias("city"), F.col("j.province").alias("province"),
-        F.get_json_object("j.location", "$.lat").try_cast("double").alias("lat"),
-        F.get_json_object("j.location", "$.lon").try_cast("double").alias("lon"),
+        loc["lat"].try_cast("double").alias("lat"), loc["lon"].try_cast("double").alias("lon"),
         _reason(F.col("j"), ts, price, topic_prefix).alias("reason"),
     )
+    # the raw value is kept for rejected records only: it is most of a record's bytes
+    return out.withColumn("raw", F.when(F.col("reason").isNotNull(), F.col("raw")))
 
 
 def valid_events(parsed: DataFrame) -> DataFrame:

@@ -57,6 +57,9 @@ def spark_confs(config: Config) -> dict[str, str]:
         "spark.sql.execution.arrow.pyspark.enabled": "true",
         "spark.sql.streaming.noDataProgressEventInterval": "5000",
         "spark.pyspark.python": sys.executable,
+        # a micro-batch's parsed records are cached for a few seconds: building a compressed
+        # columnar cache cost more than the memory it saves
+        "spark.sql.inMemoryColumnarStorage.compressed": "false",
         # Closing an HDFS file waits until the NameNode has the DataNode's block report; the client
         # retries after 400 ms by default, which a batch paid several times over (checkpoint logs,
         # Parquet parts, aggregate files, manifest). Retry after 10 ms instead, doubling, with more
