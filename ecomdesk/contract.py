@@ -24,7 +24,6 @@ import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
@@ -90,6 +89,8 @@ AGGREGATE_KEYS: dict[str, tuple[str, ...]] = {
 
 QUARANTINE_COUNTS = "quarantine_counts"
 QUARANTINE_COUNTS_SCHEMA = pa.schema([("reason", pa.string()), ("count", pa.int64())])
+# every table a manifest lists: the aggregates and the quarantine counts
+TABLE_SCHEMAS: dict[str, pa.Schema] = {**AGGREGATE_SCHEMAS, QUARANTINE_COUNTS: QUARANTINE_COUNTS_SCHEMA}
 
 # Raw valid events (orders/, views/, cart/); event_date and batch_id are the partition columns.
 EVENT_SCHEMA = pa.schema(
@@ -193,7 +194,8 @@ def read_all_current(fs: pafs.FileSystem, base_path: str = DEFAULT_BASE) -> dict
     One-shot form of `CurrentReader.read_all`; a caller that reads again and again (the GUI) keeps
     a `CurrentReader` instead, so it decodes only the files that changed.
     """
-    return CurrentReader(fs, base_path).read_all()
+    with CurrentReader(fs, base_path) as reader:
+        return reader.read_all()
 
 
 class CurrentReader:
@@ -204,54 +206,53 @@ class CurrentReader:
     longer lists are dropped, which bounds the cache to one version. A new micro-batch typically
     rewrites only today's per-minute files and the small whole-table aggregates, so a refresh
     costs one listing, one manifest and those few files. When nothing was committed since the
-    last read, it costs the listing only. Not thread-safe: one reader per thread.
+    last read, it costs the listing only. Files are fetched concurrently by a pool kept for the
+    reader's life (on HDFS each new thread would attach to libhdfs' JVM again); `close()` ends it.
+    Not thread-safe: one reader per thread.
     """
-
-    _SCHEMAS = {**AGGREGATE_SCHEMAS, QUARANTINE_COUNTS: QUARANTINE_COUNTS_SCHEMA}
 
     def __init__(self, fs: pafs.FileSystem, base_path: str = DEFAULT_BASE, max_workers: int = 8):
         self.fs = fs
         self.base_path = base_path
-        self._max_workers = max_workers
+        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="contract-read")
         self._manifest_path: str | None = None
         self._manifest: dict | None = None
-        self._files: dict[str, pd.DataFrame] = {}  # path relative to base -> decoded file
+        self._files: dict[str, pa.Table] = {}  # path relative to base -> decoded file
         self.files_read = 0  # files fetched and decoded so far (the cache's misses)
 
-    def read_all(self) -> dict[str, pd.DataFrame]:
-        """Every aggregate plus `quarantine_counts` of the current version, as new frames.
+    def __enter__(self) -> CurrentReader:
+        return self
 
-        The frames are consistent with each other (one manifest); the files not decoded before
-        are fetched concurrently, so the cost is about one round trip, not one per file.
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+    def read_parts(self) -> dict[str, list[tuple[str, pa.Table]]]:
+        """Every aggregate plus `quarantine_counts` of the current version, file by file:
+        name -> [(path relative to the base, decoded table)] in the manifest's order.
+
+        The parts of all names come from one manifest, so they are consistent with each other.
+        A path names immutable content, so callers may cache whatever they derive from it by path.
         """
-        return _with_retry(self._read_all)
+        return _with_retry(self._read_parts)
 
-    def _read_all(self) -> dict[str, pd.DataFrame]:
+    def read_all(self) -> dict[str, pd.DataFrame]:
+        """Every aggregate plus `quarantine_counts` of the current version, as new frames."""
+        parts = self.read_parts()
+        return {name: frame_of(parts, name) for name in TABLE_SCHEMAS}
+
+    def _read_parts(self) -> dict[str, list[tuple[str, pa.Table]]]:
         manifest = self._current()
-        listed = manifest["aggregates"] if manifest else {}
-        missing = sorted({f for name in self._SCHEMAS for f in listed.get(name, [])} - self._files.keys())
-        tables: dict[str, pa.Table] = {}
-        if missing:
-            schema_of = {f: self._SCHEMAS[name] for name in self._SCHEMAS for f in listed.get(name, [])}
-            with ThreadPoolExecutor(max_workers=min(self._max_workers, len(missing))) as pool:
-                jobs = {f: pool.submit(_read_file, self.fs, join(self.base_path, f), schema_of[f]) for f in missing}
-                tables = {f: job.result() for f, job in jobs.items()}
-            self.files_read += len(missing)
-        frames, files = {}, {}
-        for name, schema in self._SCHEMAS.items():
-            names = listed.get(name, [])
-            if names and all(f in tables for f in names):
-                # nothing cached (first read): one conversion of all files, kept per file as slices
-                frame = _frame([tables[f] for f in names], schema)
-                starts = np.cumsum([0] + [tables[f].num_rows for f in names])
-                files.update({f: frame.iloc[a:b] for f, a, b in zip(names, starts[:-1], starts[1:], strict=True)})
-                frames[name] = frame.copy()
-            else:
-                for f in names:
-                    files[f] = self._files[f] if f not in tables else tables[f].to_pandas(ignore_metadata=True)
-                frames[name] = _concat([files[f] for f in names], schema)
-        self._files = files
-        return frames
+        listed = {name: (manifest["aggregates"].get(name, []) if manifest else []) for name in TABLE_SCHEMAS}
+        schema_of = {f: TABLE_SCHEMAS[name] for name, files in listed.items() for f in files}
+        missing = sorted(schema_of.keys() - self._files.keys())
+        jobs = {f: self._pool.submit(_read_file, self.fs, join(self.base_path, f), schema_of[f]) for f in missing}
+        fetched = {f: job.result() for f, job in jobs.items()}
+        self.files_read += len(fetched)
+        self._files = {f: fetched[f] if f in fetched else self._files[f] for f in schema_of}
+        return {name: [(f, self._files[f]) for f in files] for name, files in listed.items()}
 
     def _current(self) -> dict | None:
         """The newest manifest; loaded only when its path changed (a manifest is never rewritten)."""
@@ -264,18 +265,16 @@ class CurrentReader:
         return self._manifest
 
 
+def frame_of(parts: dict[str, list[tuple[str | None, pa.Table]]], name: str) -> pd.DataFrame:
+    """One frame of table `name` from the parts `CurrentReader.read_parts` gives."""
+    return _frame([t for _, t in parts[name]], TABLE_SCHEMAS[name])
+
+
 def _same_lineage(old: dict | None, new: dict | None) -> bool:
     """Whether `new` follows `old` in the same job's history (batch ids only grow within one)."""
     if old is None or new is None:
         return old is new
     return old.get("query_id") == new.get("query_id") and new["batch_id"] >= old["batch_id"]
-
-
-def _concat(parts: list[pd.DataFrame], schema: pa.Schema) -> pd.DataFrame:
-    """One new frame of the parts (never a cached frame itself, so callers may change it)."""
-    if not parts:
-        return schema.empty_table().to_pandas(ignore_metadata=True)
-    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].copy()
 
 
 def top_products(fs: pafs.FileSystem, n: int, base_path: str = DEFAULT_BASE) -> pd.DataFrame:

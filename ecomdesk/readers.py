@@ -14,10 +14,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import pandas as pd
 import pyarrow.fs as pafs
 
 from ecomdesk import contract
+from ecomdesk.chart_views import Business, ChartShaper
 
 
 class Unreachable(RuntimeError):
@@ -80,6 +80,7 @@ class DataReader:
         self._consumer = None
         self._last_totals: dict[str, tuple[float, int]] = {}
         self._current: contract.CurrentReader | None = None
+        self._shaper = ChartShaper()
 
     # ----- HDFS --------------------------------------------------------------------------
     def _filesystem(self) -> pafs.FileSystem:
@@ -106,16 +107,16 @@ class DataReader:
                 self._fs = None  # reconnect next time: the NameNode may have restarted
                 raise Unreachable("hdfs", str(exc)) from exc
 
-    def business(self) -> dict[str, pd.DataFrame]:
-        """Current rows of every aggregate plus "quarantine" (reason, count)."""
+    def business(self, top_n: int, user_sort: str = "avg_ticket") -> Business:
+        """The business charts' data from the current aggregates, shaped for drawing."""
 
         def read(fs):
-            # kept across refreshes: each refresh decodes only the files new since the last one
+            # kept across refreshes: each refresh fetches and shapes only the files new since the last
             if self._current is None or self._current.fs is not fs:
-                self._current = contract.CurrentReader(fs, self.base_path)
-            frames = self._current.read_all()
-            frames["quarantine"] = frames.pop(contract.QUARANTINE_COUNTS)
-            return frames
+                if self._current is not None:
+                    self._current.close()
+                self._current, self._shaper = contract.CurrentReader(fs, self.base_path), ChartShaper()
+            return self._shaper.shape(self._current.read_parts(), top_n, user_sort)
 
         return self._with_fs(read)
 
@@ -217,6 +218,9 @@ class DataReader:
     def close(self) -> None:
         with self._kafka_lock:
             self._drop_consumer()
+        with self._fs_lock:
+            if self._current is not None:
+                self._current.close()
 
 
 def _message(msg) -> KafkaMessage:

@@ -31,13 +31,16 @@ def test_business_reads_the_current_version_through_the_contract(tmp_path):
     newer["views_by_category"]["views"] = newer["views_by_category"]["views"] + 1
     write_version(fs, base, newer, batch_id=2)
     reader = DataReader(pafs.LocalFileSystem, base, "127.0.0.1:1")
-    got = reader.business()
-    assert len(got["sales_per_minute"]) == 1440
-    assert got["sales_per_minute"]["total_sales"].sum() == pytest.approx(
+    got = reader.business(top_n=3, user_sort="orders")
+    views = got.views
+    assert len(views["sales_per_minute"]) == 1440
+    assert views["sales_per_minute"]["total_sales"].sum() == pytest.approx(
         frames["sales_per_minute"]["total_sales"].sum()
     )
-    assert sorted(got["views_by_category"]["views"]) == sorted(newer["views_by_category"]["views"])
-    assert got["quarantine"].set_index("reason")["count"].to_dict() == {"malformed_json": 12, "negative_price": 3}
+    assert sorted(views["views_by_category"]["views"]) == sorted(newer["views_by_category"]["views"])
+    assert list(views["avg_ticket_per_user"]["orders"]) == sorted(frames["avg_ticket_per_user"]["orders"])[-3:][::-1]
+    assert len(got.users) == 30
+    assert got.quarantine.set_index("reason")["count"].to_dict() == {"malformed_json": 12, "negative_price": 3}
 
 
 def test_listing_counts_files_and_bytes_per_directory(tmp_path):
@@ -66,7 +69,7 @@ def test_a_dead_namenode_is_reported_quickly_not_waited_for(tmp_path):
     )
     t0 = time.monotonic()
     with pytest.raises(Unreachable) as err:
-        reader.business()
+        reader.business(10)
     assert err.value.source == "hdfs" and time.monotonic() - t0 < 3
 
 
@@ -95,7 +98,7 @@ def test_hdfs_and_kafka_of_the_real_stack(stack):
         lambda: hadoop_filesystem(config), base, config.kafka_bootstrap, namenode=config.namenode_address
     )
     try:
-        assert len(reader.business()["sales_per_minute"]) == 1440
+        assert len(reader.business(10).views["sales_per_minute"]) == 1440
         listing = {d.path: d for d in reader.hdfs_listing()}
         assert listing[base].files == sum(d.files for p, d in listing.items() if p.count("/") == 2)
         assert listing[f"{base}/aggregates/sales_per_minute"].files == 1

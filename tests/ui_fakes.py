@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from ecomdesk.bench.charts import sample_frames
+from ecomdesk.chart_views import Business, business
+from ecomdesk.contract import QUARANTINE_COUNTS
 from ecomdesk.core.spec import Probe, ServiceSpec, State, dependency_order, dependents_order
 from ecomdesk.core.supervisor import ServiceStatus, StartError
 from ecomdesk.readers import DirStats, KafkaMessage, TopicStats, Unreachable
@@ -171,10 +173,12 @@ class FakeReader:
         if source in self.down:
             raise Unreachable(source, "Connection refused")
 
-    def business(self):
+    def business(self, top_n: int, user_sort: str = "avg_ticket") -> Business:
         self._check("hdfs")
         self.business_calls += 1
-        return {k: v.copy() for k, v in self.frames.items()}
+        frames = {k: v.copy() for k, v in self.frames.items()}
+        frames[QUARANTINE_COUNTS] = frames.pop("quarantine")
+        return business(frames, top_n, user_sort)
 
     def hdfs_listing(self):
         self._check("hdfs")

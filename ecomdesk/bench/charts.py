@@ -30,8 +30,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from ecomdesk import contract
-from ecomdesk.ui import chart_data
+from ecomdesk import chart_views, contract
 
 CATEGORIES = ("electronics", "fashion", "home", "sports", "books", "toys", "beauty", "food")
 
@@ -184,20 +183,17 @@ def next_batch(frames: dict[str, pd.DataFrame], step: int) -> tuple[dict[str, pd
     return out, today
 
 
-def refresh(reader: contract.CurrentReader, top_n: int = 10) -> dict:
-    """What one chart refresh of the GUI does: read every current aggregate, shape it for the charts."""
-    frames = reader.read_all()
-    frames["quarantine"] = frames.pop(contract.QUARANTINE_COUNTS)
-    return chart_data.business_views(frames, top_n)
+def refresh(reader: contract.CurrentReader, shaper: chart_views.ChartShaper, top_n: int = 10) -> dict:
+    """What one chart refresh of the GUI does (`DataReader.business`): read the current aggregates
+    file by file, shape them for the charts."""
+    return shaper.shape(reader.read_parts(), top_n).views
 
 
 def spark_refresh(spark, uri_base: str, manifest: dict, top_n: int = 10) -> dict:
     """The original's way: the same files read by a warm SparkSession and collected to pandas."""
-    frames = {}
-    for name, files in manifest["aggregates"].items():
-        key = "quarantine" if name == contract.QUARANTINE_COUNTS else name
-        frames[key] = spark.read.parquet(*[f"{uri_base}/{f}" for f in files]).toPandas()
-    return chart_data.business_views(frames, top_n)
+    frames = {name: spark.read.parquet(*[f"{uri_base}/{f}" for f in files]).toPandas()
+              for name, files in manifest["aggregates"].items()}
+    return chart_views.business(frames, top_n).views
 
 
 def _hdfs_target():
@@ -283,21 +279,21 @@ def main(argv: list[str]) -> int:
         pub = _Publisher(fs, base, frames)
         print(f"files per version: {sum(len(f) for f in pub.manifest['aggregates'].values())}")
         def cold():
-            return refresh(contract.CurrentReader(fs, base))
+            with contract.CurrentReader(fs, base) as reader:
+                return refresh(reader, chart_views.ChartShaper())
 
         for _ in range(3):
             pub.check(cold())
         cold_ms, cold_load = _phase(args.runs, lambda: None, cold, pub.check)
 
-        reader = contract.CurrentReader(fs, base)
-        pub.check(refresh(reader))
+        reader, shaper = contract.CurrentReader(fs, base), chart_views.ChartShaper()
+        pub.check(refresh(reader, shaper))
         shape_ms: list[float] = []
 
         def steady():
-            frames = reader.read_all()
-            frames["quarantine"] = frames.pop(contract.QUARANTINE_COUNTS)
+            parts = reader.read_parts()
             t0 = time.perf_counter()
-            views = chart_data.business_views(frames, 10)
+            views = shaper.shape(parts, 10).views
             shape_ms.append((time.perf_counter() - t0) * 1000)
             return views
 
@@ -308,6 +304,7 @@ def main(argv: list[str]) -> int:
         fetched = reader.files_read
         steady_ms, steady_load = _phase(args.runs, pub.next, steady, pub.check)
         per_refresh = (reader.files_read - fetched) / args.runs
+        reader.close()
 
         # pyspark may warn about the pandas version on every toPandas(); the figures are what this prints
         warnings.filterwarnings("ignore", category=FutureWarning, module="pyspark")

@@ -1,4 +1,4 @@
-"""The business charts, drawn from the aggregates the data reader returns."""
+"""The business charts, drawn from the shaped data the data reader returns (`chart_views.Business`)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import pandas as pd
 import pyqtgraph as pg
 from PySide6.QtWidgets import QComboBox, QGridLayout, QWidget
 
-from ecomdesk.ui import chart_data
+from ecomdesk import chart_views
+from ecomdesk.chart_views import Business
 from ecomdesk.ui.chart_box import PALETTE, ChartBox, bars
 
 SORT_LABELS = {"avg_ticket": "Average ticket", "total_spent": "Total spent", "orders": "Orders"}
@@ -48,7 +49,7 @@ class BusinessCharts(QWidget):
     def __init__(self, top_n: int, parent=None):
         super().__init__(parent)
         self.top_n = top_n
-        self.frames: dict[str, pd.DataFrame] | None = None
+        self.all_users: pd.DataFrame | None = None  # every user, for re-sorting without a read
         self.sales = SalesChart()
         self.users = ChartBox("Average ticket per user")
         self.user_sort = QComboBox()
@@ -69,10 +70,13 @@ class BusinessCharts(QWidget):
     def boxes(self) -> list[ChartBox]:
         return [self.sales, self.users, self.categories, self.products, self.product_sales, self.funnel]
 
-    def show_frames(self, frames: dict[str, pd.DataFrame]) -> None:
-        """Redraw every chart from one read of the aggregates."""
-        self.frames = frames
-        views = chart_data.business_views(frames, self.top_n, self.user_sort.currentData())
+    def user_sort_key(self) -> str:
+        return self.user_sort.currentData()
+
+    def show(self, data: Business) -> None:
+        """Redraw every chart from one refresh (read and shaped in the reader's thread)."""
+        self.all_users = data.users
+        views = data.views
         self.sales.draw(views["sales_per_minute"])
         self._draw_users(views["avg_ticket_per_user"])
         cats = views["views_by_category"]
@@ -89,13 +93,12 @@ class BusinessCharts(QWidget):
         self.funnel.set_heading("" if rate is None else f"— conversion {rate:.1%}")
 
     def _redraw_users(self) -> None:
-        if self.frames is not None:
-            df = self.frames["avg_ticket_per_user"]
-            self._draw_users(chart_data.top_users(df, self.top_n, self.user_sort.currentData()))
+        if self.all_users is not None:
+            self._draw_users(chart_views.top_users(self.all_users, self.top_n, self.user_sort_key()))
 
     def _draw_users(self, df: pd.DataFrame) -> None:
         self.users.data = df
-        key = self.user_sort.currentData()
+        key = self.user_sort_key()
         bars(self.users, df["user_id"].astype(str).tolist(), df[key].astype(float).tolist(), PALETTE[0])
         self.users.plot.getPlotItem().setLabel("left", SORT_LABELS[key].lower())
 

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ecomdesk.chart_views import Business
 from ecomdesk.core.spec import State, dependency_order, dependents_order
 from ecomdesk.readers import Unreachable
 from ecomdesk.ui import fmt
@@ -235,14 +236,15 @@ class MainWindow(QMainWindow):
         self.reads.submit(fn, on_done=ok, on_error=failed)
 
     def poll_data(self) -> None:
-        self._read("business", "hdfs", self.reader.business, self._show_business)
+        top_n, user_sort = self.business.top_n, self.business.user_sort_key()  # read on the UI thread
+        self._read("business", "hdfs", lambda: self.reader.business(top_n, user_sort), self._show_business)
         self._read("topics", "kafka", self.reader.kafka_topics, self.kafka.show_topics)
         if self.tabs.currentWidget() is self.hdfs:
             self.refresh_hdfs()
 
-    def _show_business(self, frames) -> None:
-        self.business.show_frames(frames)
-        self.pipeline.draw_quarantine(frames["quarantine"])
+    def _show_business(self, data: Business) -> None:
+        self.business.show(data)
+        self.pipeline.draw_quarantine(data.quarantine)
         self.last_updated = time.time()
         self.updated_label.setText(f"Charts updated {fmt.clock(self.last_updated)}  ")
 

@@ -1,0 +1,243 @@
+"""Shapes the contract's aggregates into what each business chart draws; numpy/pandas, no Qt.
+
+`ChartShaper` works on the aggregates file by file (`contract.CurrentReader.read_parts`). A
+per-minute aggregate is one immutable file per UTC day, and a micro-batch rewrites only today's,
+so what each day's file contributes to a chart is derived once and kept by path; a refresh
+shapes the new files and combines the kept pieces. The whole-table aggregates are small and are
+shaped again at every refresh. It runs in the GUI's reader thread, so the UI thread only draws.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ecomdesk.contract import QUARANTINE_COUNTS, TABLE_SCHEMAS, frame_of
+
+USER_SORT_KEYS = ("avg_ticket", "total_spent", "orders")
+PRODUCT_LINES = 5  # products drawn in "sales by product per minute"
+
+_NS_PER_UNIT = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
+
+Parts = dict[str, list[tuple[str | None, pa.Table]]]
+
+
+@dataclass(frozen=True)
+class Business:
+    """One refresh of the business tab: what each chart draws, shaped off the UI thread."""
+
+    views: dict  # chart name -> its data (see `ChartShaper.shape`)
+    users: pd.DataFrame  # every user's avg ticket, for re-sorting the users chart without a read
+    quarantine: pd.DataFrame  # reason, count
+
+
+def epoch_ns(col: pd.Series) -> np.ndarray:
+    """Timestamps as int64 nanoseconds since the epoch, naive ones meaning UTC.
+
+    Read straight from the datetime values: `pd.to_datetime` and unit or zone conversions copy
+    the column and probe it element by element, which cost more than the rest of the shaping.
+    """
+    dtype = col.dtype
+    if isinstance(dtype, pd.DatetimeTZDtype):
+        return col.array.asi8 * _NS_PER_UNIT[dtype.unit]
+    if dtype.kind == "M":
+        return col.to_numpy().view("i8") * _NS_PER_UNIT[np.datetime_data(dtype)[0]]
+    return epoch_ns(pd.to_datetime(col, utc=True))
+
+
+def _arrow_ns(column: pa.ChunkedArray) -> np.ndarray:
+    """An Arrow timestamp column as int64 nanoseconds since the epoch."""
+    unit = column.type.unit
+    return pc.cast(column, pa.int64()).to_numpy() * _NS_PER_UNIT[unit]
+
+
+def top_users(df: pd.DataFrame, n: int, sort_by: str = "avg_ticket", ascending: bool = False) -> pd.DataFrame:
+    """The n users first in `sort_by` order (ties broken by user_id so the chart does not jitter)."""
+    if sort_by not in USER_SORT_KEYS:
+        raise ValueError(f"sort_by must be one of {', '.join(USER_SORT_KEYS)}, got {sort_by!r}")
+    values = df[sort_by].to_numpy(dtype=float)
+    rows = np.arange(len(values))
+    if 0 < n < len(values) and not np.isnan(values).any():
+        # only rows up to the n-th value (ties included) can be among the first n: sort just those
+        k = n - 1 if ascending else len(values) - n
+        kth = np.partition(values, k)[k]
+        rows = rows[values <= kth] if ascending else rows[values >= kth]
+    users = df["user_id"].to_numpy()[rows]
+    keys = values[rows] if ascending else -values[rows]
+    first = rows[np.lexsort((users.astype(str), keys))][:n]
+    return df.iloc[first][["user_id", "avg_ticket", "orders", "total_spent"]].reset_index(drop=True)
+
+
+def _ranked(df: pd.DataFrame, label: str, n: int | None = None) -> pd.DataFrame:
+    """(label, views) by views, most first, ties by label; the first n rows when n is given."""
+    pairs = sorted(zip(df[label].tolist(), df["views"].tolist(), strict=True), key=lambda p: (-p[1], p[0]))[:n]
+    return pd.DataFrame({label: [p[0] for p in pairs], "views": np.array([p[1] for p in pairs], dtype="int64")})
+
+
+def views_by_category(df: pd.DataFrame) -> pd.DataFrame:
+    return _ranked(df, "category")
+
+
+def top_products(df: pd.DataFrame, n: int) -> pd.DataFrame:
+    return _ranked(df, "product_id", n)
+
+
+def conversion_funnel(overall: pd.DataFrame) -> pd.DataFrame:
+    """Stages carts -> purchases -> converted with their counts; rate is converted / carts."""
+    row = overall.iloc[0] if len(overall) else None
+    counts = [0, 0, 0] if row is None else [int(row.carts), int(row.purchases), int(row.converted)]
+    return pd.DataFrame({"stage": ["carts", "purchases", "converted"], "count": counts})
+
+
+def conversion_rate(overall: pd.DataFrame) -> float | None:
+    return None if overall.empty else float(overall.iloc[0]["rate"])
+
+
+@dataclass(frozen=True)
+class _SalesMinutes:
+    """One file of sales_per_minute in time order."""
+
+    minutes: np.ndarray  # window starts, int64 ns
+    sales: np.ndarray
+    orders: np.ndarray
+
+
+def _sales_minutes(table: pa.Table) -> _SalesMinutes:
+    ns = _arrow_ns(table.column("window_start"))
+    order = np.argsort(ns, kind="stable")
+    return _SalesMinutes(ns[order], table.column("total_sales").to_numpy()[order],
+                         table.column("total_orders").to_numpy()[order])
+
+
+def _sales_per_minute(pieces: list[_SalesMinutes]) -> pd.DataFrame:
+    pieces = sorted(pieces, key=lambda p: p.minutes[0])
+    minutes = np.concatenate([p.minutes for p in pieces]) if pieces else np.array([], dtype="int64")
+    sales = np.concatenate([p.sales for p in pieces]) if pieces else np.array([], dtype=float)
+    orders = np.concatenate([p.orders for p in pieces]) if pieces else np.array([], dtype="int64")
+    if len(minutes) > 1 and not (np.diff(minutes) >= 0).all():  # files that share minutes: never per day
+        order = np.argsort(minutes, kind="stable")
+        minutes, sales, orders = minutes[order], sales[order], orders[order]
+    return pd.DataFrame({"t": minutes / 1e9, "window_start": _utc(minutes), "total_sales": sales,
+                         "total_orders": orders})
+
+
+def _utc(ns: np.ndarray) -> pd.DatetimeIndex:
+    return pd.DatetimeIndex(ns.view("datetime64[ns]"), tz="UTC")
+
+
+@dataclass(frozen=True)
+class _ProductMinutes:
+    """One file of sales_by_product_per_minute: revenue per (minute, product) and per product."""
+
+    products: list[str]
+    totals: np.ndarray  # revenue per product
+    minutes: np.ndarray  # distinct window starts, int64 ns, ascending
+    revenue: np.ndarray  # len(minutes) x len(products), 0 where a product sold nothing
+
+
+def _product_minutes(table: pa.Table) -> _ProductMinutes:
+    encoded = pc.dictionary_encode(table.column("product_id").combine_chunks())
+    codes = encoded.indices.to_numpy(zero_copy_only=False)
+    products = [str(p) for p in encoded.dictionary.to_pylist()]
+    revenue = table.column("revenue").to_numpy().astype(float, copy=False)
+    # distinct minutes by hashing, then ordered: cheaper than np.unique's sort of every row
+    row, distinct = pd.factorize(_arrow_ns(table.column("window_start")))
+    order = np.argsort(distinct)
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    matrix = _summed(rank[row] * len(products) + codes, revenue, (len(distinct), len(products)))
+    totals = np.bincount(codes, weights=revenue, minlength=len(products))
+    return _ProductMinutes(products, totals, distinct[order], matrix)
+
+
+def _summed(cells: np.ndarray, values: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """A dense matrix of `shape` holding the sum of `values` per flat cell index."""
+    return np.bincount(cells, weights=values, minlength=shape[0] * shape[1]).reshape(shape)
+
+
+def _sales_by_product(pieces: list[_ProductMinutes], n: int) -> pd.DataFrame:
+    """Revenue per minute (rows) of the n products with the most revenue overall (columns)."""
+    pieces = [p for p in pieces if len(p.minutes)]
+    if not pieces:
+        return pd.DataFrame(columns=["t", "window_start"])
+    totals: dict[str, float] = {}
+    for piece in pieces:
+        for product, total in zip(piece.products, piece.totals, strict=True):
+            totals[product] = totals.get(product, 0.0) + total
+    # most revenue first, ties by product id so the legend does not jitter
+    best = sorted(totals, key=lambda p: (-totals[p], p))[:n]
+    blocks = []
+    for piece in sorted(pieces, key=lambda p: p.minutes[0]):
+        column = {p: i for i, p in enumerate(piece.products)}
+        block = np.zeros((len(piece.minutes), len(best)))
+        for j, product in enumerate(best):
+            if product in column:
+                block[:, j] = piece.revenue[:, column[product]]
+        blocks.append(block)
+    minutes = np.concatenate([p.minutes for p in sorted(pieces, key=lambda p: p.minutes[0])])
+    matrix = np.vstack(blocks)
+    if len(minutes) > 1 and not (np.diff(minutes) > 0).all():
+        # files that share minutes (never the case for per-day files): add them up in time order
+        row, distinct = pd.factorize(minutes)
+        order = np.argsort(distinct)
+        rank = np.empty_like(order)
+        rank[order] = np.arange(len(order))
+        cells = (rank[row][:, None] * len(best) + np.arange(len(best))).ravel()
+        minutes, matrix = distinct[order], _summed(cells, matrix.ravel(), (len(distinct), len(best)))
+    wide = pd.DataFrame(matrix, columns=best)
+    wide.insert(0, "window_start", _utc(minutes))
+    wide.insert(0, "t", minutes / 1e9)
+    return wide
+
+
+class ChartShaper:
+    """Everything the business tab draws, from the aggregates file by file.
+
+    Keeps what each per-minute file contributes by its path (paths name immutable content), for
+    the files of the last call only. Parts without a path (None) are shaped and not kept.
+    """
+
+    _PER_FILE = {"sales_per_minute": _sales_minutes, "sales_by_product_per_minute": _product_minutes}
+
+    def __init__(self) -> None:
+        self._pieces: dict[str, dict[str, object]] = {name: {} for name in self._PER_FILE}
+
+    def shape(self, parts: Parts, top_n: int, user_sort: str = "avg_ticket") -> Business:
+        pieces = {name: self._shaped(name, parts[name]) for name in self._PER_FILE}
+        overall = frame_of(parts, "conversion_overall")
+        users = frame_of(parts, "avg_ticket_per_user")
+        views = {
+            "sales_per_minute": _sales_per_minute(pieces["sales_per_minute"]),
+            "avg_ticket_per_user": top_users(users, top_n, user_sort),
+            "views_by_category": views_by_category(frame_of(parts, "views_by_category")),
+            "top_products": top_products(frame_of(parts, "top_products"), top_n),
+            "sales_by_product_per_minute": _sales_by_product(pieces["sales_by_product_per_minute"], PRODUCT_LINES),
+            "conversion_funnel": conversion_funnel(overall),
+            "conversion_rate": conversion_rate(overall),
+        }
+        return Business(views, users, frame_of(parts, QUARANTINE_COUNTS))
+
+    def _shaped(self, name: str, files: list[tuple[str | None, pa.Table]]) -> list:
+        shape, cached = self._PER_FILE[name], self._pieces[name]
+        out, kept = [], {}
+        for path, table in files:
+            if table.num_rows == 0:
+                continue
+            piece = cached[path] if path in cached else shape(table)
+            if path is not None:
+                kept[path] = piece
+            out.append(piece)
+        self._pieces[name] = kept
+        return out
+
+
+def business(frames: dict[str, pd.DataFrame], top_n: int, user_sort: str = "avg_ticket") -> Business:
+    """`ChartShaper.shape` of whole frames (one part per table, nothing kept), keyed as the
+    contract's tables are."""
+    parts = {name: [(None, pa.Table.from_pandas(frames[name], schema=schema, preserve_index=False))]
+             for name, schema in TABLE_SCHEMAS.items()}
+    return ChartShaper().shape(parts, top_n, user_sort)
