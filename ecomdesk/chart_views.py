@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ecomdesk.contract import QUARANTINE_COUNTS, TABLE_SCHEMAS, frame_of
+from ecomdesk.contract import QUARANTINE_COUNTS, TABLE_SCHEMAS
 
 USER_SORT_KEYS = ("avg_ticket", "total_spent", "orders")
 PRODUCT_LINES = 5  # products drawn in "sales by product per minute"
@@ -31,7 +31,7 @@ class Business:
     """One refresh of the business tab: what each chart draws, shaped off the UI thread."""
 
     views: dict  # chart name -> its data (see `ChartShaper.shape`)
-    users: pd.DataFrame  # every user's avg ticket, for re-sorting the users chart without a read
+    users: pa.Table  # every user's avg ticket, for re-sorting the users chart without a read
     quarantine: pd.DataFrame  # reason, count
 
 
@@ -55,46 +55,43 @@ def _arrow_ns(column: pa.ChunkedArray) -> np.ndarray:
     return pc.cast(column, pa.int64()).to_numpy() * _NS_PER_UNIT[unit]
 
 
-def top_users(df: pd.DataFrame, n: int, sort_by: str = "avg_ticket", ascending: bool = False) -> pd.DataFrame:
+def top_users(users: pa.Table, n: int, sort_by: str = "avg_ticket", ascending: bool = False) -> pd.DataFrame:
     """The n users first in `sort_by` order (ties broken by user_id so the chart does not jitter)."""
     if sort_by not in USER_SORT_KEYS:
         raise ValueError(f"sort_by must be one of {', '.join(USER_SORT_KEYS)}, got {sort_by!r}")
-    values = df[sort_by].to_numpy(dtype=float)
+    values = users.column(sort_by).to_numpy().astype(float)
     rows = np.arange(len(values))
     if 0 < n < len(values) and not np.isnan(values).any():
         # only rows up to the n-th value (ties included) can be among the first n: sort just those
         k = n - 1 if ascending else len(values) - n
         kth = np.partition(values, k)[k]
         rows = rows[values <= kth] if ascending else rows[values >= kth]
-    users = df["user_id"].to_numpy()[rows]
+    ids = users.column("user_id").take(rows).to_numpy(zero_copy_only=False)
     keys = values[rows] if ascending else -values[rows]
-    first = rows[np.lexsort((users.astype(str), keys))][:n]
-    return df.iloc[first][["user_id", "avg_ticket", "orders", "total_spent"]].reset_index(drop=True)
+    first = rows[np.lexsort((ids.astype(str), keys))][:n]
+    return pd.DataFrame(users.select(["user_id", "avg_ticket", "orders", "total_spent"]).take(first).to_pydict())
 
 
-def _ranked(df: pd.DataFrame, label: str, n: int | None = None) -> pd.DataFrame:
+def _ranked(table: dict[str, list], label: str, n: int | None = None) -> pd.DataFrame:
     """(label, views) by views, most first, ties by label; the first n rows when n is given."""
-    pairs = sorted(zip(df[label].tolist(), df["views"].tolist(), strict=True), key=lambda p: (-p[1], p[0]))[:n]
+    pairs = sorted(zip(table[label], table["views"], strict=True), key=lambda p: (-p[1], p[0]))[:n]
     return pd.DataFrame({label: [p[0] for p in pairs], "views": np.array([p[1] for p in pairs], dtype="int64")})
 
 
-def views_by_category(df: pd.DataFrame) -> pd.DataFrame:
-    return _ranked(df, "category")
-
-
-def top_products(df: pd.DataFrame, n: int) -> pd.DataFrame:
-    return _ranked(df, "product_id", n)
-
-
-def conversion_funnel(overall: pd.DataFrame) -> pd.DataFrame:
+def conversion_funnel(overall: dict[str, list]) -> pd.DataFrame:
     """Stages carts -> purchases -> converted with their counts; rate is converted / carts."""
-    row = overall.iloc[0] if len(overall) else None
-    counts = [0, 0, 0] if row is None else [int(row.carts), int(row.purchases), int(row.converted)]
+    counts = [int(overall[k][0]) if overall["carts"] else 0 for k in ("carts", "purchases", "converted")]
     return pd.DataFrame({"stage": ["carts", "purchases", "converted"], "count": counts})
 
 
-def conversion_rate(overall: pd.DataFrame) -> float | None:
-    return None if overall.empty else float(overall.iloc[0]["rate"])
+def _small(parts: Parts, name: str) -> dict[str, list]:
+    """A small whole-table aggregate as columns of Python values (cheaper than a DataFrame)."""
+    return _table(parts, name).to_pydict()
+
+
+def _table(parts: Parts, name: str) -> pa.Table:
+    tables = [t for _, t in parts[name]]
+    return pa.concat_tables(tables) if tables else TABLE_SCHEMAS[name].empty_table()
 
 
 @dataclass(frozen=True)
@@ -208,18 +205,19 @@ class ChartShaper:
 
     def shape(self, parts: Parts, top_n: int, user_sort: str = "avg_ticket") -> Business:
         pieces = {name: self._shaped(name, parts[name]) for name in self._PER_FILE}
-        overall = frame_of(parts, "conversion_overall")
-        users = frame_of(parts, "avg_ticket_per_user")
+        overall = _small(parts, "conversion_overall")
+        users = _table(parts, "avg_ticket_per_user")
         views = {
             "sales_per_minute": _sales_per_minute(pieces["sales_per_minute"]),
             "avg_ticket_per_user": top_users(users, top_n, user_sort),
-            "views_by_category": views_by_category(frame_of(parts, "views_by_category")),
-            "top_products": top_products(frame_of(parts, "top_products"), top_n),
+            "views_by_category": _ranked(_small(parts, "views_by_category"), "category"),
+            "top_products": _ranked(_small(parts, "top_products"), "product_id", top_n),
             "sales_by_product_per_minute": _sales_by_product(pieces["sales_by_product_per_minute"], PRODUCT_LINES),
             "conversion_funnel": conversion_funnel(overall),
-            "conversion_rate": conversion_rate(overall),
+            "conversion_rate": float(overall["rate"][0]) if overall["rate"] else None,
         }
-        return Business(views, users, frame_of(parts, QUARANTINE_COUNTS))
+        quarantine = pd.DataFrame(_small(parts, QUARANTINE_COUNTS), columns=["reason", "count"])
+        return Business(views, users, quarantine)
 
     def _shaped(self, name: str, files: list[tuple[str | None, pa.Table]]) -> list:
         shape, cached = self._PER_FILE[name], self._pieces[name]

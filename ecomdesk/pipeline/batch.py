@@ -3,8 +3,9 @@
 Used as the `foreachBatch` function, so every batch is a plain batch DataFrame keyed by its id.
 The parsed records are cached, so Kafka is read and JSON parsed once per record, in as many
 partitions as the cluster has cores (one task per core, not one per Kafka partition, and fewer
-small files). A batch runs three Spark jobs, concurrently: the two writes, and one job that brings
-every partial aggregate home at once (a fixed per-job cost, paid once instead of once per aggregate).
+small files). A batch runs two Spark jobs concurrently: the raw events write, and one job that
+brings every partial aggregate home at once (a fixed per-job cost, paid once instead of once per
+aggregate). The quarantine write is a third job, run only when the partials count rejected records.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ class BatchProcessor:
         self.committer, self.snapshot, self.delay_us = committer, snapshot, delay_us
         self.topic_prefix = topic_prefix
         self.query_id: str | None = None
-        self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="batch")
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch")
 
     def __call__(self, kafka_batch: DataFrame, batch_id: int) -> None:
         if batch_id <= self.snapshot.batch_id:
@@ -86,16 +87,13 @@ class BatchProcessor:
         parsed = parse_records(kafka_batch.coalesce(cores), self.topic_prefix).persist(StorageLevel.MEMORY_AND_DISK)
         try:
             events, rejected = valid_events(parsed), quarantined(parsed)
-            writes = [
-                self.pool.submit(events.write.partitionBy("kind", "event_date").parquet,
-                                 store.uri(f"{staging}/events")),
-                self.pool.submit(rejected.write.partitionBy("ingest_date").parquet,
-                                 store.uri(f"{staging}/quarantine")),
-            ]
+            write = self.pool.submit(events.write.partitionBy("kind", "event_date").parquet,
+                                     store.uri(f"{staging}/events"))
             partials = collect_partials(events, rejected)
             t1 = time.monotonic()
-            for w in writes:
-                w.result()
+            if not partials.tables[QUARANTINE_COUNTS].empty:
+                rejected.write.partitionBy("ingest_date").parquet(store.uri(f"{staging}/quarantine"))
+            write.result()
             t2 = time.monotonic()
         finally:
             parsed.unpersist()

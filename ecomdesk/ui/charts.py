@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pyarrow as pa
 import pyqtgraph as pg
 from PySide6.QtWidgets import QComboBox, QGridLayout, QWidget
 
@@ -49,7 +50,7 @@ class BusinessCharts(QWidget):
     def __init__(self, top_n: int, parent=None):
         super().__init__(parent)
         self.top_n = top_n
-        self.all_users: pd.DataFrame | None = None  # every user, for re-sorting without a read
+        self.all_users: pa.Table | None = None  # every user, for re-sorting without a read
         self.sales = SalesChart()
         self.users = ChartBox("Average ticket per user")
         self.user_sort = QComboBox()
