@@ -113,6 +113,10 @@ QUARANTINE_REASONS = (
 
 _MANIFEST_RE = re.compile(r"^v(\d{12})\.json$")
 
+# A whole-table aggregate (no window) of at most this many rows is also carried in the manifest
+# (`inline`), so a reader that has the manifest needs no extra file round trip for it.
+INLINE_MAX_ROWS = 256
+
 
 class ContractError(RuntimeError):
     """The stored data does not follow this contract (unknown name, unreadable manifest)."""
@@ -144,6 +148,18 @@ def _load_manifest(fs: pafs.FileSystem, path: str) -> dict:
     if manifest.get("format") != FORMAT_VERSION:
         raise ContractError(f"{path}: unsupported manifest format {manifest.get('format')!r}")
     return manifest
+
+
+def inline_tables(tables: dict[str, pa.Table]) -> dict[str, dict[str, list]]:
+    """The manifest's optional `inline` entry: of the given whole-table aggregates, those of at most
+    INLINE_MAX_ROWS rows as columns of JSON values (the same rows as their Parquet file)."""
+    return {name: t.to_pydict() for name, t in tables.items()
+            if "window_start" not in t.schema.names and t.num_rows <= INLINE_MAX_ROWS}
+
+
+def _inline_table(manifest: dict, name: str) -> pa.Table | None:
+    columns = (manifest.get("inline") or {}).get(name)
+    return None if columns is None else pa.Table.from_pydict(columns, schema=TABLE_SCHEMAS[name])
 
 
 def _read_file(fs: pafs.FileSystem, path: str, schema: pa.Schema) -> pa.Table:
@@ -247,6 +263,11 @@ class CurrentReader:
         manifest = self._current()
         listed = {name: (manifest["aggregates"].get(name, []) if manifest else []) for name in TABLE_SCHEMAS}
         schema_of = {f: TABLE_SCHEMAS[name] for name, files in listed.items() for f in files}
+        for name, files in listed.items():
+            if len(files) == 1 and files[0] not in self._files:
+                table = _inline_table(manifest, name)
+                if table is not None:
+                    self._files[files[0]] = table  # carried in the manifest: same rows as the file
         missing = sorted(schema_of.keys() - self._files.keys())
         jobs = {f: self._pool.submit(_read_file, self.fs, join(self.base_path, f), schema_of[f]) for f in missing}
         fetched = {f: job.result() for f, job in jobs.items()}

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pyarrow.fs as pafs
 
 from ecomdesk import contract
-from ecomdesk.bench.charts import next_batch, publish_update, sample_frames, write_version
+from ecomdesk.bench.charts import WINDOWED, next_batch, publish_update, sample_frames, write_version
 
 
 class CountingHandler(pafs.FileSystemHandler):
@@ -75,6 +77,25 @@ def _listed(manifest: dict) -> set[str]:
     return {f for files in manifest["aggregates"].values() for f in files}
 
 
+def _inlined(manifest: dict) -> set[str]:
+    return {manifest["aggregates"][name][0] for name in manifest.get("inline", {})}
+
+
+def test_a_manifest_without_inline_tables_is_read_from_its_files(tmp_path):
+    handler = CountingHandler()
+    fs = pafs.PyFileSystem(handler)
+    base = str(tmp_path / "ecommerce")
+    v1 = sample_frames(days=2, products=4, users=300)  # more users than INLINE_MAX_ROWS: never inline
+    m1 = write_version(fs, base, v1, batch_id=1)
+    assert "avg_ticket_per_user" not in m1["inline"] and "top_products" in m1["inline"]
+    path = contract.join(base, contract.MANIFESTS_DIR, contract.manifest_name(1))
+    with fs.open_output_stream(path) as f:  # as a writer that does not inline would have written it
+        f.write(json.dumps({k: v for k, v in m1.items() if k != "inline"}).encode())
+    with contract.CurrentReader(fs, base) as reader:
+        _assert_frames(reader.read_all(), v1)
+    assert sorted(handler.opened) == sorted(contract.join(base, f) for f in _listed(m1))
+
+
 def _assert_frames(got: dict[str, pd.DataFrame], frames: dict[str, pd.DataFrame]) -> None:
     for name, want in frames.items():
         keys = list(contract.AGGREGATE_KEYS.get(name, ("reason",)))
@@ -93,7 +114,9 @@ def test_a_new_version_is_read_exactly_and_only_its_new_files_are_fetched(tmp_pa
     reader = contract.CurrentReader(fs, base)
 
     _assert_frames(reader.read_all(), v1)
-    assert sorted(handler.opened) == sorted(contract.join(base, f) for f in _listed(m1))
+    # the small whole-table aggregates come inline with the manifest: only the per-day files are opened
+    assert set(m1["inline"]) == {n for n in contract.TABLE_SCHEMAS if n not in WINDOWED}
+    assert sorted(handler.opened) == sorted(contract.join(base, f) for f in _listed(m1) - _inlined(m1))
 
     v2, today = next_batch(v1, step=5)
     m2 = publish_update(fs, base, m1, v2, batch_id=2, days={today})
@@ -104,7 +127,7 @@ def test_a_new_version_is_read_exactly_and_only_its_new_files_are_fetched(tmp_pa
 
     got = reader.read_all()
     _assert_frames(got, v2)
-    assert sorted(handler.opened) == sorted(contract.join(base, f) for f in new_files)
+    assert sorted(handler.opened) == sorted(contract.join(base, f) for f in new_files - _inlined(m2))
     spm = got["sales_per_minute"].sort_values("window_start")
     new = spm["total_orders"].to_numpy()
     old = v1["sales_per_minute"].sort_values("window_start")["total_orders"].to_numpy()

@@ -75,8 +75,13 @@ def spark_col_binary(name):
 def check_against(base: str, events) -> None:
     fs = pafs.LocalFileSystem()
     want = aggregates(events)
+    with C.CurrentReader(fs, base) as reader:  # whole-table aggregates from the manifest's inline copy
+        kept = reader.read_all()
+    inline = set(C.current_manifest(fs, base)["inline"])
+    assert {"views_by_category", "conversion_overall", C.QUARANTINE_COUNTS} <= inline
     for name in C.AGGREGATES:
         assert_same(name, C.read_current(fs, name, base), want[name], C.AGGREGATE_KEYS[name])
+        assert_same(name, kept[name], want[name], C.AGGREGATE_KEYS[name])
     counts = C.quarantine_counts(fs, base)
     assert dict(zip(counts.reason, counts["count"], strict=True)) == {r: 1 for _, _, r in INVALID}
     bad = C.read_quarantine(fs, base)

@@ -145,7 +145,7 @@ def publish_update(
     if previous:
         for name, files in previous["aggregates"].items():
             kept[name] = {f.rsplit("/", 2)[-2].removeprefix("day="): f for f in files if "/day=" in f}
-    manifest = {"format": contract.FORMAT_VERSION, "batch_id": batch_id, "aggregates": {}}
+    manifest = {"format": contract.FORMAT_VERSION, "batch_id": batch_id, "aggregates": {}, "inline": {}}
     for name, df in frames.items():
         if name in WINDOWED:
             files = [
@@ -155,6 +155,9 @@ def publish_update(
             ]
         else:
             files = [_write_file(fs, base, name, df, batch_id, None)]
+            schema = contract.TABLE_SCHEMAS[name]
+            table = pa.Table.from_pandas(df[schema.names], schema=schema, preserve_index=False)
+            manifest["inline"] |= contract.inline_tables({name: table})
         manifest["aggregates"][name] = files
     _write_manifest(fs, base, manifest)
     if previous:

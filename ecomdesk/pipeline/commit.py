@@ -184,6 +184,9 @@ class Committer:
             "quarantined": snap.quarantined,
             "state_rows": snap.funnel.rows,
             "aggregates": {n: [parts[k] for k in sorted(parts)] for n, parts in aggregates.items() if parts},
+            "inline": C.inline_tables({n: pa.Table.from_pandas(parts[ALL][table_schema(n).names],
+                                                               schema=table_schema(n), preserve_index=False)
+                                       for n, parts in snap.tables.items() if set(parts) == {ALL}}),
             "state": state,
         }
         name = C.manifest_name(snap.batch_id)
