@@ -3,7 +3,7 @@
 `ChartShaper` works on the aggregates file by file (`contract.CurrentReader.read_parts`). A
 per-minute aggregate is one immutable file per UTC day, and a micro-batch rewrites only today's,
 so what each day's file contributes to a chart is derived once and kept by path; a refresh
-shapes the new files and combines the kept pieces. The whole-table aggregates are small and are
+shapes the new files and combines the kept pieces in time order (days never share a minute). The whole-table aggregates are small and are
 shaped again at every refresh. It runs in the GUI's reader thread, so the UI thread only draws.
 """
 
@@ -115,9 +115,6 @@ def _sales_per_minute(pieces: list[_SalesMinutes]) -> pd.DataFrame:
     minutes = np.concatenate([p.minutes for p in pieces]) if pieces else np.array([], dtype="int64")
     sales = np.concatenate([p.sales for p in pieces]) if pieces else np.array([], dtype=float)
     orders = np.concatenate([p.orders for p in pieces]) if pieces else np.array([], dtype="int64")
-    if len(minutes) > 1 and not (np.diff(minutes) >= 0).all():  # files that share minutes: never per day
-        order = np.argsort(minutes, kind="stable")
-        minutes, sales, orders = minutes[order], sales[order], orders[order]
     return pd.DataFrame({"t": minutes / 1e9, "window_start": _utc(minutes), "total_sales": sales,
                          "total_orders": orders})
 
@@ -141,14 +138,22 @@ def _product_minutes(table: pa.Table) -> _ProductMinutes:
     codes = encoded.indices.to_numpy(zero_copy_only=False)
     products = [str(p) for p in encoded.dictionary.to_pylist()]
     revenue = table.column("revenue").to_numpy().astype(float, copy=False)
-    # distinct minutes by hashing, then ordered: cheaper than np.unique's sort of every row
-    row, distinct = pd.factorize(_arrow_ns(table.column("window_start")))
+    row, minutes = _rows_of(_arrow_ns(table.column("window_start")))
+    matrix = _summed(row * len(products) + codes, revenue, (len(minutes), len(products)))
+    totals = np.bincount(codes, weights=revenue, minlength=len(products))
+    return _ProductMinutes(products, totals, minutes, matrix)
+
+
+def _rows_of(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each value's row among the distinct values in ascending order, and those distinct values.
+
+    Distinct values by hashing, then only those sorted: cheaper than np.unique's sort of every row.
+    """
+    row, distinct = pd.factorize(values)
     order = np.argsort(distinct)
     rank = np.empty_like(order)
     rank[order] = np.arange(len(order))
-    matrix = _summed(rank[row] * len(products) + codes, revenue, (len(distinct), len(products)))
-    totals = np.bincount(codes, weights=revenue, minlength=len(products))
-    return _ProductMinutes(products, totals, distinct[order], matrix)
+    return rank[row], distinct[order]
 
 
 def _summed(cells: np.ndarray, values: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -177,14 +182,6 @@ def _sales_by_product(pieces: list[_ProductMinutes], n: int) -> pd.DataFrame:
         blocks.append(block)
     minutes = np.concatenate([p.minutes for p in sorted(pieces, key=lambda p: p.minutes[0])])
     matrix = np.vstack(blocks)
-    if len(minutes) > 1 and not (np.diff(minutes) > 0).all():
-        # files that share minutes (never the case for per-day files): add them up in time order
-        row, distinct = pd.factorize(minutes)
-        order = np.argsort(distinct)
-        rank = np.empty_like(order)
-        rank[order] = np.arange(len(order))
-        cells = (rank[row][:, None] * len(best) + np.arange(len(best))).ravel()
-        minutes, matrix = distinct[order], _summed(cells, matrix.ravel(), (len(distinct), len(best)))
     wide = pd.DataFrame(matrix, columns=best)
     wide.insert(0, "window_start", _utc(minutes))
     wide.insert(0, "t", minutes / 1e9)
