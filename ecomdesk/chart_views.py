@@ -3,8 +3,9 @@
 `ChartShaper` works on the aggregates file by file (`contract.CurrentReader.read_parts`). A
 per-minute aggregate is one immutable file per UTC day, and a micro-batch rewrites only today's,
 so what each day's file contributes to a chart is derived once and kept by path; a refresh
-shapes the new files and combines the kept pieces in time order (days never share a minute). The whole-table aggregates are small and are
-shaped again at every refresh. It runs in the GUI's reader thread, so the UI thread only draws.
+shapes the new files and combines the kept pieces in time order (days never share a minute).
+The whole-table aggregates are small and are shaped again at every refresh. It runs in the GUI's
+reader thread, so the UI thread only draws.
 """
 
 from __future__ import annotations
