@@ -7,6 +7,7 @@ import threading
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from PySide6.QtGui import QDesktopServices  # noqa: E402
 from PySide6.QtWidgets import QMessageBox  # noqa: E402
@@ -120,6 +121,17 @@ def test_charts_show_the_aggregates_read_off_the_ui_thread(qtbot, make_window):
     window.business.user_sort.setCurrentIndex(window.business.user_sort.findData("orders"))
     assert window.business.users.data["orders"].is_monotonic_decreasing
     assert "conversion" in window.business.funnel.heading.text()
+
+
+def test_line_charts_break_where_minutes_have_no_data(qtbot, make_window):
+    window, _, reader = make_window()
+    spm = reader.frames["sales_per_minute"].sort_values("window_start").reset_index(drop=True)
+    reader.frames["sales_per_minute"] = spm.drop(index=range(10, 100))  # 90 minutes without data
+    qtbot.waitUntil(lambda: window.last_updated is not None, timeout=5000)
+    xs, ys = window.business.sales.sales.getData()
+    gaps = np.flatnonzero(np.isnan(ys))
+    assert gaps.tolist() == [10] and np.isnan(xs[10])
+    assert np.nanmax(np.diff(xs[:10])) == 60 and xs[11] - xs[9] == 91 * 60
 
 
 def test_unreachable_hdfs_shows_a_banner_keeps_data_and_recovers(qtbot, make_window):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyqtgraph as pg
@@ -12,6 +13,15 @@ from ecomdesk.chart_views import Business
 from ecomdesk.ui.chart_box import PALETTE, ChartBox, bars
 
 SORT_LABELS = {"avg_ticket": "Average ticket", "total_spent": "Total spent", "orders": "Orders"}
+GAP_SECONDS = 90  # consecutive points further apart than this (minutes without data) are not joined
+
+
+def gapped(t: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-minute points with a NaN between any two more than GAP_SECONDS apart, so that a line
+    drawn with connect="finite" breaks where there was no data instead of bridging the gap."""
+    t, y = np.asarray(t, dtype=float), np.asarray(y, dtype=float)
+    breaks = np.nonzero(np.diff(t) > GAP_SECONDS)[0] + 1
+    return np.insert(t, breaks, np.nan), np.insert(y, breaks, np.nan)
 
 
 class SalesChart(ChartBox):
@@ -41,8 +51,8 @@ class SalesChart(ChartBox):
 
     def draw(self, df: pd.DataFrame) -> None:
         self.data = df.drop(columns="t")
-        self.sales.setData(df["t"].to_numpy(), df["total_sales"].to_numpy(dtype=float))
-        self.orders.setData(df["t"].to_numpy(), df["total_orders"].to_numpy(dtype=float))
+        self.sales.setData(*gapped(df["t"], df["total_sales"]), connect="finite")
+        self.orders.setData(*gapped(df["t"], df["total_orders"]), connect="finite")
         self.orders_view.enableAutoRange()
 
 
@@ -111,8 +121,8 @@ class BusinessCharts(QWidget):
         products = [c for c in wide.columns if c not in ("t", "window_start")]
         for i, product in enumerate(products):
             item.plot(
-                wide["t"].to_numpy(),
-                wide[product].to_numpy(dtype=float),
+                *gapped(wide["t"], wide[product]),
+                connect="finite",
                 pen=pg.mkPen(PALETTE[i % len(PALETTE)], width=2),
                 name=product,
             )
