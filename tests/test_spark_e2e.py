@@ -3,6 +3,7 @@ job -> HDFS, compared with the ledger in pandas; the job is SIGKILLed twice mid-
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -19,6 +20,8 @@ from reference import aggregates, assert_same
 
 from ecomdesk import contract as C
 from ecomdesk.hdfs import hadoop_filesystem
+from ecomdesk.install.layout import pyspark_home
+from ecomdesk.sandbox import free_ports
 from ecomdesk.services.spark_job import JobTelemetry, job_env, spark_submit_command
 
 pytestmark = pytest.mark.stack
@@ -75,7 +78,6 @@ def test_end_to_end_with_two_sigkills(stack, tmp_path):
     prefix = f"e2e{uuid.uuid4().hex[:6]}-"
     config = dataclasses.replace(stack.config, hdfs=dataclasses.replace(stack.config.hdfs,
                                                                            base_path=f"/{prefix}ecommerce"))
-    base = config.hdfs.base_path
     ledgers = [tmp_path / "before.parquet", tmp_path / "during.parquet"]
     # 1. events produced before the job ever ran: the first start must read from the earliest offsets
     p = produce(stack.home, config.kafka_bootstrap, prefix, ledgers[0], 20_000, 0, 1)
@@ -94,25 +96,87 @@ def test_end_to_end_with_two_sigkills(stack, tmp_path):
         job = Job(config, prefix, log)
         job.wait_ready()
     assert p.wait(120) == 0, p.stderr.read()
+    try:
+        check_caught_up_and_exact(config, ledgers)
+    finally:
+        job.kill()
+        log.close()
+
+
+def check_caught_up_and_exact(config, ledgers) -> None:
+    """Wait until the job has counted every event of the ledgers, then compare every aggregate."""
+    base = config.hdfs.base_path
     want, invalid = ledger_events(ledgers)
     assert invalid > 0
     fs = hadoop_filesystem(config)
     deadline = time.time() + 240
-    try:
-        while True:
-            overall = C.read_current(fs, "conversion_overall", base)
-            views = C.read_current(fs, "views_by_category", base)["views"].sum()
-            seen = (int(overall[["carts", "purchases"]].sum().sum()) if len(overall) else 0) + int(views)
-            bad = int(C.quarantine_counts(fs, base)["count"].sum())
-            if seen + bad >= len(want) + invalid or time.time() > deadline:
-                break
-            time.sleep(1)
-        time.sleep(3 * config.spark.trigger_seconds)  # nothing more may arrive after catching up
-    finally:
-        job.kill()
-        log.close()
+    while True:
+        overall = C.read_current(fs, "conversion_overall", base)
+        views = C.read_current(fs, "views_by_category", base)["views"].sum()
+        seen = (int(overall[["carts", "purchases"]].sum().sum()) if len(overall) else 0) + int(views)
+        bad = int(C.quarantine_counts(fs, base)["count"].sum())
+        if seen + bad >= len(want) + invalid or time.time() > deadline:
+            break
+        time.sleep(1)
+    time.sleep(3 * config.spark.trigger_seconds)  # nothing more may arrive after catching up
     expected = aggregates(want)
     for name in C.AGGREGATES:
         assert_same(name, C.read_current(fs, name, base), expected[name], C.AGGREGATE_KEYS[name])
     assert int(C.quarantine_counts(fs, base)["count"].sum()) == invalid
     assert len(C.read_quarantine(fs, base)) == invalid
+
+
+class StandaloneCluster:
+    """A Spark standalone master and one worker (the installed pyspark's), on loopback free ports."""
+
+    def __init__(self, work):
+        master_port, master_ui, worker_ui = free_ports(3)
+        self.url = f"spark://127.0.0.1:{master_port}"
+        env = {**os.environ, **job_env(), "SPARK_LOCAL_IP": "127.0.0.1"}
+        spark_class = str(pyspark_home() / "bin" / "spark-class")
+        self.procs = [subprocess.Popen(
+            [spark_class, "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1", "--port",
+             str(master_port), "--webui-port", str(master_ui)],
+            env=env, stdout=open(work / "master.log", "w"), stderr=subprocess.STDOUT, start_new_session=True)]
+        self.procs.append(subprocess.Popen(
+            [spark_class, "org.apache.spark.deploy.worker.Worker", "--host", "127.0.0.1", "--cores", "2",
+             "--memory", "1536m", "--webui-port", str(worker_ui), "--work-dir", str(work / "worker"), self.url],
+            env=env, stdout=open(work / "worker.log", "w"), stderr=subprocess.STDOUT, start_new_session=True))
+        deadline = time.time() + 90
+        while "Successfully registered with master" not in (work / "worker.log").read_text():
+            assert time.time() < deadline, "the Spark worker did not register with its master"
+            assert all(p.poll() is None for p in self.procs), "a Spark standalone daemon exited"
+            time.sleep(0.5)
+
+    def close(self) -> None:
+        for p in reversed(self.procs):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(p.pid, signal.SIGTERM)
+            p.wait(30)
+
+
+def test_job_on_a_standalone_spark_master(stack, tmp_path):
+    """`--master spark://...`: executors in a worker JVM get the package through --py-files."""
+    prefix = f"sa{uuid.uuid4().hex[:6]}-"
+    config = dataclasses.replace(
+        stack.config,
+        hdfs=dataclasses.replace(stack.config.hdfs, base_path=f"/{prefix}ecommerce"),
+        memory=dataclasses.replace(stack.config.memory, spark_driver="768m"),
+    )
+    cluster = StandaloneCluster(tmp_path)
+    try:
+        config = dataclasses.replace(config, spark=dataclasses.replace(config.spark, master=cluster.url))
+        ledger = tmp_path / "events.parquet"
+        p = produce(stack.home, config.kafka_bootstrap, prefix, ledger, 8_000, 0, 3)
+        assert p.wait(120) == 0, p.stderr.read()
+        with open(tmp_path / "spark.log", "w") as log:
+            job = Job(config, prefix, log)
+            try:
+                job.wait_ready()
+                check_caught_up_and_exact(config, [ledger])
+            finally:
+                job.kill()
+        apps = list((tmp_path / "worker").glob("app-*/*/stderr"))
+        assert apps, "no executor ran on the standalone worker"
+    finally:
+        cluster.close()
