@@ -91,6 +91,8 @@ QUARANTINE_COUNTS = "quarantine_counts"
 QUARANTINE_COUNTS_SCHEMA = pa.schema([("reason", pa.string()), ("count", pa.int64())])
 # every table a manifest lists: the aggregates and the quarantine counts
 TABLE_SCHEMAS: dict[str, pa.Schema] = {**AGGREGATE_SCHEMAS, QUARANTINE_COUNTS: QUARANTINE_COUNTS_SCHEMA}
+# aggregates per minute of event time: one file per UTC day; the others are one file each
+WINDOWED: tuple[str, ...] = tuple(n for n, s in AGGREGATE_SCHEMAS.items() if "window_start" in s.names)
 
 # Raw valid events (orders/, views/, cart/); event_date and batch_id are the partition columns.
 EVENT_SCHEMA = pa.schema(
@@ -150,11 +152,12 @@ def _load_manifest(fs: pafs.FileSystem, path: str) -> dict:
     return manifest
 
 
-def inline_tables(tables: dict[str, pa.Table]) -> dict[str, dict[str, list]]:
-    """The manifest's optional `inline` entry: of the given whole-table aggregates, those of at most
-    INLINE_MAX_ROWS rows as columns of JSON values (the same rows as their Parquet file)."""
-    return {name: t.to_pydict() for name, t in tables.items()
-            if "window_start" not in t.schema.names and t.num_rows <= INLINE_MAX_ROWS}
+def inline_tables(frames: dict[str, pd.DataFrame]) -> dict[str, dict[str, list]]:
+    """The manifest's optional `inline` entry: of the given tables, those not windowed and of at
+    most INLINE_MAX_ROWS rows, as columns of JSON values (the same rows as their Parquet file)."""
+    return {name: pa.Table.from_pandas(df[TABLE_SCHEMAS[name].names], schema=TABLE_SCHEMAS[name],
+                                       preserve_index=False).to_pydict()
+            for name, df in frames.items() if name not in WINDOWED and len(df) <= INLINE_MAX_ROWS}
 
 
 def _inline_table(manifest: dict, name: str) -> pa.Table | None:

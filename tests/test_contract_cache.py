@@ -8,7 +8,7 @@ import pandas as pd
 import pyarrow.fs as pafs
 
 from ecomdesk import contract
-from ecomdesk.bench.charts import WINDOWED, next_batch, publish_update, sample_frames, write_version
+from ecomdesk.bench.charts import next_batch, publish_update, sample_frames, write_version
 
 
 class CountingHandler(pafs.FileSystemHandler):
@@ -115,7 +115,7 @@ def test_a_new_version_is_read_exactly_and_only_its_new_files_are_fetched(tmp_pa
 
     _assert_frames(reader.read_all(), v1)
     # the small whole-table aggregates come inline with the manifest: only the per-day files are opened
-    assert set(m1["inline"]) == {n for n in contract.TABLE_SCHEMAS if n not in WINDOWED}
+    assert set(m1["inline"]) == {n for n in contract.TABLE_SCHEMAS if n not in contract.WINDOWED}
     assert sorted(handler.opened) == sorted(contract.join(base, f) for f in _listed(m1) - _inlined(m1))
 
     v2, today = next_batch(v1, step=5)
@@ -140,12 +140,17 @@ def test_a_new_version_is_read_exactly_and_only_its_new_files_are_fetched(tmp_pa
     assert set(reader._files) == _listed(m2)  # the cache holds the current version's files only
 
 
-def test_frames_returned_are_the_callers_to_change(tmp_path):
+def _published(tmp_path, days: int, batch_id: int):
+    """A local base holding one version of sample data, and a reader of it."""
     fs = pafs.LocalFileSystem()
     base = str(tmp_path / "ecommerce")
-    v1 = sample_frames(days=2, products=3, users=10)
-    write_version(fs, base, v1, batch_id=1)
-    reader = contract.CurrentReader(fs, base)
+    v1 = sample_frames(days=days, products=3, users=10)
+    write_version(fs, base, v1, batch_id=batch_id)
+    return fs, base, v1, contract.CurrentReader(fs, base)
+
+
+def test_frames_returned_are_the_callers_to_change(tmp_path):
+    _, _, v1, reader = _published(tmp_path, days=2, batch_id=1)
     first = reader.read_all()
     first["sales_per_minute"]["total_sales"] = -1.0
     first["views_by_category"].loc[0, "views"] = -1
@@ -153,11 +158,7 @@ def test_frames_returned_are_the_callers_to_change(tmp_path):
 
 
 def test_data_written_again_from_scratch_is_not_served_from_the_cache(tmp_path):
-    fs = pafs.LocalFileSystem()
-    base = str(tmp_path / "ecommerce")
-    v1 = sample_frames(days=1, products=3, users=10)
-    write_version(fs, base, v1, batch_id=4)
-    reader = contract.CurrentReader(fs, base)
+    fs, base, v1, reader = _published(tmp_path, days=1, batch_id=4)
     _assert_frames(reader.read_all(), v1)
     fs.delete_dir(base)
     assert all(df.empty for df in reader.read_all().values())

@@ -99,9 +99,6 @@ def sample_frames(days: int, products: int, users: int = 5000, seed: int = 7) ->
     }
 
 
-WINDOWED = ("sales_per_minute", "sales_by_product_per_minute", "conversion_funnel")
-
-
 def _day_parts(df: pd.DataFrame) -> dict[str, pd.DataFrame]:
     days = pd.to_datetime(df["window_start"]).dt.strftime("%Y-%m-%d")
     return {str(day): part for day, part in df.groupby(days)}
@@ -111,7 +108,7 @@ def _write_file(fs: pafs.FileSystem, base: str, name: str, part: pd.DataFrame, b
     folder = f"{contract.AGGREGATES_DIR}/{name}" + (f"/day={day}" if day else "")
     rel = f"{folder}/v{batch_id}-{uuid.uuid4().hex[:8]}.parquet"
     fs.create_dir(contract.join(base, folder))
-    schema = contract.AGGREGATE_SCHEMAS.get(name, contract.QUARANTINE_COUNTS_SCHEMA)
+    schema = contract.TABLE_SCHEMAS[name]
     pq.write_table(pa.Table.from_pandas(part, schema=schema, preserve_index=False), contract.join(base, rel),
                    filesystem=fs)
     return rel
@@ -147,7 +144,7 @@ def publish_update(
             kept[name] = {f.rsplit("/", 2)[-2].removeprefix("day="): f for f in files if "/day=" in f}
     manifest = {"format": contract.FORMAT_VERSION, "batch_id": batch_id, "aggregates": {}, "inline": {}}
     for name, df in frames.items():
-        if name in WINDOWED:
+        if name in contract.WINDOWED:
             files = [
                 kept[name][day] if previous and day not in (days or set()) and day in kept.get(name, {})
                 else _write_file(fs, base, name, part, batch_id, day)
@@ -155,9 +152,7 @@ def publish_update(
             ]
         else:
             files = [_write_file(fs, base, name, df, batch_id, None)]
-            schema = contract.TABLE_SCHEMAS[name]
-            table = pa.Table.from_pandas(df[schema.names], schema=schema, preserve_index=False)
-            manifest["inline"] |= contract.inline_tables({name: table})
+            manifest["inline"] |= contract.inline_tables({name: df})
         manifest["aggregates"][name] = files
     _write_manifest(fs, base, manifest)
     if previous:
@@ -175,7 +170,8 @@ def next_batch(frames: dict[str, pd.DataFrame], step: int) -> tuple[dict[str, pd
     out = {}
     for name, df in frames.items():
         df = df.copy()
-        rows = (pd.to_datetime(df["window_start"]).dt.strftime("%Y-%m-%d") == today) if name in WINDOWED else None
+        windowed = name in contract.WINDOWED
+        rows = (pd.to_datetime(df["window_start"]).dt.strftime("%Y-%m-%d") == today) if windowed else None
         for col in df.columns:
             if pd.api.types.is_numeric_dtype(df[col]) and col != "rate":
                 if rows is None:

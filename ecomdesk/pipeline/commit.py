@@ -39,10 +39,6 @@ FUNNEL_SCHEMAS = {
 }
 
 
-def table_schema(name: str) -> pa.Schema:
-    return C.AGGREGATE_SCHEMAS.get(name, C.QUARANTINE_COUNTS_SCHEMA)
-
-
 def data_path(name: str, part: str, batch_id: int) -> str:
     folder = f"{C.AGGREGATES_DIR}/{name}" + ("" if part == ALL else f"/day={part}")
     return f"{folder}/v{batch_id:012d}.parquet"
@@ -166,7 +162,7 @@ class Committer:
         files: dict[str, bytes] = {}
         for name, part in sorted(changed):
             path = data_path(name, part, snap.batch_id)
-            files[path] = to_parquet(snap.tables[name][part], table_schema(name))
+            files[path] = to_parquet(snap.tables[name][part], C.TABLE_SCHEMAS[name])
             aggregates[name][part] = path
         state = {}
         for key, df in (("carts", snap.funnel.carts), ("purchases", snap.funnel.purchases)):
@@ -184,9 +180,7 @@ class Committer:
             "quarantined": snap.quarantined,
             "state_rows": snap.funnel.rows,
             "aggregates": {n: [parts[k] for k in sorted(parts)] for n, parts in aggregates.items() if parts},
-            "inline": C.inline_tables({n: pa.Table.from_pandas(parts[ALL][table_schema(n).names],
-                                                               schema=table_schema(n), preserve_index=False)
-                                       for n, parts in snap.tables.items() if set(parts) == {ALL}}),
+            "inline": C.inline_tables({n: parts[ALL] for n, parts in snap.tables.items() if ALL in parts}),
             "state": state,
         }
         name = C.manifest_name(snap.batch_id)
