@@ -2,7 +2,9 @@
 
 libhdfs starts a JVM inside this process, so JAVA_HOME, CLASSPATH (the hadoop-client jars of the
 pyspark wheel; libhdfs does not expand wildcards) and ARROW_LIBHDFS_DIR must be set before the
-first connection.
+first connection. That JVM shares the process's stdout and stderr: its log4j configuration
+(resources/conf/hdfs-client-log4j2.properties) sends its logging to stderr, because stdout carries
+the data of commands like `ecomdesk query`.
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ from pyarrow import fs as pafs
 
 from ecomdesk.config import Config
 from ecomdesk.install import installation
+from ecomdesk.paths import resources_dir
+
+LOG_CONFIG = "hdfs-client-log4j2.properties"
 
 
 def prepare_environment() -> None:
@@ -22,8 +27,13 @@ def prepare_environment() -> None:
     if "CLASSPATH" not in os.environ:
         os.environ["CLASSPATH"] = os.pathsep.join(str(j) for j in inst.hadoop_client_classpath)
     # Keep the embedded client's JVM small and quiet, and leave SIGINT/SIGTERM to Python (-Xrs):
-    # otherwise the JVM's own handlers swallow Ctrl-C in the CLI and the GUI.
-    os.environ.setdefault("LIBHDFS_OPTS", "-Xmx256m -Xrs -Dlog4j2.level=WARN")
+    # otherwise the JVM's own handlers swallow Ctrl-C in the CLI and the GUI. Without a log4j
+    # configuration, log4j's default one would print to stdout. Options the user set are kept; the
+    # log configuration is added unless they name one (as a URI: libhdfs splits the options at spaces).
+    opts = os.environ.get("LIBHDFS_OPTS", "-Xmx256m -Xrs")
+    if "log4j2.configurationFile" not in opts:
+        opts = f"{opts} -Dlog4j2.configurationFile={(resources_dir() / 'conf' / LOG_CONFIG).as_uri()}".strip()
+    os.environ["LIBHDFS_OPTS"] = opts
 
 
 def hadoop_filesystem(config: Config) -> pafs.HadoopFileSystem:

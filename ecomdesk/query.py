@@ -1,10 +1,24 @@
 """`ecomdesk query NAME [--format csv|json]`: the current value of an aggregate, read through the
-data contract, for scripts and for checking what the charts show."""
+data contract, for scripts and for checking what the charts show.
+
+stdout carries the data and nothing else: the HDFS client is a JVM inside this process (libhdfs)
+that shares its file descriptors, so while the command runs, fd 1 points at stderr and the data is
+written to a copy of the original stdout (`data_stdout`).
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ctypes
+import io
+import json
+import os
 import sys
+from collections.abc import Iterator
+from typing import TextIO
+
+import pandas as pd
 
 from ecomdesk import contract
 from ecomdesk.config import Config
@@ -29,19 +43,56 @@ def read(fs, name: str, config: Config, top: int | None = None):
     return contract.read_current(fs, name, base)
 
 
+@contextlib.contextmanager
+def data_stdout() -> Iterator[TextIO]:
+    """A text stream on the process's stdout for data, while everything else that writes to fd 1
+    (the embedded JVM, other native libraries, stray prints) goes to stderr instead.
+
+    fd 1 is pointed at stderr until the block ends; the yielded stream writes to a duplicate of the
+    original stdout. On exit, what C code left buffered for stdout is flushed (to stderr) first.
+    """
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    out = io.TextIOWrapper(io.FileIO(saved, "w", closefd=False), encoding=sys.stdout.encoding or "utf-8",
+                           errors="replace", newline="")
+    try:
+        yield out
+    finally:
+        try:
+            out.flush()
+        finally:
+            sys.stdout.flush()
+            _flush_c_stdio()
+            os.dup2(saved, 1)
+            os.close(saved)
+
+
+def _flush_c_stdio() -> None:
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).fflush(None)
+
+
+def to_json(df: pd.DataFrame) -> str:
+    """Records as JSON; floats written exactly (shortest round-trip form), missing values as null."""
+    records = df.astype(object).where(df.notna(), None).to_dict(orient="records")
+    return json.dumps(records, allow_nan=False, separators=(",", ":"))
+
+
 def run(args: argparse.Namespace, config: Config) -> int:
     from ecomdesk.hdfs import hadoop_filesystem
 
-    try:
-        df = read(hadoop_filesystem(config), args.name, config, args.top)
-    except (OSError, contract.ContractError) as exc:
-        print(f"query {args.name}: {exc}", file=sys.stderr)
-        return 1
-    for c in df.columns:
-        if str(df[c].dtype).startswith("datetime64"):
-            df[c] = df[c].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
-    if args.format == "json":
-        sys.stdout.write(df.to_json(orient="records") + "\n")
-    else:
-        df.to_csv(sys.stdout, index=False)
+    with data_stdout() as out:
+        try:
+            df = read(hadoop_filesystem(config), args.name, config, args.top)
+        except (OSError, contract.ContractError) as exc:
+            print(f"query {args.name}: {exc}", file=sys.stderr)
+            return 1
+        for c in df.columns:
+            if str(df[c].dtype).startswith("datetime64"):
+                df[c] = df[c].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+        if args.format == "json":
+            out.write(to_json(df) + "\n")
+        else:
+            df.to_csv(out, index=False, lineterminator="\n")
     return 0
