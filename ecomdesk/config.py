@@ -13,6 +13,7 @@ from pathlib import Path
 
 import tomli_w
 
+from ecomdesk.core.spec import RestartPolicy
 from ecomdesk.paths import Paths, app_paths
 
 
@@ -76,6 +77,34 @@ class Ui:
 
 
 @dataclass
+class Restart:
+    """The restart policy of every managed service; `[restart.services.NAME]` overrides keys per service."""
+
+    policy: str = "on-failure"  # or "no"
+    attempts: int = 5  # restarts allowed within window_seconds before the service is left failed
+    window_seconds: float = 300.0
+    backoff_seconds: float = 1.0  # before the first restart; doubled for each further one
+    backoff_max_seconds: float = 30.0
+    health_failures: int = 3  # failed health probes in a row that count as going down
+    services: dict = field(default_factory=dict)
+
+    def policy_for(self, service: str) -> RestartPolicy:
+        """The policy of one service: the defaults above with its overrides applied."""
+        base = {k: v for k, v in dataclasses.asdict(self).items() if k != "services"}
+        overrides = self.services.get(service, {})
+        if not isinstance(overrides, dict):
+            raise ConfigError(f"[restart.services.{service}] must be a table")
+        values = dataclasses.asdict(_section(Restart, {**base, **overrides}, f"restart.services.{service}"))
+        try:
+            return RestartPolicy(policy=values["policy"], attempts=values["attempts"],
+                                 window=values["window_seconds"], backoff=values["backoff_seconds"],
+                                 backoff_max=values["backoff_max_seconds"],
+                                 health_failures=values["health_failures"])
+        except ValueError as exc:
+            raise ConfigError(f"[restart.services.{service}]: {exc}" if overrides else f"[restart]: {exc}") from None
+
+
+@dataclass
 class Dirs:
     # Empty means <data dir of the app>; set to keep service data elsewhere.
     data: str = ""
@@ -90,6 +119,7 @@ class Config:
     spark: Spark = field(default_factory=Spark)
     producer: Producer = field(default_factory=Producer)
     ui: Ui = field(default_factory=Ui)
+    restart: Restart = field(default_factory=Restart)
     dirs: Dirs = field(default_factory=Dirs)
     paths: Paths = field(default_factory=app_paths, compare=False, repr=False)
 
@@ -153,7 +183,11 @@ def from_dict(data: dict, paths: Paths | None = None) -> Config:
         if not isinstance(values, dict):
             raise ConfigError(f"[{name}] must be a table")
         kwargs[name] = _section(f.default_factory, values, name)
-    return Config(**kwargs, paths=paths or app_paths())
+    config = Config(**kwargs, paths=paths or app_paths())
+    config.restart.policy_for("")  # reject a bad [restart] now, not when a service first fails
+    for service in config.restart.services:
+        config.restart.policy_for(service)
+    return config
 
 
 def load(paths: Paths | None = None) -> Config:

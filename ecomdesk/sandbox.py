@@ -2,20 +2,39 @@
 
 from __future__ import annotations
 
+import random
 import socket
 from pathlib import Path
 
 from ecomdesk.config import Config, Ports
 from ecomdesk.paths import Paths
 
+LOWEST_PORT = 10000
+
+
+def _ephemeral_start() -> int:
+    try:
+        return int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
 
 def free_ports(n: int) -> list[int]:
-    """n distinct loopback ports that were free a moment ago (held together so they differ)."""
-    socks = []
+    """n distinct loopback ports that were free a moment ago (held together so they differ).
+
+    They are drawn below the kernel's ephemeral range: a port the kernel hands out (port 0) can be
+    taken again by any outgoing connection (a Kafka client's, say) before the service binds it.
+    """
+    socks: list[socket.socket] = []
+    top = _ephemeral_start()
     try:
-        for _ in range(n):
+        while len(socks) < n:
             s = socket.socket()
-            s.bind(("127.0.0.1", 0))
+            try:
+                s.bind(("127.0.0.1", random.randrange(LOWEST_PORT, top)))
+            except OSError:
+                s.close()
+                continue
             socks.append(s)
         return [s.getsockname()[1] for s in socks]
     finally:

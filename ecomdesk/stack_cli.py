@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 
 from ecomdesk.config import Config
+from ecomdesk.core.control import ControlError, request
+from ecomdesk.core.spec import State
 from ecomdesk.core.supervisor import ServiceStatus, StartError, Supervisor, owner_alive, read_state
 from ecomdesk.services.catalog import build_specs
 
@@ -25,6 +27,10 @@ def add_parser(subparsers) -> None:
     down = sub.add_parser("down", help="stop the stack started by `stack up` or the GUI of this home")
     down.add_argument("--timeout", type=float, default=120.0)
     down.set_defaults(func=cmd_down)
+    restart = sub.add_parser("restart", help="restart a service of the running stack, and what runs on it")
+    restart.add_argument("service")
+    restart.add_argument("--timeout", type=float, default=300.0)
+    restart.set_defaults(func=cmd_restart)
     status = sub.add_parser("status", help="state of every service")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.set_defaults(func=cmd_status)
@@ -56,12 +62,12 @@ def _fmt_uptime(s: float | None) -> str:
 
 
 def format_table(rows: list[dict]) -> str:
-    head = ("SERVICE", "STATE", "PID", "UPTIME", "CPU%", "RSS", "ENDPOINTS", "MESSAGE")
+    head = ("SERVICE", "STATE", "PID", "UPTIME", "RESTARTS", "CPU%", "RSS", "ENDPOINTS", "MESSAGE")
     lines = [head]
     for r in rows:
         cpu = r.get("cpu_percent")
         lines.append((
-            r["name"], r["state"], str(r.get("pid") or "-"), _fmt_uptime(r.get("uptime")),
+            r["name"], r["state"], str(r.get("pid") or "-"), _fmt_uptime(r.get("uptime")), str(r.get("restarts", 0)),
             "-" if cpu is None else f"{cpu:.0f}", _fmt_bytes(r.get("rss")),
             " ".join(f"{k}={v}" for k, v in r.get("endpoints", {}).items()), (r.get("message") or "")[:70],
         ))
@@ -89,12 +95,18 @@ def cmd_up(args: argparse.Namespace, config: Config) -> int:
         print(f"ready in {time.monotonic() - t0:.1f} s\n{format_table([s.to_dict() for s in sup.snapshot()])}",
               flush=True)
         print("Ctrl+C stops everything", flush=True)
-        failed: set[str] = set()
+        shown: dict[str, str] = {}
         while not stop.wait(1.0):
             for s in sup.snapshot():
-                if s.state == "failed" and s.name not in failed:
-                    failed.add(s.name)
+                if shown.get(s.name) == s.state:
+                    continue
+                if s.state == State.FAILED:
                     print(f"{s.name} FAILED: {s.message}\n  " + "\n  ".join(s.last_lines[-10:]), flush=True)
+                elif s.state == State.RESTARTING and shown.get(s.name) not in (None, State.RESTARTING):
+                    print(f"{s.name} restarting: {s.message}", flush=True)
+                elif s.state == State.RUNNING and shown.get(s.name) == State.RESTARTING:
+                    print(f"{s.name} running again after {s.restarts} restart(s)", flush=True)
+                shown[s.name] = s.state
     except StartError as exc:
         print(f"ecomdesk stack up: {exc}", file=sys.stderr)
         return 1
@@ -122,6 +134,22 @@ def cmd_down(args: argparse.Namespace, config: Config) -> int:
         time.sleep(0.5)
     print(f"the owning process {owner} did not stop within {args.timeout:.0f} s", file=sys.stderr)
     return 1
+
+
+def cmd_restart(args: argparse.Namespace, config: Config) -> int:
+    """Ask the process that owns the stack (a `stack up` terminal or the GUI) to restart a service."""
+    if not owner_alive(config.paths.run_dir):
+        print("no running stack for this home; start it with `ecomdesk stack up`", file=sys.stderr)
+        return 1
+    print(f"restarting {args.service}...", file=sys.stderr, flush=True)
+    t0 = time.monotonic()
+    try:
+        request(config.paths.run_dir, {"op": "restart", "service": args.service}, args.timeout)
+    except ControlError as exc:
+        print(f"ecomdesk stack restart: {exc}", file=sys.stderr)
+        return 1
+    print(f"{args.service} restarted in {time.monotonic() - t0:.1f} s", file=sys.stderr)
+    return 0
 
 
 def _tail(path: Path, n: int) -> list[str]:

@@ -9,7 +9,7 @@ import psutil
 import pytest
 from stackutil import free_ports, listening
 
-from ecomdesk.core.spec import Probe, ServiceSpec, dependency_order, dependents_order
+from ecomdesk.core.spec import Probe, RestartPolicy, ServiceSpec, dependency_order, dependents_order
 from ecomdesk.core.supervisor import StartError, Supervisor
 
 SERVER = "import http.server,sys; print('serving', flush=True); " \
@@ -68,7 +68,8 @@ def test_crash_is_reported_with_exit_code_and_last_lines(tmp_path):
             f"print('up', flush=True)\nwhile not os.path.exists({str(flag)!r}): time.sleep(0.1)\n"
             "print('disk on fire', flush=True); sys.exit(3)")
     spec = ServiceSpec(name="fragile", title="Fragile", command=lambda: [sys.executable, "-c", code],
-                       ready=lambda: Probe(listening(port), "port"), ports={"p": port})
+                       ready=lambda: Probe(listening(port), "port"), ports={"p": port},
+                       restart=RestartPolicy(policy="no"))
     sup = make(tmp_path, [spec])
     try:
         sup.start()
@@ -78,7 +79,7 @@ def test_crash_is_reported_with_exit_code_and_last_lines(tmp_path):
             time.sleep(0.2)
         st = sup.status("fragile")
         assert st.state == "failed" and st.exit_code == 3
-        assert "crashed with exit code 3" in st.message
+        assert "crashed with exit code 3" in st.message and "restart policy is 'no'" in st.message
         assert "disk on fire" in st.last_lines
     finally:
         sup.close()

@@ -8,6 +8,10 @@ from enum import StrEnum
 from pathlib import Path
 
 
+class StartError(RuntimeError):
+    """A service could not be started; the message says which and why."""
+
+
 @dataclass(frozen=True)
 class Probe:
     ok: bool
@@ -18,12 +22,57 @@ ProbeFn = Callable[[], Probe]
 
 
 class State(StrEnum):
-    STOPPED = "stopped"
+    STOPPED = "stopped"  # by the user, or never started: a state, not an error
     STARTING = "starting"
     RUNNING = "running"
     UNHEALTHY = "unhealthy"
-    FAILED = "failed"
+    RESTARTING = "restarting"  # went down unexpectedly; the restart policy brings it back
+    FAILED = "failed"  # went wrong and nothing will bring it back by itself
     STOPPING = "stopping"
+
+
+# The groups of states, defined once for the supervisor, the CLI and the GUI.
+UP = frozenset({State.RUNNING, State.UNHEALTHY})  # its process serves (or should)
+LIVE = frozenset({State.STARTING, State.RUNNING, State.UNHEALTHY, State.STOPPING})  # a process exists
+WANTED = frozenset({State.STARTING, State.RUNNING, State.UNHEALTHY, State.RESTARTING})  # should be up
+STARTABLE = frozenset({State.STOPPED, State.FAILED})
+STOPPABLE = WANTED
+RESTARTABLE = frozenset({State.RUNNING, State.UNHEALTHY, State.RESTARTING, State.FAILED})
+
+
+@dataclass(frozen=True)
+class RestartPolicy:
+    """When a service that went down unexpectedly is started again (supervisord's autorestart).
+
+    `on-failure` restarts after an unexpected exit or `health_failures` failed health probes in a
+    row, at most `attempts` times per `window` seconds, waiting `backoff` s doubled per attempt up
+    to `backoff_max`; `no` leaves the service failed.
+    """
+
+    policy: str = "on-failure"
+    attempts: int = 5
+    window: float = 300.0
+    backoff: float = 1.0
+    backoff_max: float = 30.0
+    health_failures: int = 3
+
+    POLICIES = ("on-failure", "no")
+
+    def __post_init__(self) -> None:
+        if self.policy not in self.POLICIES:
+            raise ValueError(f"restart policy {self.policy!r}: expected one of {', '.join(self.POLICIES)}")
+        if self.attempts < 0 or self.window <= 0 or self.backoff < 0 or self.backoff_max < self.backoff:
+            raise ValueError("restart: attempts >= 0, window > 0 and 0 <= backoff <= backoff_max")
+        if self.health_failures < 1:
+            raise ValueError("restart: health_failures must be at least 1")
+
+    @property
+    def enabled(self) -> bool:
+        return self.policy == "on-failure" and self.attempts > 0
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait before restart attempt number `attempt` (1-based)."""
+        return min(self.backoff_max, self.backoff * 2 ** (attempt - 1))
 
 
 @dataclass(frozen=True)
@@ -33,6 +82,7 @@ class ServiceSpec:
     `command` and `env` are called at start time so they see the current config and files.
     `prepare` runs before every start and must be idempotent (it formats storage once).
     `telemetry` turns one stdout line into a dict (or None for an ordinary log line).
+    `restart` says what happens when it goes down without being asked to.
     """
 
     name: str
@@ -50,6 +100,7 @@ class ServiceSpec:
     ready_timeout: float = 180.0
     telemetry: Callable[[str], dict | None] | None = None
     accepts_control: bool = False
+    restart: RestartPolicy = field(default_factory=RestartPolicy)
 
     @property
     def endpoints(self) -> dict[str, str]:

@@ -1,122 +1,98 @@
-"""Generic supervisor: starts, watches and stops services described by ServiceSpecs.
+"""Generic supervisor: starts, watches, restarts and stops services described by ServiceSpecs.
 
-Every service runs in its own process group (so a stop reaches its children too) and is
-registered with a reaper process that cleans up if this process dies without stopping them.
-A monitor thread notices crashes, runs health probes, samples CPU/RSS with psutil and
-publishes a state file that `ecomdesk stack status` reads from other terminals.
+The parts with their own reason to change live next door: the process (`process`), logs (`logs`),
+psutil sampling (`sampler`), the ownership lock and reaper (`ownership`), the published state file
+(`status`), the restart budget (`restart`) and the command socket (`control`). This module holds the
+lifecycle: which service is wanted up, in which state it is, and what to do when that changes.
+
+Threads: user commands (start/stop/restart) run one at a time under `_op_lock`; a monitor thread
+notices exits, probes health and samples; a recovery thread carries out the restart policy, also
+under `_op_lock`. A Stop by the user marks services unwanted first, so the policy never undoes it.
 """
 
 from __future__ import annotations
 
-import fcntl
-import json
-import logging
-import logging.handlers
 import os
-import signal
-import subprocess
-import sys
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import psutil
-
+from ecomdesk.core.control import ControlServer
+from ecomdesk.core.logs import ServiceLogs
+from ecomdesk.core.ownership import OwnedElsewhere, Ownership, owner_alive  # noqa: F401 (re-exported)
 from ecomdesk.core.ports import busy_ports
-from ecomdesk.core.spec import Probe, ServiceSpec, State, dependency_order, dependents_order
+from ecomdesk.core.process import ServiceProcess
+from ecomdesk.core.restart import RestartBudget
+from ecomdesk.core.sampler import TreeSampler
+from ecomdesk.core.spec import (
+    UP,
+    WANTED,
+    Probe,
+    ServiceSpec,
+    StartError,
+    State,
+    dependency_order,
+    dependents_order,
+)
+from ecomdesk.core.status import ServiceStatus, publish, read_state  # noqa: F401 (re-exported)
 
-LogListener = Callable[[str, str], None]
-LAST_LINES = 40
+RECOVERY_TICK = 0.2
 
 
-class StartError(RuntimeError):
-    """A service could not be started; the message says which and why."""
-
-
-class OwnedElsewhere(StartError):
-    """Another live ecomdesk process already manages the stack of this home."""
-
-
-@dataclass
-class ServiceStatus:
-    name: str
-    title: str
-    state: str
-    pid: int | None = None
-    uptime: float | None = None
-    cpu_percent: float | None = None
-    rss: int | None = None
-    endpoints: dict[str, str] = field(default_factory=dict)
-    message: str = ""
-    exit_code: int | None = None
-    last_lines: list[str] = field(default_factory=list)
-    telemetry: dict = field(default_factory=dict)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+class _Cancelled(StartError):
+    """A stop request arrived while the service was starting."""
 
 
 class _Runtime:
     """Mutable bookkeeping for one service; guarded by the supervisor's lock."""
 
-    def __init__(self, spec: ServiceSpec, log_dir: Path):
+    def __init__(self, spec: ServiceSpec):
         self.spec = spec
         self.state = State.STOPPED
-        self.proc: subprocess.Popen | None = None
-        self.started_at: float | None = None
         self.message = ""
+        self.proc: ServiceProcess | None = None
+        self.started_at: float | None = None
         self.exit_code: int | None = None
-        self.lines: deque[str] = deque(maxlen=LAST_LINES)
         self.telemetry: dict = {}
         self.expect_exit = False
-        self.ps: dict[int, psutil.Process] = {}
+        self.wanted = False  # the user asked for it to run and has not stopped it since
+        self.budget = RestartBudget(spec.restart)
+        self.restarts = 0
+        self.restart_at: float | None = None  # monotonic time of the next policy restart
+        self.down_reason = ""
+        self.attempt = ""
+        self.health_failures = 0
+        self.sampler = TreeSampler()
         self.cpu: float | None = None
         self.rss: int | None = None
-        self.log_file = log_dir / f"{spec.name}.log"
-        self.handler = logging.handlers.RotatingFileHandler(
-            self.log_file, maxBytes=10 * 1024 * 1024, backupCount=3, encoding="utf-8", delay=True
-        )
-        self.handler.setFormatter(logging.Formatter("%(message)s"))
 
 
 class Supervisor:
-    def __init__(
-        self,
-        specs: list[ServiceSpec],
-        log_dir: Path,
-        run_dir: Path,
-        health_interval: float = 2.0,
-    ):
+    def __init__(self, specs: list[ServiceSpec], log_dir: Path, run_dir: Path, health_interval: float = 2.0):
         self.specs = {s.name: s for s in specs}
         dependency_order(self.specs)  # reject cycles and unknown dependencies early
-        log_dir.mkdir(parents=True, exist_ok=True)
         run_dir.mkdir(parents=True, exist_ok=True)
         self.run_dir = run_dir
-        self.state_file = run_dir / "state.json"
-        self._rt = {name: _Runtime(spec, log_dir) for name, spec in self.specs.items()}
+        self._logs = ServiceLogs(log_dir, list(self.specs))
+        self._owner = Ownership(run_dir)
+        self._control: ControlServer | None = None
+        self._rt = {name: _Runtime(spec) for name, spec in self.specs.items()}
         self._lock = threading.RLock()
         self._op_lock = threading.Lock()
-        self._listeners: list[LogListener] = []
+        self._stops = 0  # bumped by every stop request: a start begun before it gives up
         self._health_interval = health_interval
         self._closed = threading.Event()
-        self._cancel_start = threading.Event()
-        self._reaper: subprocess.Popen | None = None
-        self._owner_lock_fd: int | None = None
-        self._monitor = threading.Thread(target=self._monitor_loop, name="supervisor-monitor", daemon=True)
-        self._monitor.start()
+        for target, name in ((self._monitor_loop, "supervisor-monitor"), (self._recovery_loop, "supervisor-recovery")):
+            threading.Thread(target=target, name=name, daemon=True).start()
 
     # ----- observation -------------------------------------------------------------------
-    def subscribe_logs(self, listener: LogListener) -> Callable[[], None]:
+    def subscribe_logs(self, listener: Callable[[str, str], None]) -> Callable[[], None]:
         """Call `listener(service, line)` for every log line; returns an unsubscribe function."""
-        with self._lock:
-            self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+        return self._logs.subscribe(listener)
 
     def log_file(self, name: str) -> Path:
-        return self._rt[name].log_file
+        return self._logs.path(name)
 
     def snapshot(self) -> list[ServiceStatus]:
         with self._lock:
@@ -127,44 +103,66 @@ class Supervisor:
             return self._status(self._rt[name])
 
     def _status(self, rt: _Runtime) -> ServiceStatus:
-        live = rt.state in (State.STARTING, State.RUNNING, State.UNHEALTHY, State.STOPPING)
+        live = rt.proc is not None and rt.state in (State.STARTING, *UP, State.STOPPING)
+        message = rt.message
+        if rt.state == State.RESTARTING and rt.restart_at is not None:
+            wait = max(0.0, rt.restart_at - time.monotonic())
+            message = f"{rt.down_reason}; restarting in {wait:.0f} s, attempt {rt.attempt}"
         return ServiceStatus(
             name=rt.spec.name,
             title=rt.spec.title,
             state=str(rt.state),
-            pid=rt.proc.pid if rt.proc and live else None,
+            pid=rt.proc.pid if live else None,
             uptime=time.time() - rt.started_at if rt.started_at and live else None,
             cpu_percent=rt.cpu if live else None,
             rss=rt.rss if live else None,
             endpoints=rt.spec.endpoints,
-            message=rt.message,
+            message=message,
             exit_code=rt.exit_code,
-            last_lines=list(rt.lines) if rt.state == State.FAILED else [],
+            last_lines=self._logs.last_lines(rt.spec.name) if rt.state in (State.FAILED, State.RESTARTING) else [],
             telemetry=dict(rt.telemetry),
+            restarts=rt.restarts,
         )
 
     # ----- commands ----------------------------------------------------------------------
     def start(self, names: list[str] | None = None) -> None:
         """Start `names` (default: all) and their dependencies, each once it is ready."""
         with self._op_lock:
-            self._cancel_start.clear()
+            stops = self._stops
             order = dependency_order(self.specs, names)
-            todo = [n for n in order if not self._is_live(n)]
+            todo = [n for n in order if not self._is_up(n)]
+            if todo:
+                self._owner.take()
+                if self._control is None:
+                    self._control = ControlServer(self.run_dir, self._handle_request)
+            with self._lock:
+                for n in order:
+                    rt = self._rt[n]
+                    rt.wanted = True
+                    rt.restart_at = None
+                    if n in todo:
+                        rt.budget.reset()
+                        rt.restarts = 0
             if not todo:
                 return
-            self._take_ownership()
+            for n in todo:
+                proc = self._rt[n].proc
+                if proc is not None and proc.alive():  # an unhealthy one waiting for its restart
+                    self._end(self._rt[n], proc)
             problems = []
             for n in todo:
                 spec = self.specs[n]
                 problems += [f"{n}: {p}" for p in busy_ports(spec.host, spec.ports)]
             if problems:
+                self._unwant(todo)
                 raise StartError("cannot start, nothing was started:\n  " + "\n  ".join(problems))
             started: list[str] = []
             try:
                 for n in todo:
-                    self._start_one(n)
+                    self._start_one(n, stops)
                     started.append(n)
             except StartError:
+                self._unwant(todo)
                 for n in reversed(started):
                     self._stop_one(n)
                 raise
@@ -172,18 +170,25 @@ class Supervisor:
     def stop(self, names: list[str] | None = None) -> None:
         """Stop `names` (default: all) and whatever depends on them, dependents first.
 
-        A start in progress is cancelled first (its services are stopped), so Stop never waits
-        for a slow readiness timeout.
+        A start or policy restart in progress is cancelled first, so Stop never waits for a slow
+        readiness timeout, and nothing stopped here is brought back by the restart policy.
         """
-        self._cancel_start.set()
+        order = dependents_order(self.specs, names or list(self.specs))
+        self._unwant(order)
         with self._op_lock:
-            for n in dependents_order(self.specs, names or list(self.specs)):
+            for n in order:
                 self._stop_one(n)
-            self._write_state()
+        self._publish()
 
     def restart(self, name: str) -> None:
+        """Stop `name` and what runs on it, then start all of that again (and `name`'s dependencies)."""
+        if name not in self.specs:
+            raise KeyError(f"unknown service {name!r}; known: {', '.join(self.specs)}")
+        with self._lock:
+            group = [n for n in dependents_order(self.specs, [name])
+                     if n == name or self._rt[n].state in WANTED]
         self.stop([name])
-        self.start([name])
+        self.start(group)
 
     def send_control(self, name: str, command: str) -> None:
         """Write one command line to a service that reads commands on stdin."""
@@ -191,72 +196,68 @@ class Supervisor:
             rt = self._rt[name]
             if not rt.spec.accepts_control:
                 raise ValueError(f"{name} takes no control commands")
-            if not rt.proc or rt.proc.poll() is not None or not rt.proc.stdin:
+            if rt.proc is None or not rt.proc.alive():
                 raise RuntimeError(f"{name} is not running")
-            rt.proc.stdin.write((command.strip() + "\n").encode())
-            rt.proc.stdin.flush()
+            rt.proc.send_line(command)
 
     def close(self) -> None:
-        """Stop everything and release the reaper and the ownership lock."""
+        """Stop everything and release the command socket, the reaper and the ownership lock."""
         self.stop()
         self._closed.set()
-        if self._reaper and self._reaper.stdin:
-            self._reaper.stdin.close()
-            self._reaper.wait(timeout=15)
-        for rt in self._rt.values():
-            rt.handler.close()
-        if self._owner_lock_fd is not None:
-            os.close(self._owner_lock_fd)
-            self._owner_lock_fd = None
-        self._write_state()
+        if self._control is not None:
+            self._control.close()
+            self._control = None
+        self._owner.release()
+        self._logs.close()
 
-    # ----- internals ---------------------------------------------------------------------
-    def _is_live(self, name: str) -> bool:
+    def _handle_request(self, request: dict) -> None:
+        op, service = request.get("op"), request.get("service")
+        if op == "restart" and isinstance(service, str):
+            self.restart(service)
+        else:
+            raise ValueError(f"unknown request {request!r}")
+
+    # ----- starting and stopping ---------------------------------------------------------
+    def _is_up(self, name: str) -> bool:
         rt = self._rt[name]
-        return rt.proc is not None and rt.proc.poll() is None and rt.state in (State.RUNNING, State.UNHEALTHY)
+        return rt.proc is not None and rt.proc.alive() and rt.state in UP
 
-    def _take_ownership(self) -> None:
-        if self._owner_lock_fd is not None:
-            return
-        fd = os.open(self.run_dir / "owner.lock", os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            owner = read_state(self.run_dir).get("owner")
-            raise OwnedElsewhere(
-                f"another ecomdesk process (pid {owner}) already runs the stack of this home; "
-                "stop it with `ecomdesk stack down`"
-            ) from None
-        self._owner_lock_fd = fd
-        self._reaper = subprocess.Popen(
-            [sys.executable, "-m", "ecomdesk.core.reaper"],
-            stdin=subprocess.PIPE,
-            start_new_session=True,
-        )
-
-    def _tell_reaper(self, verb: str, pgid: int) -> None:
-        if self._reaper and self._reaper.stdin:
-            self._reaper.stdin.write(f"{verb} {pgid}\n".encode())
-            self._reaper.stdin.flush()
+    def _unwant(self, names: list[str]) -> None:
+        with self._lock:
+            self._stops += 1
+            for n in names:
+                self._rt[n].wanted = False
+                self._rt[n].restart_at = None
 
     def _set(self, rt: _Runtime, state: State, message: str | None = None) -> None:
         with self._lock:
             rt.state = state
             if message is not None:
                 rt.message = message
-        self._write_state()
+        self._publish()
 
-    def _start_one(self, name: str) -> None:
-        rt = self._rt[name]
+    def _log(self, rt: _Runtime, line: str) -> None:
+        self._logs.write(rt.spec.name, line)
+
+    def _on_line(self, rt: _Runtime, line: str) -> None:
+        parse = rt.spec.telemetry
+        data = parse(line) if parse else None
+        if data is not None:
+            with self._lock:
+                rt.telemetry.update(data)
+        self._log(rt, line)
+
+    def _launch(self, rt: _Runtime) -> ServiceProcess:
+        """Prepare and spawn the service's process; readiness is the caller's business."""
         spec = rt.spec
         with self._lock:
             rt.exit_code = None
-            rt.lines.clear()
             rt.telemetry = {}
             rt.expect_exit = False
-            rt.ps = {}
+            rt.health_failures = 0
+            rt.sampler.reset()
             rt.cpu = rt.rss = None
+        self._logs.clear(spec.name)
         self._set(rt, State.STARTING, "preparing")
         try:
             if spec.data_dir:
@@ -267,39 +268,38 @@ class Supervisor:
             env = {**os.environ, **spec.env()}
         except Exception as exc:  # preparing is service code: report whatever it raised
             self._set(rt, State.FAILED, f"prepare failed: {exc}")
-            raise StartError(f"{name}: prepare failed: {exc}") from exc
+            raise StartError(f"{spec.name}: prepare failed: {exc}") from exc
         self._log(rt, f"[ecomdesk] starting: {' '.join(cmd)}")
         try:
-            proc = subprocess.Popen(
-                cmd,
-                env=env,
-                cwd=spec.data_dir or None,
-                stdin=subprocess.PIPE if spec.accepts_control else subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+            proc = ServiceProcess(cmd, env, spec.data_dir, spec.accepts_control,
+                                  lambda line: self._on_line(rt, line), spec.name)
         except OSError as exc:
             self._set(rt, State.FAILED, f"cannot run {cmd[0]}: {exc}")
-            raise StartError(f"{name}: cannot run {cmd[0]}: {exc}") from exc
+            raise StartError(f"{spec.name}: cannot run {cmd[0]}: {exc}") from exc
         with self._lock:
             rt.proc = proc
             rt.started_at = time.time()
-        self._tell_reaper("add", proc.pid)
-        threading.Thread(target=self._read_output, args=(rt, proc), name=f"log-{name}", daemon=True).start()
+        self._owner.track(proc.pid)
+        return proc
+
+    def _start_one(self, name: str, stops: int) -> None:
+        """Start one service and wait until its readiness probe passes (or it fails, or a stop comes)."""
+        rt = self._rt[name]
+        spec = rt.spec
+        proc = self._launch(rt)
         self._set(rt, State.STARTING, "waiting for readiness")
         deadline = time.monotonic() + spec.ready_timeout
         probe = Probe(False, "not probed yet")
         while time.monotonic() < deadline:
-            if self._cancel_start.is_set():
-                self._kill(rt, proc)
+            if self._stops != stops:
+                self._end(rt, proc)
                 self._set(rt, State.STOPPED, "start cancelled")
-                raise StartError(f"{name}: start cancelled by a stop request")
-            if proc.poll() is not None:
-                time.sleep(0.3)  # let the reader thread collect the last lines
+                raise _Cancelled(f"{name}: start cancelled by a stop request")
+            if not proc.alive():
+                proc.drain(1.0)
                 msg = f"exited with code {proc.returncode} while starting"
                 self._mark_failed(rt, proc, msg)
-                tail = "\n    ".join(list(rt.lines)[-8:])
+                tail = "\n    ".join(self._logs.last_lines(name)[-8:])
                 raise StartError(f"{name}: {msg}; last log lines:\n    {tail}")
             probe = _safe_probe(spec.ready)
             if probe.ok:
@@ -308,67 +308,41 @@ class Supervisor:
             with self._lock:
                 rt.message = f"waiting for readiness: {probe.message}"
             time.sleep(0.5)
+        self._end(rt, proc)
         self._mark_failed(rt, proc, f"not ready after {spec.ready_timeout:.0f} s: {probe.message}")
-        self._kill(rt, proc)
         raise StartError(f"{name}: not ready after {spec.ready_timeout:.0f} s: {probe.message}")
 
-    def _mark_failed(self, rt: _Runtime, proc: subprocess.Popen, message: str) -> None:
+    def _mark_failed(self, rt: _Runtime, proc: ServiceProcess, message: str) -> None:
         with self._lock:
             rt.exit_code = proc.returncode
-        self._tell_reaper("del", proc.pid)
+        self._owner.untrack(proc.pid)
         self._set(rt, State.FAILED, message)
 
     def _stop_one(self, name: str) -> None:
         rt = self._rt[name]
         proc = rt.proc
-        if proc is None or proc.poll() is not None:
+        if proc is None or not proc.alive():
             if rt.state not in (State.FAILED, State.STOPPED):
                 self._set(rt, State.STOPPED, "stopped")
             return
-        with self._lock:
-            rt.expect_exit = True
         self._set(rt, State.STOPPING, "stopping")
-        self._kill(rt, proc)
+        code = self._end(rt, proc)
         with self._lock:
-            rt.exit_code = proc.returncode
-        self._set(rt, State.STOPPED, f"stopped (exit code {proc.returncode})")
+            rt.exit_code = code
+        self._set(rt, State.STOPPED, f"stopped (exit code {code})")
 
-    def _kill(self, rt: _Runtime, proc: subprocess.Popen) -> None:
-        """SIGTERM the process group, wait the stop timeout, then SIGKILL it."""
+    def _end(self, rt: _Runtime, proc: ServiceProcess) -> int:
         with self._lock:
             rt.expect_exit = True
-        _killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=rt.spec.stop_timeout)
-        except subprocess.TimeoutExpired:
+
+        def escalate() -> None:
             self._log(rt, f"[ecomdesk] no exit after {rt.spec.stop_timeout:.0f} s, sending SIGKILL")
-        _killpg(proc.pid, signal.SIGKILL)  # also reaps children left in the group
-        proc.wait()
-        self._tell_reaper("del", proc.pid)
 
-    def _read_output(self, rt: _Runtime, proc: subprocess.Popen) -> None:
-        assert proc.stdout is not None
-        parse = rt.spec.telemetry
-        for raw in proc.stdout:
-            line = raw.decode("utf-8", "replace").rstrip("\r\n")
-            if parse:
-                data = parse(line)
-                if data is not None:
-                    with self._lock:
-                        rt.telemetry.update(data)
-            self._log(rt, line)
+        code = proc.end(rt.spec.stop_timeout, escalate)
+        self._owner.untrack(proc.pid)
+        return code
 
-    def _log(self, rt: _Runtime, line: str) -> None:
-        with self._lock:
-            rt.lines.append(line)
-            listeners = list(self._listeners)
-        rt.handler.handle(logging.makeLogRecord({"msg": line, "levelno": logging.INFO}))
-        for listener in listeners:
-            try:
-                listener(rt.spec.name, line)
-            except Exception:  # a broken listener must not stop log collection
-                logging.getLogger(__name__).exception("log listener failed")
-
+    # ----- watching ----------------------------------------------------------------------
     def _monitor_loop(self) -> None:
         last_health = 0.0
         while not self._closed.wait(1.0):
@@ -377,7 +351,7 @@ class Supervisor:
                 last_health = time.monotonic()
             for rt in list(self._rt.values()):
                 self._watch(rt, check_health)
-            self._write_state()
+            self._publish()
 
     def _watch(self, rt: _Runtime, check_health: bool) -> None:
         proc = rt.proc
@@ -385,51 +359,111 @@ class Supervisor:
             return
         code = proc.poll()
         if code is not None:
-            if rt.state in (State.RUNNING, State.UNHEALTHY) and not rt.expect_exit:
-                time.sleep(0.2)
-                self._mark_failed(rt, proc, f"crashed with exit code {code}")
-                _killpg(proc.pid, signal.SIGKILL)
+            if rt.state in UP and not rt.expect_exit:
+                proc.drain(0.5)
+                with self._lock:
+                    rt.expect_exit = True
+                    rt.exit_code = code
+                proc.signal_group(9)  # children it left behind
+                self._owner.untrack(proc.pid)
+                self._went_down(rt, f"crashed with exit code {code}")
             return
-        self._sample(rt, proc.pid)
-        if check_health and rt.state in (State.RUNNING, State.UNHEALTHY):
-            probe = _safe_probe(rt.spec.health or rt.spec.ready)
-            if rt.state in (State.RUNNING, State.UNHEALTHY) and not rt.expect_exit:
-                self._set(rt, State.RUNNING if probe.ok else State.UNHEALTHY, probe.message)
-
-    def _sample(self, rt: _Runtime, pid: int) -> None:
-        try:
-            root = rt.ps.get(pid) or psutil.Process(pid)
-            procs = [root, *root.children(recursive=True)]
-        except psutil.Error:
+        sample = rt.sampler.sample(proc.pid)
+        if sample is not None:
+            with self._lock:
+                rt.cpu, rt.rss = sample
+        if not (check_health and rt.state in UP):
             return
-        cpu = rss = 0.0
-        fresh: dict[int, psutil.Process] = {}
-        for p in procs:
-            p = rt.ps.get(p.pid, p)
-            try:
-                cpu += p.cpu_percent(None)
-                rss += p.memory_info().rss
-                fresh[p.pid] = p
-            except psutil.Error:
-                continue
+        probe = _safe_probe(rt.spec.health or rt.spec.ready)
         with self._lock:
-            rt.ps = fresh
-            rt.cpu, rt.rss = round(cpu, 1), int(rss)
+            if rt.state not in UP or rt.expect_exit:
+                return
+            rt.health_failures = 0 if probe.ok else rt.health_failures + 1
+            failures = rt.health_failures
+        self._set(rt, State.RUNNING if probe.ok else State.UNHEALTHY, probe.message)
+        policy = rt.spec.restart
+        if failures >= policy.health_failures and policy.enabled:
+            with self._lock:
+                rt.expect_exit = True  # the recovery ends what is left of it
+            self._went_down(rt, f"{failures} failed health probes in a row: {probe.message}")
 
-    def _write_state(self) -> None:
-        if self._owner_lock_fd is None:
-            return
-        data = {"owner": os.getpid(), "updated": time.time(), "services": [s.to_dict() for s in self.snapshot()]}
-        tmp = self.state_file.with_name(f".state.{threading.get_ident()}.tmp")
-        tmp.write_text(json.dumps(data))
-        tmp.replace(self.state_file)
+    def _went_down(self, rt: _Runtime, reason: str) -> None:
+        """A wanted service stopped serving without being asked to: schedule a restart or fail."""
+        with self._lock:
+            if not rt.wanted:
+                return
+            attempt = rt.budget.next_attempt(time.monotonic())
+            if attempt is None:
+                rt.restart_at = None
+                state, message = State.FAILED, f"{reason}; {rt.budget.gave_up_reason()}"
+            else:
+                rt.restart_at = time.monotonic() + attempt.delay
+                rt.down_reason, rt.attempt = reason, f"{attempt.number}/{attempt.of}"
+                state = State.RESTARTING
+                message = f"{reason}; restarting in {attempt.delay:.0f} s, attempt {rt.attempt}"
+        self._log(rt, f"[ecomdesk] {message}")
+        self._set(rt, state, message)
+        if state == State.FAILED:
+            proc = rt.proc
+            if proc is not None and proc.alive():  # unhealthy, and no restart left: end it
+                threading.Thread(target=self._end, args=(rt, proc), daemon=True).start()
+            self._fail_waiting_dependents(rt.spec.name)
 
+    def _fail_waiting_dependents(self, name: str) -> None:
+        for n in dependents_order(self.specs, [name]):
+            rt = self._rt[n]
+            if n != name and rt.state == State.RESTARTING and rt.restart_at is None:
+                self._set(rt, State.FAILED, f"not restarted: {name} failed")
 
-def _killpg(pgid: int, sig: int) -> None:
-    try:
-        os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
+    # ----- the restart policy ------------------------------------------------------------
+    def _recovery_loop(self) -> None:
+        while not self._closed.wait(RECOVERY_TICK):
+            now = time.monotonic()
+            with self._lock:
+                due = [n for n in dependency_order(self.specs) if self._rt[n].state == State.RESTARTING
+                       and self._rt[n].restart_at is not None and self._rt[n].restart_at <= now]
+            if due:
+                self._recover(due[0])
+
+    def _recover(self, name: str) -> None:
+        """Restart `name` and the wanted services that run on it, in dependency order."""
+        with self._op_lock:
+            stops = self._stops
+            with self._lock:
+                root = self._rt[name]
+                if not root.wanted or root.state != State.RESTARTING:
+                    return
+                root.restart_at = None
+                group = [n for n in dependents_order(self.specs, [name]) if self._rt[n].wanted]
+            for n in group:  # dependents first
+                rt = self._rt[n]
+                if n != name:
+                    with self._lock:
+                        rt.restart_at = None
+                    self._log(rt, f"[ecomdesk] restarting because {name} restarts")
+                if rt.proc is not None and rt.proc.alive():
+                    self._end(rt, rt.proc)
+                self._set(rt, State.RESTARTING, f"waiting for {name} to restart" if n != name else None)
+            self._log(root, f"[ecomdesk] restart attempt {root.attempt}")
+            order = [n for n in dependency_order(self.specs, group) if not self._is_up(n)]
+            for i, n in enumerate(order):
+                try:
+                    self._start_one(n, stops)
+                except _Cancelled:
+                    return
+                except StartError as exc:
+                    for m in order[i + 1:]:
+                        self._set(self._rt[m], State.RESTARTING, f"waiting for {n} to restart")
+                    self._went_down(self._rt[n], f"restart failed: {str(exc).splitlines()[0]}")
+                    return
+                with self._lock:
+                    self._rt[n].restarts += 1
+                self._log(self._rt[n], f"[ecomdesk] restarted ({self._rt[n].restarts} policy restart(s) so far)")
+
+    # ----- publishing --------------------------------------------------------------------
+    def _publish(self) -> None:
+        if self._owner.held:
+            publish(self.run_dir, self.snapshot())
 
 
 def _safe_probe(fn) -> Probe:
@@ -437,25 +471,3 @@ def _safe_probe(fn) -> Probe:
         return fn()
     except Exception as exc:  # a probe that raises means "not ready", with its reason shown
         return Probe(False, f"{type(exc).__name__}: {exc}")
-
-
-def owner_alive(run_dir: Path) -> int | None:
-    """Pid of the live process that owns the stack of this home, if any."""
-    fd = os.open(run_dir / "owner.lock", os.O_RDWR | os.O_CREAT, 0o644) if run_dir.exists() else None
-    if fd is None:
-        return None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return None
-    except BlockingIOError:
-        return read_state(run_dir).get("owner") or -1
-    finally:
-        os.close(fd)
-
-
-def read_state(run_dir: Path) -> dict:
-    try:
-        return json.loads((run_dir / "state.json").read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        return {}

@@ -2,13 +2,14 @@
 
 When the config points at an external Kafka cluster or HDFS NameNode, the matching local
 services are left out and nothing waits for them: the producer and the job talk to the cluster.
+Each service gets its restart policy from the config's `[restart]` section.
 """
 
 from __future__ import annotations
 
 import dataclasses
 
-from ecomdesk.config import Config
+from ecomdesk.config import Config, ConfigError
 from ecomdesk.core.spec import ServiceSpec
 from ecomdesk.producer.service import producer_spec
 from ecomdesk.services.hdfs import datanode_spec, namenode_spec
@@ -24,5 +25,10 @@ def build_specs(config: Config) -> list[ServiceSpec]:
         external.add("kafka")
     if config.hdfs.namenode:
         external |= {"hdfs-namenode", "hdfs-datanode"}
-    return [dataclasses.replace(s, depends_on=tuple(d for d in s.depends_on if d not in external))
+    unknown = set(config.restart.services) - {s.name for s in specs}
+    if unknown:
+        raise ConfigError(f"[restart.services]: unknown service(s) {', '.join(sorted(unknown))}; "
+                          f"known: {', '.join(s.name for s in specs)}")
+    return [dataclasses.replace(s, depends_on=tuple(d for d in s.depends_on if d not in external),
+                                restart=config.restart.policy_for(s.name))
             for s in specs if s.name not in external]

@@ -104,7 +104,11 @@ def format_namenode(config: Config) -> None:
 
 
 def namenode_jmx(config: Config, bean: str) -> dict:
-    url = f"http://127.0.0.1:{config.ports.namenode_http}/jmx?qry={bean}"
+    return _jmx(config.ports.namenode_http, bean)
+
+
+def _jmx(port: int, bean: str) -> dict:
+    url = f"http://127.0.0.1:{port}/jmx?qry={bean}"
     with urllib.request.urlopen(url, timeout=3) as resp:  # noqa: S310 (fixed local address)
         beans = json.load(resp).get("beans", [])
     if not beans:
@@ -131,6 +135,16 @@ def cluster_probe(config: Config) -> Probe:
     return Probe(True, f"{live} live DataNode(s), {free / 2**30:.1f} GiB free, out of safe mode")
 
 
+def datanode_probe(config: Config) -> Probe:
+    """The DataNode itself answers and is registered with its NameNode (the cluster probe asks the
+    NameNode, which still counts a hung DataNode as live for minutes)."""
+    info = _jmx(config.ports.datanode_http, "Hadoop:service=DataNode,name=DataNodeInfo")
+    namenodes = json.loads(info.get("NamenodeAddresses") or "{}")
+    if not namenodes:
+        return Probe(False, "DataNode not registered with a NameNode")
+    return Probe(True, f"DataNode serving, registered with {', '.join(namenodes)}")
+
+
 def namenode_spec(config: Config) -> ServiceSpec:
     return ServiceSpec(
         name="hdfs-namenode",
@@ -150,6 +164,7 @@ def datanode_spec(config: Config) -> ServiceSpec:
         title="HDFS DataNode",
         command=lambda: _command(config, DATANODE_MAIN, config.memory.datanode_heap),
         ready=lambda: cluster_probe(config),
+        health=lambda: datanode_probe(config),
         ports={"data": config.ports.datanode, "http": config.ports.datanode_http, "ipc": config.ports.datanode_ipc},
         data_dir=hdfs_root(config),
         depends_on=("hdfs-namenode",),

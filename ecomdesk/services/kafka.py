@@ -62,13 +62,22 @@ def _java(config: Config, main: str, *args: str) -> list[str]:
     )
 
 
+def kafka_uuid() -> str:
+    """A random id the way Kafka's `Uuid.randomUuid()` makes one: URL-safe base64 of 16 random bytes,
+    drawn again when it starts with '-' (a command line would read it as an option) or is all zero."""
+    while True:
+        raw = uuid.uuid4().bytes
+        text = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+        if not text.startswith("-") and any(raw):
+            return text
+
+
 def format_storage(config: Config) -> None:
     """Format the KRaft log dir once, with a fresh cluster id; later starts keep topics and data."""
     props = write_properties(config)
     if (kafka_root(config) / "logs" / "meta.properties").exists():
         return
-    cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-    cmd = _java(config, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props))
+    cmd = _java(config, "kafka.tools.StorageTool", "format", f"--cluster-id={kafka_uuid()}", "-c", str(props))
     run_tool(cmd, "Kafka storage format", config.paths.log_dir / "kafka-format.log")
 
 

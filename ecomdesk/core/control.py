@@ -1,0 +1,94 @@
+"""The owner's command socket (run/control.sock): other terminals ask it to restart a service.
+
+One JSON request per connection, one JSON answer: {"op": "restart", "service": "kafka"} ->
+{"ok": true} or {"ok": false, "error": "..."}. The socket is readable by its user only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+SOCKET = "control.sock"
+Handler = Callable[[dict], None]
+
+
+class ControlServer:
+    def __init__(self, run_dir: Path, handle: Handler):
+        self.path = run_dir / SOCKET
+        self._handle = handle
+        self.path.unlink(missing_ok=True)
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        old = os.umask(0o177)
+        try:
+            self._sock.bind(str(self.path))
+        finally:
+            os.umask(old)
+        self._sock.listen(8)
+        self._thread = threading.Thread(target=self._serve, name="supervisor-control", daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:  # closed
+                return
+            threading.Thread(target=self._answer, args=(conn,), name="supervisor-request", daemon=True).start()
+
+    def _answer(self, conn: socket.socket) -> None:
+        with conn:
+            try:
+                request = json.loads(_read_line(conn))
+                self._handle(request)
+                answer = {"ok": True}
+            except Exception as exc:  # the caller gets every failure as the answer
+                answer = {"ok": False, "error": str(exc)}
+            try:
+                conn.sendall((json.dumps(answer) + "\n").encode())
+            except OSError:
+                logging.getLogger(__name__).warning("control client went away before the answer")
+
+    def close(self) -> None:
+        try:
+            self._sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self._sock.close()
+        self.path.unlink(missing_ok=True)
+
+
+class ControlError(RuntimeError):
+    """The owner refused the request or could not be reached; the message says why."""
+
+
+def request(run_dir: Path, payload: dict, timeout: float) -> None:
+    """Send one request to the owner of `run_dir` and wait for its answer."""
+    path = run_dir / SOCKET
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        try:
+            s.connect(str(path))
+            s.sendall((json.dumps(payload) + "\n").encode())
+            answer = json.loads(_read_line(s) or "{}")
+        except TimeoutError:
+            raise ControlError(f"no answer from the owner within {timeout:.0f} s") from None
+        except OSError as exc:
+            raise ControlError(f"cannot reach the owner at {path}: {exc.strerror or exc}") from None
+    if not answer.get("ok"):
+        raise ControlError(answer.get("error") or "the owner gave no answer")
+
+
+def _read_line(conn: socket.socket) -> str:
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data.decode()

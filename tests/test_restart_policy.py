@@ -1,0 +1,167 @@
+"""Restart and the restart policy of the generic supervisor, on small real processes (no JVM)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+import urllib.request
+
+import pytest
+from stackutil import free_ports, listening
+
+from ecomdesk.core.control import ControlError, request
+from ecomdesk.core.spec import Probe, RestartPolicy, ServiceSpec
+from ecomdesk.core.supervisor import Supervisor
+
+SERVER = "import http.server,sys; print('serving', flush=True); " \
+         "http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), http.server.SimpleHTTPRequestHandler).serve_forever()"
+FAST = RestartPolicy(backoff=0.2, backoff_max=1.0, attempts=3, window=60, health_failures=2)
+
+
+def http_ok(port: int) -> Probe:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=0.5):
+            return Probe(True, "answers")
+    except OSError as exc:
+        return Probe(False, f"no answer: {exc}")
+
+
+def server(name: str, port: int, depends_on=(), restart: RestartPolicy = FAST, **kw) -> ServiceSpec:
+    return ServiceSpec(name=name, title=name.title(), command=lambda: [sys.executable, "-c", SERVER, str(port)],
+                       ready=lambda: http_ok(port), ports={"http": port}, depends_on=depends_on,
+                       stop_timeout=3, restart=restart, **kw)
+
+
+@pytest.fixture
+def make(tmp_path):
+    sups = []
+
+    def build(*specs) -> Supervisor:
+        sup = Supervisor(list(specs), tmp_path / "logs", tmp_path / "run", health_interval=0.5)
+        sups.append(sup)
+        return sup
+
+    yield build
+    for sup in sups:
+        sup.close()
+
+
+def wait_for(fn, timeout=20.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = fn()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def states(sup) -> dict[str, str]:
+    return {s.name: s.state for s in sup.snapshot()}
+
+
+def test_a_crashed_service_is_restarted_with_its_dependents_and_it_is_logged(make):
+    p1, p2 = free_ports(2)
+    slow = RestartPolicy(backoff=1.5, attempts=3, window=60)
+    sup = make(server("db", p1, restart=slow), server("web", p2, ("db",)))
+    sup.start()
+    db_pid, web_pid = sup.status("db").pid, sup.status("web").pid
+    os.killpg(db_pid, signal.SIGKILL)
+    st = wait_for(lambda: sup.status("db").state == "restarting" and sup.status("db"), what="db restarting")
+    assert "crashed with exit code -9" in st.message and "attempt 1/3" in st.message
+    assert "restarting in 1 s" in st.message or "restarting in 2 s" in st.message
+    wait_for(lambda: states(sup) == {"db": "running", "web": "running"} and sup.status("db").restarts == 1,
+             what="both running again")
+    assert sup.status("db").pid != db_pid and sup.status("web").pid != web_pid  # the dependent came back too
+    assert listening(p1) and listening(p2)
+    log = sup.log_file("db").read_text()
+    assert "[ecomdesk] crashed with exit code -9; restarting in" in log and "[ecomdesk] restarted" in log
+    assert "restarting because db restarts" in sup.log_file("web").read_text()
+
+
+def test_a_hung_service_is_restarted_after_failed_health_probes(make):
+    port = free_ports(1)[0]
+    sup = make(server("web", port))
+    sup.start()
+    pid = sup.status("web").pid
+    os.killpg(pid, signal.SIGSTOP)  # alive, port open, but never answers
+    wait_for(lambda: sup.status("web").state == "restarting", what="restarting after health failures")
+    assert "2 failed health probes in a row" in sup.status("web").message
+    wait_for(lambda: sup.status("web").state == "running" and sup.status("web").pid != pid, what="running again")
+    assert http_ok(port).ok
+    assert wait_for(lambda: not _exists(pid), what="the hung process is gone")
+
+
+def test_the_policy_gives_up_and_says_why(make):
+    port = free_ports(1)[0]
+    count = {"n": 0}
+
+    def command():
+        count["n"] += 1
+        if count["n"] == 1:
+            return [sys.executable, "-c", SERVER, str(port)]
+        return [sys.executable, "-c", "import sys; print('cannot bind', flush=True); sys.exit(4)"]
+
+    spec = ServiceSpec(name="flaky", title="Flaky", command=command, ready=lambda: http_ok(port),
+                       ports={"http": port}, stop_timeout=3,
+                       restart=RestartPolicy(backoff=0.1, backoff_max=0.2, attempts=2, window=60))
+    sup = make(spec)
+    sup.start()
+    os.killpg(sup.status("flaky").pid, signal.SIGKILL)
+    st = wait_for(lambda: sup.status("flaky").state == "failed" and sup.status("flaky"), what="failed")
+    assert "gave up after 2 restart(s) within 60 s" in st.message
+    assert "exited with code 4 while starting" in st.message
+    assert "cannot bind" in st.last_lines
+    assert count["n"] == 3  # the first start and two restarts
+
+
+def test_a_stop_by_the_user_is_never_undone(make):
+    port = free_ports(1)[0]
+    sup = make(server("web", port, restart=RestartPolicy(backoff=2.0, attempts=5, window=60)))
+    sup.start()
+    os.killpg(sup.status("web").pid, signal.SIGKILL)
+    wait_for(lambda: sup.status("web").state == "restarting", what="restarting")
+    sup.stop()
+    time.sleep(3.0)  # past the backoff
+    assert sup.status("web").state == "stopped" and not listening(port)
+
+
+def test_restart_brings_back_everything_it_stopped(make):
+    p1, p2, p3 = free_ports(3)
+    sup = make(server("kafka", p1), server("job", p2, ("kafka",)), server("producer", p3, ("kafka",)))
+    sup.start()
+    before = {s.name: s.pid for s in sup.snapshot()}
+    sup.restart("kafka")
+    after = {s.name: (s.state, s.pid) for s in sup.snapshot()}
+    assert all(state == "running" for state, _ in after.values())
+    assert all(after[n][1] != before[n] for n in before)
+
+
+def test_restart_leaves_stopped_dependents_stopped(make):
+    p1, p2 = free_ports(2)
+    sup = make(server("kafka", p1), server("producer", p2, ("kafka",)))
+    sup.start(["kafka"])
+    sup.restart("kafka")
+    assert states(sup) == {"kafka": "running", "producer": "stopped"}
+
+
+def test_restart_from_another_process_through_the_control_socket(make, tmp_path):
+    p1, p2 = free_ports(2)
+    sup = make(server("kafka", p1), server("job", p2, ("kafka",)))
+    sup.start()
+    job_pid = sup.status("job").pid
+    request(tmp_path / "run", {"op": "restart", "service": "kafka"}, timeout=30)
+    assert states(sup) == {"kafka": "running", "job": "running"} and sup.status("job").pid != job_pid
+    with pytest.raises(ControlError, match="unknown service 'nope'"):
+        request(tmp_path / "run", {"op": "restart", "service": "nope"}, timeout=30)
+    assert oct((tmp_path / "run" / "control.sock").stat().st_mode & 0o777) == "0o600"
+
+
+def _exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
