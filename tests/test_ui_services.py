@@ -23,6 +23,7 @@ from ecomdesk.ui.services_panel import allowed_actions  # noqa: E402
         ("starting", False, (False, True, False)),
         ("running", False, (False, True, True)),
         ("unhealthy", False, (False, True, True)),
+        ("restarting", False, (False, True, True)),
         ("stopping", False, (False, False, False)),
         ("running", True, (False, False, False)),
     ],
@@ -122,3 +123,17 @@ def test_closing_with_nothing_running_closes_the_supervisor_without_asking(qtbot
     window.close()
     qtbot.waitUntil(lambda: not window.isVisible(), timeout=5000)
     assert sup.closed
+
+
+def test_a_service_the_policy_restarts_shows_when_and_which_attempt(qtbot, make_window):
+    window, sup, _ = make_window()
+    window.start_all.trigger()
+    qtbot.waitUntil(lambda: "Start all: done" in window.command_status.text(), timeout=5000)
+    sup.state["kafka"] = State.RESTARTING
+    sup.message["kafka"] = "crashed with exit code -9; restarting in 4 s, attempt 2/5"
+    row = window.services.rows["kafka"]
+    qtbot.waitUntil(lambda: row.badge.text() == "RESTARTING", timeout=3000)
+    assert "restarting in 4 s, attempt 2/5" in row.message.text()
+    assert row.stop.isEnabled() and not row.start.isEnabled()
+    sup.stop()
+    qtbot.waitUntil(lambda: not window.stop_all.isEnabled(), timeout=3000)

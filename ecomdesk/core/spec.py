@@ -35,7 +35,8 @@ class State(StrEnum):
 UP = frozenset({State.RUNNING, State.UNHEALTHY})  # its process serves (or should)
 LIVE = frozenset({State.STARTING, State.RUNNING, State.UNHEALTHY, State.STOPPING})  # a process exists
 WANTED = frozenset({State.STARTING, State.RUNNING, State.UNHEALTHY, State.RESTARTING})  # should be up
-STARTABLE = frozenset({State.STOPPED, State.FAILED})
+STARTABLE = frozenset({State.STOPPED, State.FAILED})  # at rest: nothing runs, nothing will by itself
+ACTIVE = frozenset(State) - STARTABLE  # runs, or is on its way up or down
 STOPPABLE = WANTED
 RESTARTABLE = frozenset({State.RUNNING, State.UNHEALTHY, State.RESTARTING, State.FAILED})
 

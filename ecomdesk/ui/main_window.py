@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from ecomdesk.chart_views import Business
-from ecomdesk.core.spec import State, dependency_order, dependents_order
+from ecomdesk.core.spec import ACTIVE, STARTABLE, dependency_order, dependents_order
 from ecomdesk.readers import Unreachable
 from ecomdesk.ui import fmt
 from ecomdesk.ui.about import show_about
@@ -38,7 +38,7 @@ from ecomdesk.ui.logs_panel import LogsPanel
 from ecomdesk.ui.pipeline_charts import PipelineCharts
 from ecomdesk.ui.pipeline_history import PipelineHistory
 from ecomdesk.ui.producer_panel import ProducerPanel
-from ecomdesk.ui.services_panel import LIVE, ServicesPanel
+from ecomdesk.ui.services_panel import ServicesPanel
 from ecomdesk.ui.settings_dialog import SettingsDialog
 
 SNAPSHOT_MS = 1000
@@ -161,8 +161,8 @@ class MainWindow(QMainWindow):
         by_name = {s.name: s for s in statuses}
         self.producer.update_status(by_name.get("producer"))
         idle = not busy and not self._closing
-        self.start_all.setEnabled(idle and any(s.state in (State.STOPPED, State.FAILED) for s in statuses))
-        self.stop_all.setEnabled(not self._closing and any(s.state in LIVE for s in statuses))
+        self.start_all.setEnabled(idle and any(s.state in STARTABLE for s in statuses))
+        self.stop_all.setEnabled(not self._closing and any(s.state in ACTIVE for s in statuses))
         if self.history.ingest(statuses):
             self.pipeline.draw_history(self.history)
 
@@ -295,7 +295,7 @@ class MainWindow(QMainWindow):
         event.ignore()
         if self._closing:
             return
-        live = [s.title for s in self.supervisor.snapshot() if s.state in LIVE]
+        live = [s.title for s in self.supervisor.snapshot() if s.state in ACTIVE]
         if live:
             answer = QMessageBox.question(
                 self,

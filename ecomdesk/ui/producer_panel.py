@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from ecomdesk.core.spec import State
+from ecomdesk.core.spec import UP
 from ecomdesk.ui import fmt
 
 TOPICS = ("orders", "cart_events", "page_views")
@@ -89,7 +89,7 @@ class ProducerPanel(QGroupBox):
 
     def update_status(self, st) -> None:
         """Show the producer's latest telemetry; controls work only while it runs."""
-        running = st is not None and st.state in (State.RUNNING, State.UNHEALTHY)
+        running = st is not None and st.state in UP
         self._set_enabled(running)
         tel = (st.telemetry if st else None) or {}
         self.paused = bool(tel.get("paused"))

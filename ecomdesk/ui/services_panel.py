@@ -7,15 +7,15 @@ from dataclasses import dataclass
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QGridLayout, QLabel, QPushButton, QSizePolicy, QWidget
 
-from ecomdesk.core.spec import State
+from ecomdesk.core.spec import RESTARTABLE, STARTABLE, STOPPABLE, State
 from ecomdesk.ui import fmt
 
-LIVE = {State.STARTING, State.RUNNING, State.UNHEALTHY, State.STOPPING}
 BADGE_COLORS = {
     State.STOPPED: "#7f8c8d",
     State.STARTING: "#2980b9",
     State.RUNNING: "#27ae60",
     State.UNHEALTHY: "#e67e22",
+    State.RESTARTING: "#d35400",
     State.FAILED: "#c0392b",
     State.STOPPING: "#8e44ad",
 }
@@ -35,9 +35,9 @@ def allowed_actions(state: str, busy: bool) -> Actions:
         return Actions(False, False, False)
     s = State(state)
     return Actions(
-        start=s in (State.STOPPED, State.FAILED),
-        stop=s in (State.STARTING, State.RUNNING, State.UNHEALTHY),
-        restart=s in (State.RUNNING, State.UNHEALTHY, State.FAILED),
+        start=s in STARTABLE,
+        stop=s in STOPPABLE,
+        restart=s in RESTARTABLE,
     )
 
 
@@ -98,7 +98,7 @@ class ServiceRow:
         if self.state == State.FAILED and st.exit_code is not None and "exit code" not in text:
             text = f"{text} (exit code {st.exit_code})"
         self.message.setText(text)
-        color = "#c0392b" if self.state in (State.FAILED, State.UNHEALTHY) else "palette(text)"
+        color = "#c0392b" if self.state in (State.FAILED, State.UNHEALTHY, State.RESTARTING) else "palette(text)"
         self.message.setStyleSheet(f"color:{color}")
         tip = text
         if st.last_lines:
