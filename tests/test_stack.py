@@ -149,6 +149,17 @@ def test_cli_status_and_sigkilled_owner_leaves_nothing(tmp_path):
         table = cli(home, "stack", "status").stdout
         assert re.search(r"^kafka\s+running\s+\d+", table, re.M), table
 
+        restarted = cli(home, "stack", "restart", "kafka", timeout=200)
+        assert restarted.returncode == 0, restarted.stderr
+        assert restarted.stdout == "" and "kafka restarted in" in restarted.stderr
+        by_name = {r["name"]: r for r in json.loads(cli(home, "stack", "status", "--json").stdout)}
+        assert by_name["kafka"]["state"] == "running" and by_name["kafka"]["pid"] != pids[0]
+        assert by_name["hdfs-namenode"]["pid"] == pids[1]  # not a dependent of kafka: left alone
+        assert not _alive(pids[0])
+        pids = [by_name["kafka"]["pid"], by_name["hdfs-namenode"]["pid"]]
+        unknown = cli(home, "stack", "restart", "nope")
+        assert unknown.returncode == 1 and "unknown service 'nope'" in unknown.stderr
+
         owner.send_signal(signal.SIGKILL)
         owner.wait(10)
         deadline = time.monotonic() + 10
@@ -189,3 +200,15 @@ def test_cli_logs_and_down(tmp_path):
     finally:
         if owner.poll() is None:
             owner.kill()
+
+
+def test_kafka_formats_storage_with_a_cluster_id_that_looks_like_an_option(tmp_path, monkeypatch):
+    from ecomdesk.services import kafka
+
+    drawn = [kafka.kafka_uuid() for _ in range(20000)]
+    assert not any(d.startswith("-") for d in drawn) and all(len(d) == 22 for d in drawn)
+    config = isolated_config(tmp_path / "home")
+    monkeypatch.setattr(kafka, "kafka_uuid", lambda: "-" + drawn[0][1:])  # what used to fail 1 time in 64
+    kafka.format_storage(config)
+    meta = (kafka.kafka_root(config) / "logs" / "meta.properties").read_text()
+    assert f"cluster.id=-{drawn[0][1:]}" in meta
