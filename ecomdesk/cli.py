@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         config = load()
-    except ConfigError as exc:
+        return args.func(args, config)
+    except ConfigError as exc:  # some settings are checked against the service catalog only when it is built
         print(f"ecomdesk: bad configuration: {exc}", file=sys.stderr)
         return 2
-    return args.func(args, config)

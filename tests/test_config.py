@@ -68,3 +68,40 @@ def test_external_clusters_replace_managed_services(tmp_path):
     assert specs["producer"].depends_on == ()
     assert "broker1:9092" in specs["producer"].command()
     assert dependency_order(specs) == list(specs)
+
+
+def test_restart_policy_defaults_and_per_service_overrides(tmp_path):
+    from ecomdesk.services.catalog import build_specs
+
+    paths = _paths(tmp_path)
+    paths.config_file.write_text('[restart]\nattempts = 3\nbackoff_seconds = 2\n\n'
+                                 '[restart.services.producer]\npolicy = "no"\n')
+    config = load(paths)
+    specs = {s.name: s for s in build_specs(config)}
+    assert specs["kafka"].restart.attempts == 3 and specs["kafka"].restart.delay(1) == 2.0
+    assert specs["kafka"].restart.delay(3) == 8.0 and specs["kafka"].restart.delay(9) == 30.0
+    assert specs["kafka"].restart.enabled and not specs["producer"].restart.enabled
+    config.save()
+    assert load(paths) == config
+
+
+@pytest.mark.parametrize(("text", "error"), [
+    ('[restart]\npolicy = "always"\n', "restart policy 'always'"),
+    ('[restart.services.kafka]\nattempts = "many"\n', r"\[restart.services.kafka\] attempts must be int"),
+    ('[restart.services.kafka]\nretries = 2\n', r"unknown key\(s\) in \[restart.services.kafka\]: retries"),
+    ('[restart]\nbackoff_seconds = 60.0\n', "backoff <= backoff_max"),
+])
+def test_bad_restart_settings_are_named(tmp_path, text, error):
+    paths = _paths(tmp_path)
+    paths.config_file.write_text(text)
+    with pytest.raises(ConfigError, match=error):
+        load(paths)
+
+
+def test_restart_overrides_for_an_unknown_service_are_refused(tmp_path):
+    from ecomdesk.services.catalog import build_specs
+
+    paths = _paths(tmp_path)
+    paths.config_file.write_text('[restart.services.kafak]\npolicy = "no"\n')
+    with pytest.raises(ConfigError, match="unknown service\\(s\\) kafak"):
+        build_specs(load(paths))
