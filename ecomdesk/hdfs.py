@@ -10,6 +10,7 @@ the data of commands like `ecomdesk query`.
 from __future__ import annotations
 
 import os
+import socket
 
 from pyarrow import fs as pafs
 
@@ -34,6 +35,19 @@ def prepare_environment() -> None:
     if "log4j2.configurationFile" not in opts:
         opts = f"{opts} -Dlog4j2.configurationFile={(resources_dir() / 'conf' / LOG_CONFIG).as_uri()}".strip()
     os.environ["LIBHDFS_OPTS"] = opts
+
+
+def check_namenode(address: tuple[str, int], timeout: float = 3.0) -> None:
+    """Raise ConnectionError naming the NameNode when nothing accepts connections there.
+
+    Checked before using libhdfs, which retries a dead NameNode for minutes, and pyarrow reports
+    some refused connections as missing files (an empty result instead of an error).
+    """
+    host, port = address
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as exc:
+        raise ConnectionError(f"NameNode {host}:{port} unreachable: {exc.strerror or exc}") from exc
 
 
 def hadoop_filesystem(config: Config) -> pafs.HadoopFileSystem:

@@ -80,10 +80,11 @@ def to_json(df: pd.DataFrame) -> str:
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
-    from ecomdesk.hdfs import hadoop_filesystem
+    from ecomdesk.hdfs import check_namenode, hadoop_filesystem
 
     with data_stdout() as out:
         try:
+            check_namenode(config.namenode_address)
             df = read(hadoop_filesystem(config), args.name, config, args.top)
         except (OSError, contract.ContractError) as exc:
             print(f"query {args.name}: {exc}", file=sys.stderr)

@@ -8,7 +8,6 @@ HadoopFileSystem is used, because libhdfs retries a dead NameNode for a long tim
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -18,6 +17,7 @@ import pyarrow.fs as pafs
 
 from ecomdesk import contract
 from ecomdesk.chart_views import Business, ChartShaper
+from ecomdesk.hdfs import check_namenode
 
 
 class Unreachable(RuntimeError):
@@ -85,12 +85,11 @@ class DataReader:
     # ----- HDFS --------------------------------------------------------------------------
     def _filesystem(self) -> pafs.FileSystem:
         if self._namenode:
-            host, port = self._namenode
             try:
-                socket.create_connection((host, port), timeout=self._timeout).close()
-            except OSError as exc:
+                check_namenode(self._namenode, self._timeout)
+            except ConnectionError as exc:
                 self._fs = None
-                raise Unreachable("hdfs", f"NameNode {host}:{port}: {exc}") from exc
+                raise Unreachable("hdfs", str(exc)) from exc
         if self._fs is None:
             try:
                 self._fs = self._connect_fs()

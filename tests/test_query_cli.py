@@ -25,6 +25,7 @@ from ecomdesk.bench.charts import sample_frames, write_version
 from ecomdesk.hdfs import hadoop_filesystem
 from ecomdesk.paths import Paths
 from ecomdesk.query import QUARANTINE
+from ecomdesk.sandbox import isolated_config
 
 pytestmark = pytest.mark.stack
 
@@ -122,3 +123,11 @@ def test_produce_json_prints_only_json_lines(published):
     assert r.returncode == 0, r.stderr
     lines = [json.loads(line) for line in r.stdout.splitlines()]
     assert lines and lines[-1].get("final") and lines[-1]["delivered"] == 200
+
+
+def test_query_with_the_namenode_down_fails_clearly_and_prints_no_data(tmp_path):
+    home = tmp_path / "home"
+    config = isolated_config(home)  # nothing runs on its ports
+    out = cli(home, "query", "views_by_category", "--format", "json")
+    assert out.returncode == 1 and out.stdout == ""
+    assert f"NameNode 127.0.0.1:{config.ports.namenode_rpc} unreachable" in out.stderr
