@@ -27,7 +27,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, help="seed for a reproducible event sequence (config: producer.seed)")
     p.add_argument("--invalid-fraction", type=_fraction,
                    help="share of deliberately invalid events, 0..1 (config: producer.invalid_fraction)")
-    p.add_argument("--ledger", type=Path, help="write every acknowledged valid event to this Parquet file")
+    p.add_argument("--ledger", type=Path,
+                   help="record the events sent and their acknowledgements: PATH.parquet gets the acknowledged "
+                        "valid events at exit; any other PATH is a directory of crash-safe journals, one per "
+                        "process (see ecomdesk.producer.ledger)")
     p.add_argument("--bootstrap", help="Kafka bootstrap servers (default: the configured/managed broker)")
     p.add_argument("--topic-prefix", default="", help="prefix for the three topic names (isolated test runs)")
     p.add_argument("--partitions", type=_positive_int,

@@ -5,6 +5,13 @@ Delivery reports are served by confluent-kafka in C; only failures reach Python
 in_flight = len(producer) and delivered = sent - failed - in_flight. len() also counts client
 error events not yet served, so while the broker is unreachable in_flight may be a few too
 high (delivered a few too low, never too high); with the broker up it is exact.
+
+With a ledger every event is journaled before it is handed to the client and every delivery
+report reaches Python (a per-message callback carrying the event's number), so the ledger
+records the broker's acknowledgement itself (see `ecomdesk.producer.ledger`). To keep the
+journal's batches few at low rates, events are then handed over at most every LEDGER_CHUNK
+seconds (or once LEDGER_CHUNK_EVENTS are due), i.e. sends are grouped the way linger.ms
+groups them anyway.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +47,8 @@ KAFKA_DEFAULTS = {
     "client.id": "ecomdesk-producer",
 }
 POLL_SLICE = 0.05  # longest sleep between looks at commands and the stop flag
+LEDGER_CHUNK = 0.05  # with a ledger: seconds between hand-overs of due events (one journal batch each)
+LEDGER_CHUNK_EVENTS = 4096  # ... unless this many are due
 LOG_EVERY = 5.0  # at most one line per kind of broker trouble in this many seconds
 
 
@@ -88,17 +98,25 @@ class ProducerRunner:
         self.ledger = Ledger(settings.ledger, self.generator) if settings.ledger else None
         self.topics = [settings.topic_prefix + TOPIC_BY_EVENT_TYPE[e] for e in EVENT_TYPES]
         self._topic_names = [TOPIC_BY_EVENT_TYPE[e] for e in EVENT_TYPES]
+        self._seq = 0  # number of the next event in this process (the ledger's seq)
+        self._handed_at = float("-inf")
         conf = {**KAFKA_DEFAULTS, **settings.kafka, "bootstrap.servers": settings.bootstrap,
-                "delivery.report.only.error": True, "on_delivery": self._on_failure,
+                "delivery.report.only.error": self.ledger is None, "on_delivery": self._on_failure,
                 "error_cb": self._on_error, "log.connection.close": False}
         self.producer = Producer(conf)
 
     # ----- callbacks from librdkafka (run inside poll/flush on this thread) --------------
     def _on_failure(self, err: KafkaError, msg) -> None:
         self.totals.failed += 1
-        if self.ledger:
-            self.ledger.failed(msg.value())
         self._log_limited("delivery", f"delivery failed ({self.totals.failed} so far): {err.str()}")
+
+    def _on_delivery(self, seq: int, err: KafkaError | None, msg) -> None:
+        """Every delivery report of an event `seq` when there is a ledger."""
+        if err is None:
+            self.ledger.acked(seq, msg.partition(), msg.offset())
+            return
+        self.ledger.failed(seq, err.str())
+        self._on_failure(err, msg)
 
     def _on_error(self, err: KafkaError) -> None:
         if err.fatal():
@@ -184,16 +202,28 @@ class ProducerRunner:
                 n = 0 if self.paused else pacer.due(now)
                 if self.s.count is not None:
                     n = min(n, self.s.count - self.totals.sent)
-                if n > 0:
+                held = self._held(n, now)
+                if n > 0 and not held:
+                    self._handed_at = now
                     pacer.sent(self._send(n))
                     self.producer.poll(0)
                 else:
                     wait = POLL_SLICE if self.paused else pacer.wait(now)
+                    if held:
+                        wait = self._handed_at + LEDGER_CHUNK - now
                     self.producer.poll(min(max(wait, 0.001), POLL_SLICE))
+                if self.ledger:
+                    self.ledger.maybe_flush(time.monotonic())
                 self._tick(time.monotonic())
         finally:
             code = self._finish(time.monotonic() - start)
         return code
+
+    def _held(self, n: int, now: float) -> bool:
+        """With a ledger, due events wait to be handed over together (see the module doc)."""
+        if self.ledger is None or n <= 0 or n >= LEDGER_CHUNK_EVENTS:
+            return False
+        return now - self._handed_at < LEDGER_CHUNK
 
     def _finished(self, elapsed: float) -> bool:
         if self.s.count is not None and self.totals.sent >= self.s.count:
@@ -208,15 +238,18 @@ class ProducerRunner:
         bad = chosen(batch.chance, self.s.invalid_fraction)
         for i in bad:
             values[i] = corrupt(self.encoder.event(batch, int(i), ts_ms), int(batch.kind[i]))
-        done = self._produce_all(values, self.encoder.keys(batch), batch.etype.tolist())
+        seq0 = self._seq
+        if self.ledger:
+            self._seq += n
+            self.ledger.record(seq0, batch, ts_ms, values, {int(i): kind_of(int(batch.kind[i])) for i in bad})
+        done = self._produce_all(values, self.encoder.keys(batch), batch.etype.tolist(),
+                                 seq0 if self.ledger else None)
         if done < n:
             batch, bad = batch.take(slice(0, done)), bad[bad < done]
         if self.ledger:
-            for i in bad:
-                self.ledger.add_invalid(kind_of(int(batch.kind[i])))
-            valid = np.ones(done, bool)
-            valid[bad] = False
-            self.ledger.add(batch.take(valid) if len(bad) else batch, ts_ms)
+            if done < n:
+                self.ledger.unsent(seq0 + done, seq0 + n)
+            self.ledger.handed(done - len(bad), [kind_of(int(batch.kind[i])) for i in bad])
         t = self.totals
         t.sent += done
         t.invalid += len(bad)
@@ -225,15 +258,21 @@ class ProducerRunner:
             t.per_topic[name] += c
         return done
 
-    def _produce_all(self, values: list[bytes], keys: list[bytes], etypes: list[int]) -> int:
+    def _produce_all(self, values: list[bytes], keys: list[bytes], etypes: list[int], seq0: int | None) -> int:
         """produce() the messages in order; while the local queue is full, serve reports and retry.
+        With seq0 (a ledger) message i reports its delivery as event seq0 + i.
         Returns how many were produced: all, unless a stop was requested while waiting."""
         produce, topics, n = self.producer.produce, self.topics, len(values)
+        report = self._on_delivery
         i = 0
         while i < n:
             try:
-                for i in range(i, n):  # noqa: B020 - resumes at the message that did not fit
-                    produce(topics[etypes[i]], values[i], keys[i])
+                if seq0 is None:
+                    for i in range(i, n):  # noqa: B020 - resumes at the message that did not fit
+                        produce(topics[etypes[i]], values[i], keys[i])
+                else:
+                    for i in range(i, n):  # noqa: B020
+                        produce(topics[etypes[i]], values[i], keys[i], on_delivery=partial(report, seq0 + i))
                 i = n
             except BufferError:
                 self.producer.poll(POLL_SLICE)

@@ -78,6 +78,8 @@ def producer_command(config: Config, ledger: Path | None = None) -> list[str]:
 
 
 def producer_spec(config: Config, ledger: Path | None = None) -> ServiceSpec:
+    """`ledger`: a directory gets one crash-safe journal per producer process, so a restarted
+    producer never overwrites its predecessor's (a `.parquet` path would be rewritten by each)."""
     state = _TelemetryState()
 
     def command() -> list[str]:
