@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from reference import aggregates, assert_same
 from spark_local import random_events, spark, to_spark  # noqa: F401
 
+from ecomdesk.bench.reference import aggregates, assert_same
 from ecomdesk.contract import AGGREGATE_KEYS, AGGREGATE_SCHEMAS
 from ecomdesk.pipeline import metrics
 

@@ -8,10 +8,10 @@ import json
 import pandas as pd
 import pyarrow.fs as pafs
 import pytest
-from reference import aggregates, assert_same
 from spark_local import random_events, spark  # noqa: F401
 
 from ecomdesk import contract as C
+from ecomdesk.bench.reference import aggregates, assert_same
 from ecomdesk.pipeline.batch import BatchProcessor
 from ecomdesk.pipeline.commit import Committer
 from ecomdesk.pipeline.store import ArrowStore

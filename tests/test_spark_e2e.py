@@ -16,9 +16,9 @@ import uuid
 
 import pandas as pd
 import pytest
-from reference import aggregates, assert_same
 
 from ecomdesk import contract as C
+from ecomdesk.bench.reference import aggregates, assert_same
 from ecomdesk.hdfs import hadoop_filesystem
 from ecomdesk.install.layout import pyspark_home
 from ecomdesk.sandbox import free_ports

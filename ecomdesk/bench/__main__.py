@@ -8,7 +8,8 @@ import ecomdesk.bench as bench
 
 
 def main(argv: list[str]) -> int:
-    names = sorted(m.name for m in pkgutil.iter_modules(bench.__path__) if not m.name.startswith("_"))
+    names = sorted(m.name for m in pkgutil.iter_modules(bench.__path__)
+                   if not m.name.startswith("_") and m.name not in bench.HELPERS)
     if not argv or argv[0] not in names:
         print(f"usage: scripts/bench {{{','.join(names)}}} [ARGS...]", file=sys.stderr)
         return 2

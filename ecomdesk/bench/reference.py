@@ -1,4 +1,5 @@
-"""Independent pandas computations of every aggregate, the yardstick for the Spark job's numbers."""
+"""Independent pandas computations of every aggregate, the yardstick for the Spark job's numbers
+(used by the tests and by `scripts/bench chaos`)."""
 
 from __future__ import annotations
 
