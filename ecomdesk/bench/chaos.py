@@ -1,0 +1,585 @@
+"""`scripts/bench chaos [--minutes M] [--rate R] [--faults N] [--seed S]`: the whole stack under faults.
+
+The whole stack (NameNode, DataNode, Kafka, the Spark job and the producer, all five as services of
+the real Supervisor with its restart policy) runs in a throwaway home on free ports, the producer
+at R events/s with 2 % invalid events and a crash-safe ledger directory (one journal per producer
+process: `ecomdesk.producer.ledger`). Every 20-40 s (from one fault's start to the next; never
+while a SIGSTOP is still in effect) one fault hits one service: SIGKILL of its process group, or
+SIGSTOP of the group for 10-30 s, then SIGCONT. Services are drawn in shuffled rounds of all five
+(seeded), so any N >= 5 faults hit every service; the kind is a coin toss. A fault waits until its
+target is up (running or unhealthy, with a process). The chaos lasts M minutes and at least N faults.
+
+Recovery of a fault: from its end (the SIGKILL, or the SIGCONT) until the pipeline is whole again:
+all five services `running` and the job has committed a batch with input after that (a
+`spark_progress` line of the job). If the next fault comes first, the recovery includes it.
+
+End check: the last faults' recoveries are awaited, the producer is stopped (a user Stop), the job
+drains Kafka (its counted events and quarantine reach the messages in the topics), then the truth
+is built from the ledgers settled against the topics (`ecomdesk.bench.truth`) and compared with
+what the job wrote, read through the data contract: every aggregate equals the independent pandas
+computation (`ecomdesk.bench.reference`: counts exact, sums within 1e-6), no key appears twice,
+the quarantine holds exactly the invalid events sent, and per Kafka coordinates nothing was lost,
+doubled or unexpected. After `Supervisor.close()` no process of the run may remain: neither any
+process seen in a service's process tree during the run, nor any process whose command line or
+environment names the run's home.
+
+stdout carries the figures; progress and the supervisor's decisions go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import dataclasses
+import json
+import os
+import random
+import signal
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import psutil
+
+from ecomdesk import contract as C
+from ecomdesk.bench.reference import aggregates, assert_same
+from ecomdesk.bench.truth import Truth, build_truth, compare_events, topic_counts
+from ecomdesk.config import Config
+from ecomdesk.core.supervisor import Supervisor
+from ecomdesk.producer.service import producer_spec
+from ecomdesk.sandbox import isolated_config
+from ecomdesk.services.catalog import build_specs
+
+SERVICES = ("hdfs-namenode", "hdfs-datanode", "kafka", "spark-job", "producer")
+JOB, PRODUCER = "spark-job", "producer"
+KINDS = ("SIGKILL", "SIGSTOP")
+UP = ("running", "unhealthy")
+
+
+def log(msg: str) -> None:
+    print(f"[chaos {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def loadavg() -> str:
+    return "/".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+@dataclass
+class Options:
+    minutes: float = 30.0
+    rate: float = 1000.0
+    faults: int = 5  # at least this many, whatever the minutes (>= 5 hits every service)
+    seed: int = 1
+    invalid_fraction: float = 0.02
+    gap: tuple[float, float] = (20.0, 40.0)  # seconds between fault starts
+    pause: tuple[float, float] = (10.0, 30.0)  # SIGSTOP duration
+    warmup: float = 20.0  # seconds of steady pipeline before the first fault
+    target_timeout: float = 420.0  # a fault's target must be up again by then
+    settle_timeout: float = 600.0  # end: the pipeline whole again
+    drain_timeout: float = 600.0  # end: the job has counted everything in Kafka
+    restart_attempts: int | None = None  # override [restart] attempts (default: the config's default)
+    home: Path | None = None
+
+
+@dataclass
+class Fault:
+    n: int
+    service: str
+    kind: str
+    pause: float
+    waited: float = 0.0  # for the target to be up
+    start: float = 0.0
+    end: float = 0.0
+    pgid: int = 0
+    recovered_at: float | None = None
+    overlapped: bool = False  # the next fault came before this one recovered
+
+    @property
+    def recovery(self) -> float | None:
+        return None if self.recovered_at is None else self.recovered_at - self.end
+
+
+@dataclass
+class Result:
+    options: Options
+    faults: list[Fault] = field(default_factory=list)
+    started: float = 0.0
+    chaos_seconds: float = 0.0
+    truth: dict = field(default_factory=dict)
+    events: dict = field(default_factory=dict)
+    aggregates: dict[str, str] = field(default_factory=dict)  # name -> "equal" or the difference
+    duplicate_keys: dict[str, int] = field(default_factory=dict)
+    quarantine: dict = field(default_factory=dict)
+    restarts: dict[str, int] = field(default_factory=dict)
+    final_states: dict[str, str] = field(default_factory=dict)
+    decisions: list[str] = field(default_factory=list)  # the supervisor's [ecomdesk] log lines
+    tracked_processes: int = 0
+    orphans: list[str] = field(default_factory=list)
+    load: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def plan(seed: int, opts: Options):
+    """Endless (service, kind, pause, gap) draws: services in shuffled rounds of all five."""
+    rng = random.Random(seed)
+    while True:
+        order = list(SERVICES)
+        rng.shuffle(order)
+        for service in order:
+            yield service, rng.choice(KINDS), rng.uniform(*opts.pause), rng.uniform(*opts.gap)
+
+
+class Watch:
+    """Log lines and supervisor state, sampled in the background: batches, wholeness, recoveries,
+    and every process seen in a service's tree (for the orphan check)."""
+
+    def __init__(self, sup: Supervisor, result: Result):
+        self.sup, self.result = sup, result
+        self.lock = threading.Lock()
+        self.batches: list[float] = []  # times of job batches that had input
+        self.whole_since: float | None = None
+        self.seen: dict[int, tuple[float, str]] = {}  # pid -> (create time, service)
+        self.stop = threading.Event()
+        self._unsubscribe = sup.subscribe_logs(self._line)
+        self._thread = threading.Thread(target=self._loop, name="chaos-watch", daemon=True)
+        self._thread.start()
+
+    def _line(self, service: str, line: str) -> None:
+        now = time.time()
+        if service == JOB and line.startswith('{"type": "spark_progress"'):
+            try:
+                rows = json.loads(line).get("input_rows", 0)
+            except ValueError:
+                return
+            if rows > 0:
+                with self.lock:
+                    self.batches.append(now)
+        elif line.startswith("[ecomdesk]") and not line.startswith("[ecomdesk] starting:"):
+            entry = f"{time.strftime('%H:%M:%S', time.localtime(now))} {service}: {line[11:]}"
+            with self.lock:
+                self.result.decisions.append(entry)
+            log(f"supervisor: {service}: {line[11:]}")
+
+    def whole(self) -> bool:
+        return all(s.state == "running" for s in self.sup.snapshot() if s.name in SERVICES)
+
+    def batch_after(self, t: float) -> float | None:
+        with self.lock:
+            i = bisect.bisect_right(self.batches, t)
+            return self.batches[i] if i < len(self.batches) else None
+
+    def _loop(self) -> None:
+        n = 0
+        while not self.stop.wait(0.5):
+            now = time.time()
+            whole = self.whole()
+            with self.lock:
+                if not whole:
+                    self.whole_since = None
+                elif self.whole_since is None:
+                    self.whole_since = now
+                since = self.whole_since
+            if whole:
+                for f in self.result.faults:
+                    if f.recovered_at is None and f.end and now > f.end:
+                        b = self.batch_after(max(f.end, since))
+                        if b is not None:
+                            f.recovered_at = b
+                            log(f"fault {f.n} ({f.kind} {f.service}) recovered in {f.recovery:.1f} s")
+            n += 1
+            if n % 2 == 0:
+                self.track()
+
+    def track(self) -> None:
+        for s in self.sup.snapshot():
+            if s.pid is None:
+                continue
+            try:
+                root = psutil.Process(s.pid)
+                for p in [root, *root.children(recursive=True)]:
+                    self.seen.setdefault(p.pid, (p.create_time(), s.name))
+            except psutil.Error:
+                continue
+
+    def close(self) -> None:
+        self.stop.set()
+        self._thread.join(5)
+        self._unsubscribe()
+
+
+def _same_process(pid: int, ctime: float) -> bool:
+    try:
+        p = psutil.Process(pid)
+        return p.create_time() == ctime and p.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def inject(sup: Supervisor, watch: Watch, fault: Fault, opts: Options, result: Result) -> bool:
+    """Wait for the target to be up, then hit it; False when it never came up."""
+    t0 = time.time()
+    while True:
+        st = sup.status(fault.service)
+        if st.state in UP and st.pid:
+            break
+        if time.time() - t0 > opts.target_timeout:
+            result.problems.append(f"fault {fault.n}: {fault.service} not up after {opts.target_timeout:.0f} s "
+                                   f"(state {st.state}: {st.message})")
+            return False
+        time.sleep(0.2)
+    fault.waited = time.time() - t0
+    watch.track()
+    pgid = fault.pgid = st.pid
+    try:
+        ctime = psutil.Process(pgid).create_time()
+    except psutil.Error:
+        ctime = 0.0
+    for f in result.faults:
+        if f.recovered_at is None:
+            f.overlapped = True
+    result.faults.append(fault)
+    fault.start = time.time()
+    if fault.kind == "SIGKILL":
+        _killpg(pgid, signal.SIGKILL)
+        fault.end = fault.start
+        log(f"fault {fault.n}: SIGKILL {fault.service} (group {pgid}); load {loadavg()}")
+        return True
+    _killpg(pgid, signal.SIGSTOP)
+    log(f"fault {fault.n}: SIGSTOP {fault.service} (group {pgid}) for {fault.pause:.1f} s; load {loadavg()}")
+    time.sleep(fault.pause)
+    if _same_process(pgid, ctime):
+        _killpg(pgid, signal.SIGCONT)
+        log(f"fault {fault.n}: SIGCONT {fault.service} (group {pgid})")
+    else:
+        log(f"fault {fault.n}: {fault.service} group {pgid} is gone (the supervisor replaced it); no SIGCONT")
+    fault.end = time.time()
+    return True
+
+
+def _killpg(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def chaos_specs(config: Config, ledger: Path):
+    """The catalog's specs, with the producer writing its journals into `ledger`."""
+    specs = build_specs(config)
+    out = []
+    for s in specs:
+        if s.name == PRODUCER:
+            s = dataclasses.replace(producer_spec(config, ledger), depends_on=s.depends_on, restart=s.restart)
+        out.append(s)
+    return out
+
+
+def wait_whole(watch: Watch, after: float, timeout: float) -> float | None:
+    """Until all services run and a batch with input committed after `after` (and after they all ran)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        with watch.lock:
+            since = watch.whole_since
+        if since is not None:
+            b = watch.batch_after(max(after, since))
+            if b is not None:
+                return b
+        time.sleep(0.5)
+    return None
+
+
+def kafka_messages(config: Config) -> int:
+    return sum(topic_counts(config.kafka_bootstrap).values())
+
+
+def counted(fs, base: str) -> int:
+    overall = C.read_current(fs, "conversion_overall", base)
+    views = C.read_current(fs, "views_by_category", base)["views"].sum()
+    bad = C.quarantine_counts(fs, base)["count"].sum()
+    return (int(overall[["carts", "purchases"]].sum().sum()) if len(overall) else 0) + int(views) + int(bad)
+
+
+def drain(config: Config, fs, total: int, timeout: float) -> int:
+    """Until the job has counted `total` records (valid + quarantined); returns the count reached."""
+    base = config.hdfs.base_path
+    deadline = time.time() + timeout
+    seen, last_log = -1, 0.0
+    while time.time() < deadline:
+        try:
+            seen = counted(fs, base)
+        except Exception as exc:  # the contract is read while the job may still write: retry
+            log(f"drain: read failed ({type(exc).__name__}: {exc}); retrying")
+            time.sleep(2)
+            continue
+        if seen >= total:
+            break
+        if time.time() - last_log > 15:
+            log(f"drain: job counted {seen:,d} of {total:,d} messages in Kafka")
+            last_log = time.time()
+        time.sleep(1)
+    time.sleep(3 * config.spark.trigger_seconds)  # nothing more may arrive after catching up
+    return counted(fs, base)
+
+
+def check_output(config: Config, fs, truth: Truth, result: Result) -> None:
+    base = config.hdfs.base_path
+    expected = aggregates(truth.valid)
+    for name in C.AGGREGATES:
+        got = C.read_current(fs, name, base)
+        keys = C.AGGREGATE_KEYS[name]
+        dups = int(got.duplicated(list(keys)).sum()) if keys else max(0, len(got) - 1)
+        result.duplicate_keys[name] = dups
+        if dups:
+            result.problems.append(f"{name}: {dups} key(s) appear more than once")
+        try:
+            assert_same(name, got, expected[name], keys)
+            result.aggregates[name] = "equal"
+        except AssertionError as exc:
+            result.aggregates[name] = str(exc).splitlines()[0]
+            result.problems.append(f"aggregate {result.aggregates[name]}")
+    qcounts = int(C.quarantine_counts(fs, base)["count"].sum())
+    quarantine = C.read_quarantine(fs, base)
+    raw = pd.concat([C.read_events(fs, kind, base)[["topic", "partition", "offset"]] for kind in C.RAW_DIRS],
+                    ignore_index=True)
+    sent_invalid = truth.figures["truth invalid"]
+    result.quarantine = {"invalid sent": sent_invalid, "quarantine counts": qcounts, "quarantine rows": len(quarantine)}
+    if not qcounts == len(quarantine) == sent_invalid:
+        result.problems.append(f"quarantine: counts {qcounts}, rows {len(quarantine)}, invalid sent {sent_invalid}")
+    result.events = compare_events(truth, raw, quarantine)
+    e = result.events
+    for k in ("lost", "doubled", "unexpected", "wrong side"):
+        if e[k]:
+            result.problems.append(f"events {k}: {e[k]} (sample {e.get(k + ' sample', '')})")
+    for k in ("in Kafka, not in any ledger", "acknowledged twice at one offset"):
+        if truth.figures.get(k):
+            result.problems.append(f"{k}: {truth.figures[k]}")
+
+
+def find_orphans(home: Path, seen: dict[int, tuple[float, str]], wait: float = 15.0) -> list[str]:
+    """Processes of the run still alive after close (waits a little for those exiting)."""
+    deadline = time.time() + wait
+    me = os.getpid()
+    while True:
+        left = []
+        for pid, (ctime, service) in seen.items():
+            if _same_process(pid, ctime):
+                left.append(f"pid {pid} ({service}): {' '.join(_cmdline(pid))[:160]}")
+        for p in psutil.process_iter(["pid", "cmdline", "environ", "status"]):
+            if p.info["pid"] == me or p.info["pid"] in seen or p.info["status"] == psutil.STATUS_ZOMBIE:
+                continue
+            cmd = " ".join(p.info["cmdline"] or [])
+            env = p.info["environ"] or {}
+            if str(home) in cmd or env.get("ECOMDESK_HOME") == str(home):
+                left.append(f"pid {p.info['pid']}: {cmd[:160]}")
+        if not left or time.time() > deadline:
+            return left
+        time.sleep(1)
+
+
+def _cmdline(pid: int) -> list[str]:
+    try:
+        return psutil.Process(pid).cmdline()
+    except psutil.Error:
+        return []
+
+
+def run(opts: Options) -> Result:
+    result = Result(opts)
+    with tempfile.TemporaryDirectory(prefix="ecomdesk-chaos-") as tmp:
+        home = (opts.home or Path(tmp)).resolve()
+        config = isolated_config(home)
+        config.producer = dataclasses.replace(config.producer, rate=opts.rate,
+                                              invalid_fraction=opts.invalid_fraction, seed=None)
+        if opts.restart_attempts is not None:
+            config.restart = dataclasses.replace(config.restart, attempts=opts.restart_attempts)
+        config.save()
+        ledger = home / "ledger"
+        old_home = os.environ.get("ECOMDESK_HOME")
+        os.environ["ECOMDESK_HOME"] = str(home)  # every process of the run carries it (orphan check)
+        sup = Supervisor(chaos_specs(config, ledger), config.paths.log_dir, config.paths.run_dir)
+        watch = Watch(sup, result)
+        try:
+            _run(opts, config, sup, watch, ledger, result)
+        except Exception as exc:
+            result.problems.append(f"run aborted: {type(exc).__name__}: {exc}")
+            log(f"run aborted: {type(exc).__name__}: {exc}")
+        finally:
+            try:
+                result.restarts = {s.name: getattr(s, "restarts", 0) for s in sup.snapshot()}
+                result.final_states = {s.name: s.state for s in sup.snapshot()}
+                watch.track()
+                watch.close()
+            finally:
+                t = time.time()
+                sup.close()
+                log(f"supervisor closed in {time.time() - t:.1f} s")
+                if old_home is None:
+                    os.environ.pop("ECOMDESK_HOME", None)
+                else:
+                    os.environ["ECOMDESK_HOME"] = old_home
+            result.tracked_processes = len(watch.seen)
+            result.orphans = find_orphans(home, watch.seen)
+            if result.orphans:
+                result.problems.append(f"{len(result.orphans)} process(es) of the run left after close")
+            result.load.append(f"end {loadavg()}")
+    return result
+
+
+def _run(opts: Options, config: Config, sup: Supervisor, watch: Watch, ledger: Path, result: Result) -> None:
+    result.started = time.time()
+    result.load.append(f"start {loadavg()}")
+    log(f"home {config.paths.config_dir.parent}; starting {', '.join(SERVICES)}; load {loadavg()}")
+    sup.start(list(SERVICES))
+    first = wait_whole(watch, time.time(), opts.settle_timeout)
+    if first is None:
+        raise RuntimeError("the pipeline never became whole after the start")
+    log(f"pipeline whole in {time.time() - result.started:.0f} s; warm-up {opts.warmup:.0f} s")
+    time.sleep(opts.warmup)
+
+    t0 = time.time()
+    draws = plan(opts.seed, opts)
+    next_at = t0
+    n = 0
+    while n < opts.faults or time.time() - t0 < opts.minutes * 60:
+        service, kind, pause, gap = next(draws)
+        time.sleep(max(0.0, next_at - time.time()))
+        n += 1
+        fault = Fault(n, service, kind, pause)
+        if not inject(sup, watch, fault, opts, result):
+            break
+        next_at = max(fault.start + gap, fault.end + 1.0)
+    result.chaos_seconds = time.time() - t0
+    result.load.append(f"after chaos {loadavg()}")
+    log(f"chaos over: {len(result.faults)} faults in {result.chaos_seconds:.0f} s; waiting for the pipeline")
+
+    last_end = max((f.end for f in result.faults), default=time.time())
+    if wait_whole(watch, last_end, opts.settle_timeout) is None:
+        states = {s.name: f"{s.state} ({s.message})" for s in sup.snapshot()}
+        result.problems.append(f"pipeline not whole {opts.settle_timeout:.0f} s after the last fault: {states}")
+    time.sleep(1.0)  # the watcher marks the last recoveries
+    for f in result.faults:
+        if f.recovered_at is None:
+            result.problems.append(f"fault {f.n} ({f.kind} {f.service}) never recovered")
+
+    sup.stop([PRODUCER])
+    log(f"producer stopped ({sup.status(PRODUCER).message})")
+    from ecomdesk.hdfs import hadoop_filesystem  # starts a JVM in this process: only now
+
+    total = kafka_messages(config)
+    fs = hadoop_filesystem(config)
+    t = time.time()
+    reached = drain(config, fs, total, opts.drain_timeout)
+    log(f"drain: job counted {reached:,d} of {total:,d} messages in Kafka after {time.time() - t:.0f} s")
+    if reached < total:
+        result.problems.append(f"the job counted {reached:,d} records, Kafka holds {total:,d}")
+    truth = build_truth(ledger, config.kafka_bootstrap)
+    result.truth = truth.figures
+    check_output(config, fs, truth, result)
+
+
+# ----- report ---------------------------------------------------------------------------------
+def _pct(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, max(0, round(q * (len(s) - 1))))]
+
+
+def report(r: Result, out=sys.stdout) -> None:
+    o = r.options
+    p = lambda *a: print(*a, file=out)  # noqa: E731
+    p(f"chaos run: rate {o.rate:g} events/s, {o.invalid_fraction:.0%} invalid, seed {o.seed}, "
+      f"{len(r.faults)} faults in {r.chaos_seconds / 60:.1f} min (gaps {o.gap[0]:g}-{o.gap[1]:g} s, "
+      f"SIGSTOP {o.pause[0]:g}-{o.pause[1]:g} s), {os.cpu_count()} cores, load {'; '.join(r.load)}")
+    p("faults by kind and service:")
+    by = Counter((f.service, f.kind) for f in r.faults)
+    p(f"  {'service':<15} {'SIGKILL':>8} {'SIGSTOP':>8} {'total':>6}   recovery p50 / max (s)")
+    for s in SERVICES:
+        rec = [f.recovery for f in r.faults if f.service == s and f.recovery is not None]
+        fig = f"{statistics.median(rec):6.1f} / {max(rec):6.1f}" if rec else "     - / -"
+        p(f"  {s:<15} {by[(s, 'SIGKILL')]:>8} {by[(s, 'SIGSTOP')]:>8} "
+          f"{by[(s, 'SIGKILL')] + by[(s, 'SIGSTOP')]:>6}   {fig}")
+    p(f"  {'all':<15} {sum(by[(s, 'SIGKILL')] for s in SERVICES):>8} "
+      f"{sum(by[(s, 'SIGSTOP')] for s in SERVICES):>8} {len(r.faults):>6}")
+    rec = [f.recovery for f in r.faults if f.recovery is not None]
+    if rec:
+        kinds = "; ".join(
+            f"{k} p50 {statistics.median(v):.1f} s max {max(v):.1f} s"
+            for k in KINDS if (v := [f.recovery for f in r.faults if f.kind == k and f.recovery is not None]))
+        p(f"time to recover (fault end -> all services running + a batch committed): "
+          f"p50 {statistics.median(rec):.1f} s, p90 {_pct(rec, 0.9):.1f} s, max {max(rec):.1f} s "
+          f"over {len(rec)}/{len(r.faults)} faults "
+          f"({kinds}; {sum(f.overlapped for f in r.faults)} overlapped by the next fault)")
+    p(f"policy restarts: {', '.join(f'{k} {v}' for k, v in r.restarts.items())}; "
+      f"final states: {', '.join(f'{k} {v}' for k, v in r.final_states.items())}")
+    t, e = r.truth, r.events
+    if t:
+        p(f"events: acknowledged {t.get('acknowledged valid', 0) + t.get('acknowledged invalid', 0):,d} "
+          f"(valid {t.get('acknowledged valid', 0):,d}, invalid {t.get('acknowledged invalid', 0):,d}); "
+          f"in doubt {t.get('in doubt', 0):,d} (found in Kafka {t.get('in doubt, found in Kafka', 0):,d}, "
+          f"not in Kafka {t.get('in doubt, not in Kafka', 0):,d}); never handed to the client "
+          f"{t.get('never handed to the client', 0):,d}; producer processes {t.get('producer processes', 0)} "
+          f"({t.get('processes killed (no summary)', 0)} killed)")
+        p(f"        truth {t['truth valid'] + t['truth invalid']:,d} (valid {t['truth valid']:,d}, invalid "
+          f"{t['truth invalid']:,d}); in Kafka {t['in Kafka']:,d} (not in any ledger "
+          f"{t['in Kafka, not in any ledger']:,d})")
+    if e:
+        p(f"        counted by the job {e['counted valid'] + e['counted invalid']:,d} (valid {e['counted valid']:,d}, "
+          f"quarantined {e['counted invalid']:,d}): lost {e['lost']}, doubled {e['doubled']}, "
+          f"unexpected {e['unexpected']}, wrong side {e['wrong side']}")
+    if r.aggregates:
+        equal = [n for n, v in r.aggregates.items() if v == "equal"]
+        p(f"aggregates equal to the ledger (counts exact, sums within 1e-6): {len(equal)}/{len(r.aggregates)}"
+          + ("" if len(equal) == len(r.aggregates) else
+             " — " + "; ".join(v for v in r.aggregates.values() if v != "equal")))
+        p(f"keys appearing twice: {sum(r.duplicate_keys.values())}")
+    if r.quarantine:
+        q = r.quarantine
+        p(f"quarantine: {q['quarantine rows']:,d} rows, counts {q['quarantine counts']:,d}, invalid sent "
+          f"{q['invalid sent']:,d}")
+    p(f"processes left after close: {len(r.orphans)} (of {r.tracked_processes} seen in the services' trees)"
+      + "".join(f"\n  {o}" for o in r.orphans))
+    p(f"verdict: {'PASS' if r.ok else 'FAIL'}" + "".join(f"\n  - {x}" for x in r.problems))
+
+
+def _range(text: str) -> tuple[float, float]:
+    lo, _, hi = text.partition(",")
+    a, b = float(lo), float(hi or lo)
+    if not 0 <= a <= b:
+        raise argparse.ArgumentTypeError(f"expected LO,HI with 0 <= LO <= HI, got {text!r}")
+    return a, b
+
+
+def main(argv: list[str]) -> int:
+    d = Options()
+    ap = argparse.ArgumentParser(prog="python -m ecomdesk.bench chaos", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--minutes", type=float, default=d.minutes, help="minutes of faults (default 30)")
+    ap.add_argument("--rate", type=float, default=d.rate, help="producer events/s (default 1000)")
+    ap.add_argument("--faults", type=int, default=d.faults,
+                    help="at least this many faults, even past --minutes (default 5: every service once)")
+    ap.add_argument("--seed", type=int, default=d.seed, help="seed of the fault schedule (default 1)")
+    ap.add_argument("--invalid-fraction", type=float, default=d.invalid_fraction)
+    ap.add_argument("--gap", type=_range, default=d.gap, metavar="LO,HI",
+                    help="seconds between fault starts (default 20,40)")
+    ap.add_argument("--pause", type=_range, default=d.pause, metavar="LO,HI",
+                    help="SIGSTOP duration in seconds (default 10,30)")
+    ap.add_argument("--warmup", type=float, default=d.warmup)
+    ap.add_argument("--restart-attempts", type=int, help="override the restart policy's attempts per window")
+    ap.add_argument("--home", type=Path, help="run in this (kept) directory instead of a temporary one")
+    ap.add_argument("--json", type=Path, help="also write the result as JSON to this file")
+    a = ap.parse_args(argv)
+    opts = Options(minutes=a.minutes, rate=a.rate, faults=a.faults, seed=a.seed, invalid_fraction=a.invalid_fraction,
+                   gap=a.gap, pause=a.pause, warmup=a.warmup, restart_attempts=a.restart_attempts, home=a.home)
+    result = run(opts)
+    report(result)
+    if a.json:
+        a.json.write_text(json.dumps(dataclasses.asdict(result), default=str, indent=1))
+    return 0 if result.ok else 1
