@@ -22,6 +22,12 @@ def cmd_gui(args: argparse.Namespace, config) -> int:
     return gui_main(config)
 
 
+def cmd_bench(args: argparse.Namespace, config) -> int:
+    from ecomdesk import bench
+
+    return bench.run([args.name, *args.args])
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ecomdesk", description=__doc__)
     parser.add_argument("--version", action="version", version=f"ecomdesk {__version__}")
@@ -33,6 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
     stack_cli.add_parser(sub)
     produce_cli.add_parser(sub)
     query.add_parser(sub)
+    bench = sub.add_parser("bench", help="benchmarks and the chaos run (figures on stdout); NAME --help for options")
+    bench.add_argument("name", metavar="NAME", help="stack, producer, spark, charts or chaos")
+    bench.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS")
+    bench.set_defaults(func=cmd_bench)
     return parser
 
 

@@ -1,19 +1,7 @@
-"""Dispatch `python -m ecomdesk.bench NAME [ARGS...]` to the module ecomdesk.bench.NAME."""
+"""`python -m ecomdesk.bench NAME [ARGS...]`, the same as `ecomdesk bench NAME [ARGS...]`."""
 
-import importlib
-import pkgutil
 import sys
 
-import ecomdesk.bench as bench
+from ecomdesk.bench import run
 
-
-def main(argv: list[str]) -> int:
-    names = sorted(m.name for m in pkgutil.iter_modules(bench.__path__)
-                   if not m.name.startswith("_") and m.name not in bench.HELPERS)
-    if not argv or argv[0] not in names:
-        print(f"usage: scripts/bench {{{','.join(names)}}} [ARGS...]", file=sys.stderr)
-        return 2
-    return importlib.import_module(f"ecomdesk.bench.{argv[0]}").main(argv[1:]) or 0
-
-
-raise SystemExit(main(sys.argv[1:]))
+raise SystemExit(run(sys.argv[1:]))
