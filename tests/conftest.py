@@ -1,7 +1,16 @@
-"""Shared fixtures. `stack` runs real HDFS + Kafka once per test session in a temp home."""
+"""Shared fixtures and test-run policy.
+
+- `stack` runs real HDFS + Kafka once per test session in a temp home.
+- Time limits: pytest-timeout's default (pyproject) fits ordinary tests; tests on the real stack or
+  a local Spark get larger ones here. `hang_guard` backs every limit with faulthandler, which also
+  fires when the main thread hangs holding the GIL.
+- Garbage collection: from the first Qt test on, cyclic garbage is collected on the main (GUI)
+  thread only; see `gui_thread_gc`.
+"""
 
 from __future__ import annotations
 
+import gc
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,6 +18,8 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+
+pytest_plugins = ["hang_guard"]
 
 from stackutil import isolated_config, supervisor_for  # noqa: E402
 
@@ -34,3 +45,70 @@ def stack(tmp_path_factory) -> Stack:
         yield Stack(config, sup, home)
     finally:
         sup.close()
+
+
+# ----- time limits -----------------------------------------------------------------------------
+STACK_TIMEOUT = 600  # a test on the real JVM stack; its first test also starts the stack
+SPARK_TIMEOUT = 300  # a test on the local SparkSession; its first test also starts the JVM
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Raise pytest-timeout's default limit (pyproject) for the slow kinds of tests, unless a test
+    sets its own with @pytest.mark.timeout."""
+    for item in items:
+        if item.get_closest_marker("timeout") is not None:
+            continue
+        names = getattr(item, "fixturenames", ())
+        if item.get_closest_marker("stack") is not None or "stack" in names:
+            item.add_marker(pytest.mark.timeout(STACK_TIMEOUT))
+        elif "spark" in names:
+            item.add_marker(pytest.mark.timeout(SPARK_TIMEOUT))
+
+
+# ----- garbage collection on the GUI thread ----------------------------------------------------
+_collector = None  # ecomdesk.ui.gc_collector.GuiCollector, from the first Qt test to the session's end
+
+
+@pytest.fixture(autouse=True)
+def gui_thread_gc(request):
+    """Qt tests (those using qtbot): automatic collection off, cyclic garbage collected by a timer on
+    the GUI thread (as in the app), so that no reader or pyarrow thread ever destroys a Qt object.
+
+    It stays off for the rest of the session once a Qt test ran: garbage with Qt objects in it can
+    surface any time later (a failed test's window freed at the next failure, pyqtgraph's cycles),
+    and a later non-Qt test's threads (pyarrow, libhdfs) would then collect it. Non-Qt tests lose
+    nothing but collection *during* a test: `pytest_runtest_protocol` below collects on the main
+    thread between tests, with the interpreter's thresholds."""
+    global _collector
+    if "qtbot" not in request.fixturenames:
+        yield _collector
+        return
+    request.getfixturevalue("qapp")
+    if _collector is None:
+        from ecomdesk.ui.gc_collector import GuiCollector
+
+        _collector = GuiCollector().start()
+    yield _collector
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item):
+    yield
+    if _collector is None:
+        return
+    # pytest has dropped the test's fixtures now; collect here, on the main thread
+    if "qtbot" in getattr(item, "fixturenames", ()):
+        from PySide6.QtCore import QCoreApplication, QEvent
+
+        QCoreApplication.sendPostedEvents()  # e.g. jobs handed back by workers after the window closed
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)  # the windows' deleteLater
+        gc.collect()
+    else:
+        _collector.check()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    global _collector
+    if _collector is not None:
+        _collector.stop()
+        _collector = None

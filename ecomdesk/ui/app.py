@@ -5,7 +5,8 @@ from __future__ import annotations
 import signal
 import sys
 
-from PySide6.QtCore import QTimer
+import shiboken6
+from PySide6.QtCore import QCoreApplication, QTimer
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
@@ -35,6 +36,7 @@ def build_supervisor(config):
 
 
 def main(config) -> int:
+    from ecomdesk.ui.gc_collector import GuiCollector
     from ecomdesk.ui.main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv)
@@ -42,12 +44,17 @@ def main(config) -> int:
     app.setOrganizationName("ecomdesk")
     app.setDesktopFileName("ecomdesk")
     app.setWindowIcon(QIcon(str(ICON)))
+    # Cyclic garbage (Qt objects in it) is collected on this thread only, never by whichever reader
+    # or pyarrow thread allocates next. On until the process ends: reads may outlive the window.
+    collector = GuiCollector().start()  # noqa: F841 (its timer lives as long as this reference)
     supervisor = build_supervisor(config)
     reader = build_reader(config)
+    window = None
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         window = MainWindow(supervisor, reader, config)
         # Ctrl-C / SIGTERM close the window the normal way, which stops the services first.
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in handlers:
             signal.signal(sig, lambda *_: window.close())
         tick = QTimer()
         tick.timeout.connect(lambda: None)  # lets Python run its signal handlers while Qt waits
@@ -55,5 +62,18 @@ def main(config) -> int:
         window.show()
         return app.exec()
     finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
         supervisor.close()  # idempotent; also covers an exception before the window closed
         reader.close()
+        if window is not None:
+            _dispose(window)
+
+
+def _dispose(window) -> None:
+    """Destroy the window here, on the GUI thread, once no worker still runs a job of it (a job's
+    callbacks hold the window, and the interpreter joins those workers at exit anyway)."""
+    for jobs in (window.reads, window.controls, window.commands):
+        jobs.shutdown(wait=True)
+    QCoreApplication.sendPostedEvents()  # the jobs the workers handed back to this thread
+    shiboken6.delete(window)

@@ -29,8 +29,8 @@ class ChartBox(QWidget):
         self.png.setToolTip("Export the chart as a PNG image")
         self.csv = QToolButton(text="CSV")
         self.csv.setToolTip("Export the chart's data as CSV")
-        self.png.clicked.connect(lambda: self._ask_and_export("png"))
-        self.csv.clicked.connect(lambda: self._ask_and_export("csv"))
+        self.png.clicked.connect(self._ask_png)  # bound methods: a lambda would keep the box alive
+        self.csv.clicked.connect(self._ask_csv)
         bar = QHBoxLayout()
         bar.addWidget(self.heading, 1)
         bar.addLayout(self.extra)
@@ -43,6 +43,12 @@ class ChartBox(QWidget):
 
     def set_heading(self, suffix: str = "") -> None:
         self.heading.setText(f"<b>{self.title}</b> {suffix}")
+
+    def _ask_png(self) -> None:
+        self._ask_and_export("png")
+
+    def _ask_csv(self) -> None:
+        self._ask_and_export("csv")
 
     def _ask_and_export(self, kind: str) -> None:
         stem = self.title.lower().replace(" ", "_").replace("/", "_")

@@ -6,21 +6,37 @@ An error without its own handler goes to the default handler: nothing fails sile
 
 from __future__ import annotations
 
+import inspect
+import weakref
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
+import shiboken6
 from PySide6.QtCore import QObject, Signal
 
 
-class Jobs(QObject):
-    _finished = Signal(object, object)  # callback, result-or-exception
+class _Courier(QObject):
+    """Carries finished jobs to the UI thread. One per process and never destroyed, so that a worker
+    holds no reference to any Qt object (not even the Jobs that started it): dropping the last one
+    there would run its C++ destructor, or shiboken's bookkeeping, on the wrong thread."""
 
+    arrived = Signal(object)
+
+
+_courier: _Courier | None = None
+
+
+class Jobs(QObject):
     def __init__(self, name: str, on_error: Callable[[BaseException], None], threads: int = 1, parent=None):
+        global _courier
         super().__init__(parent)
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix=name)
-        self._on_error = on_error
-        self._finished.connect(self._deliver)
+        # weakly: the window owns its Jobs, and a bound method of it here would make a cycle
+        self._on_error = weakref.WeakMethod(on_error) if inspect.ismethod(on_error) else (lambda: on_error)
         self._closed = False
+        if _courier is None:  # on the UI thread, like every Jobs
+            _courier = _Courier()
+            _courier.arrived.connect(_deliver)
 
     def submit(
         self,
@@ -28,29 +44,36 @@ class Jobs(QObject):
         on_done: Callable[[object], None] | None = None,
         on_error: Callable[[BaseException], None] | None = None,
     ) -> Future:
-        def run():
-            try:
-                result = fn()
-            except Exception as exc:  # every failure is delivered to a handler on the UI thread
-                self._emit(on_error or self._on_error, exc)
-                return None
-            if on_done is not None:
-                self._emit(on_done, result)
-            return result
+        """Run `fn` on a worker; `on_done(result)` or `on_error(exc)` then runs on the UI thread.
 
-        return self._pool.submit(run)
-
-    def _emit(self, callback, value) -> None:
-        if not self._closed:
-            try:
-                self._finished.emit(callback, value)
-            except RuntimeError:  # the window went away while the job ran
-                pass
-
-    @staticmethod
-    def _deliver(callback, value) -> None:
-        callback(value)
+        The worker hands the whole job (its callables, which hold widgets, and the outcome) back to
+        the UI thread instead of dropping it there: the last reference to a Qt object must never go
+        away on a worker thread."""
+        return self._pool.submit(_run, [weakref.ref(self), fn, on_done, on_error])
 
     def shutdown(self, wait: bool = False) -> None:
         self._closed = True
         self._pool.shutdown(wait=wait, cancel_futures=True)
+
+
+def _run(job: list) -> None:
+    try:
+        job.append((job[1](), None))
+    except Exception as exc:  # every failure is delivered to a handler on the UI thread
+        job.append((None, exc))
+    _courier.arrived.emit(job)
+
+
+def _deliver(job: list) -> None:
+    ref, _, on_done, on_error, (result, exc) = job
+    job.clear()
+    jobs = ref()
+    if jobs is None or jobs._closed or not shiboken6.isValid(jobs):
+        return  # the window closed (or went away) while the job ran
+    if exc is None:
+        if on_done is not None:
+            on_done(result)
+    else:
+        handler = on_error or jobs._on_error()
+        if handler is not None:
+            handler(exc)

@@ -82,8 +82,9 @@ class MainWindow(QMainWindow):
         self._build_layout()
         self._build_actions()
 
-        self.services.start_requested.connect(lambda n: self.start([n]))
-        self.services.stop_requested.connect(lambda n: self.stop([n]))
+        # bound methods, not lambdas: a lambda holding `self` in a child's connection keeps the window alive
+        self.services.start_requested.connect(self._start_one)
+        self.services.stop_requested.connect(self._stop_one)
         self.services.restart_requested.connect(self.restart)
         self.producer.control.connect(self.send_producer)
         self.hdfs.refresh_requested.connect(self.refresh_hdfs)
@@ -143,10 +144,10 @@ class MainWindow(QMainWindow):
         self.stop_all = QAction("■ Stop all", self)
         settings = QAction("Settings…", self)
         about = QAction("About", self)
-        self.start_all.triggered.connect(lambda: self.start(None))
-        self.stop_all.triggered.connect(lambda: self.stop(None))
+        self.start_all.triggered.connect(self._start_all)
+        self.stop_all.triggered.connect(self._stop_all)
         settings.triggered.connect(self.open_settings)
-        about.triggered.connect(lambda: show_about(self))
+        about.triggered.connect(self._about)
         for a in (self.start_all, self.stop_all):
             bar.addAction(a)
         bar.addSeparator()
@@ -194,6 +195,21 @@ class MainWindow(QMainWindow):
         title = "Stop all" if names is None else f"Stop {', '.join(names)}"
         affected = dependents_order(self.supervisor.specs, names or list(self.supervisor.specs))
         self._run(title, affected, lambda: self.supervisor.stop(names))
+
+    def _start_one(self, name: str) -> None:
+        self.start([name])
+
+    def _stop_one(self, name: str) -> None:
+        self.stop([name])
+
+    def _start_all(self) -> None:
+        self.start(None)
+
+    def _stop_all(self) -> None:
+        self.stop(None)
+
+    def _about(self) -> None:
+        show_about(self)
 
     def restart(self, name: str) -> None:
         affected = set(dependents_order(self.supervisor.specs, [name])) | set(

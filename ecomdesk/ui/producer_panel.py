@@ -43,10 +43,11 @@ class ProducerPanel(QGroupBox):
         self.pause = QPushButton("Pause")
         self.paused = False
 
-        self.apply_rate.clicked.connect(lambda: self.control.emit(f"rate {self.rate.value():g}"))
+        # bound methods, not lambdas: a lambda holding `self` in a child's connection keeps the panel alive
+        self.apply_rate.clicked.connect(self._send_rate)
         self.rate.editingFinished.connect(self._rate_edited)
-        self.apply_invalid.clicked.connect(lambda: self.control.emit(f"invalid {self.invalid.value():g}"))
-        self.pause.clicked.connect(lambda: self.control.emit("resume" if self.paused else "pause"))
+        self.apply_invalid.clicked.connect(self._send_invalid)
+        self.pause.clicked.connect(self._toggle_pause)
 
         controls = QFormLayout()
         row = QHBoxLayout()
@@ -79,9 +80,18 @@ class ProducerPanel(QGroupBox):
         layout.addStretch(1)
         self._set_enabled(False)
 
+    def _send_rate(self) -> None:
+        self.control.emit(f"rate {self.rate.value():g}")
+
+    def _send_invalid(self) -> None:
+        self.control.emit(f"invalid {self.invalid.value():g}")
+
+    def _toggle_pause(self) -> None:
+        self.control.emit("resume" if self.paused else "pause")
+
     def _rate_edited(self) -> None:
         if self.rate.hasFocus() and self.apply_rate.isEnabled():
-            self.control.emit(f"rate {self.rate.value():g}")
+            self._send_rate()
 
     def _set_enabled(self, on: bool) -> None:
         for w in (self.apply_rate, self.apply_invalid, self.pause):

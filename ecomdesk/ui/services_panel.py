@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QGridLayout, QLabel, QPushButton, QSizePolicy, QWidget
@@ -58,9 +59,10 @@ class ServiceRow:
         self.restart = QPushButton("Restart")
         for b in (self.start, self.stop, self.restart):
             b.setObjectName(f"{b.text().lower()}-{name}")
-        self.start.clicked.connect(lambda: panel.start_requested.emit(name))
-        self.stop.clicked.connect(lambda: panel.stop_requested.emit(name))
-        self.restart.clicked.connect(lambda: panel.restart_requested.emit(name))
+        # partials of the signals' emit: a lambda holding `panel` would keep the panel alive for good
+        self.start.clicked.connect(partial(panel.start_requested.emit, name))
+        self.stop.clicked.connect(partial(panel.stop_requested.emit, name))
+        self.restart.clicked.connect(partial(panel.restart_requested.emit, name))
         widgets = (
             self.title,
             self.badge,
