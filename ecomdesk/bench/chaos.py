@@ -5,9 +5,11 @@ the real Supervisor with its restart policy) runs in a throwaway home on free po
 at R events/s with 2 % invalid events and a crash-safe ledger directory (one journal per producer
 process: `ecomdesk.producer.ledger`). Every 20-40 s (from one fault's start to the next; never
 while a SIGSTOP is still in effect) one fault hits one service: SIGKILL of its process group, or
-SIGSTOP of the group for 10-30 s, then SIGCONT. Services are drawn in shuffled rounds of all five
-(seeded), so any N >= 5 faults hit every service; the kind is a coin toss. A fault waits until its
-target is up (running or unhealthy, with a process). The chaos lasts M minutes and at least N faults.
+SIGSTOP of the group for 10-30 s, then SIGCONT. With `--after-recovery` the gap starts when the
+previous fault has recovered instead, so faults never overlap (the suite's short run does that).
+Services are drawn in shuffled rounds of all five (seeded), so any N >= 5 faults hit every
+service; the kind is a coin toss. A fault waits until its target is up (running or unhealthy,
+with a process). The chaos lasts M minutes and at least N faults.
 
 Recovery of a fault: from its end (the SIGKILL, or the SIGCONT) until the pipeline is whole again:
 all five services `running` and the job has committed a batch with input after that (a
@@ -80,6 +82,7 @@ class Options:
     gap: tuple[float, float] = (20.0, 40.0)  # seconds between fault starts
     pause: tuple[float, float] = (10.0, 30.0)  # SIGSTOP duration
     warmup: float = 20.0  # seconds of steady pipeline before the first fault
+    after_recovery: bool = False  # the gap counts from the previous fault's recovery (no overlapping faults)
     target_timeout: float = 420.0  # a fault's target must be up again by then
     settle_timeout: float = 600.0  # end: the pipeline whole again
     drain_timeout: float = 600.0  # end: the job has counted everything in Kafka
@@ -458,6 +461,12 @@ def _run(opts: Options, config: Config, sup: Supervisor, watch: Watch, ledger: P
         if not inject(sup, watch, fault, opts, result):
             break
         next_at = max(fault.start + gap, fault.end + 1.0)
+        if opts.after_recovery:
+            recovered = wait_whole(watch, fault.end, opts.settle_timeout)
+            if recovered is None:
+                result.problems.append(f"fault {n} ({kind} {service}) not recovered after {opts.settle_timeout:.0f} s")
+                break
+            next_at = recovered + gap
     result.chaos_seconds = time.time() - t0
     result.load.append(f"after chaos {loadavg()}")
     log(f"chaos over: {len(result.faults)} faults in {result.chaos_seconds:.0f} s; waiting for the pipeline")
@@ -572,12 +581,15 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--pause", type=_range, default=d.pause, metavar="LO,HI",
                     help="SIGSTOP duration in seconds (default 10,30)")
     ap.add_argument("--warmup", type=float, default=d.warmup)
+    ap.add_argument("--after-recovery", action="store_true",
+                    help="start the gap to the next fault when the previous one has recovered (no overlap)")
     ap.add_argument("--restart-attempts", type=int, help="override the restart policy's attempts per window")
     ap.add_argument("--home", type=Path, help="run in this (kept) directory instead of a temporary one")
     ap.add_argument("--json", type=Path, help="also write the result as JSON to this file")
     a = ap.parse_args(argv)
     opts = Options(minutes=a.minutes, rate=a.rate, faults=a.faults, seed=a.seed, invalid_fraction=a.invalid_fraction,
-                   gap=a.gap, pause=a.pause, warmup=a.warmup, restart_attempts=a.restart_attempts, home=a.home)
+                   gap=a.gap, pause=a.pause, warmup=a.warmup, after_recovery=a.after_recovery,
+                   restart_attempts=a.restart_attempts, home=a.home)
     result = run(opts)
     report(result)
     if a.json:
