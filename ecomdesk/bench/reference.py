@@ -12,6 +12,10 @@ def _minute(ts: pd.Series) -> pd.Series:
     return pd.to_datetime(ts, utc=True).dt.floor("min")
 
 
+def _ns(ts: pd.Series) -> pd.Series:
+    return pd.to_datetime(ts, utc=True).astype("datetime64[ns, UTC]")
+
+
 def aggregates(ev: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """ev: user_id, product_id (str), category, event_type, price, event_time (UTC)."""
     ev = ev.assign(minute=_minute(ev["event_time"]))
@@ -30,11 +34,14 @@ def aggregates(ev: pd.DataFrame) -> dict[str, pd.DataFrame]:
     out["sales_by_product_per_minute"] = orders.groupby(["product_id", "minute"]).agg(
         orders=("price", "size"), revenue=("price", "sum")).reset_index().rename(
         columns={"minute": "window_start"})
-    # A cart converts when the same user buys the same product 0..20 minutes after it.
-    pairs = carts.reset_index().merge(orders[["user_id", "product_id", "event_time"]],
-                                      on=["user_id", "product_id"], suffixes=("", "_p"))
-    lag = pd.to_datetime(pairs.event_time_p, utc=True) - pd.to_datetime(pairs.event_time, utc=True)
-    converted = carts.loc[sorted(set(pairs.loc[(lag >= pd.Timedelta(0)) & (lag <= FUNNEL), "index"]))]
+    # A cart converts when the same user buys the same product 0..20 minutes after it, i.e. when the
+    # first such purchase at or after the cart's time is at most 20 minutes later (an as-of join:
+    # linear in the events, where pairing every cart with every purchase is quadratic per key).
+    keys = ["user_id", "product_id"]
+    c = carts[keys].assign(t=_ns(carts["event_time"]), row=range(len(carts))).sort_values("t")
+    p = orders[keys].assign(t=_ns(orders["event_time"])).sort_values("t")
+    first = pd.merge_asof(c, p.assign(t_p=p["t"]), on="t", by=keys, direction="forward", allow_exact_matches=True)
+    converted = carts.iloc[sorted(first.loc[(first["t_p"] - first["t"]) <= FUNNEL, "row"])]
     f = pd.concat([
         carts.groupby("minute").size().rename("carts"),
         orders.groupby("minute").size().rename("purchases"),
