@@ -9,7 +9,12 @@ from pathlib import Path
 
 
 class StartError(RuntimeError):
-    """A service could not be started; the message says which and why."""
+    """A service could not be started; the message says which and why (with its last log lines,
+    where it exited), `reason` the why in one line."""
+
+    def __init__(self, message: str, reason: str | None = None):
+        super().__init__(message)
+        self.reason = reason or message.splitlines()[0]
 
 
 @dataclass(frozen=True)

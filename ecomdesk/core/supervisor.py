@@ -300,7 +300,7 @@ class Supervisor:
                 msg = f"exited with code {proc.returncode} while starting"
                 self._mark_failed(rt, proc, msg)
                 tail = "\n    ".join(self._logs.last_lines(name)[-8:])
-                raise StartError(f"{name}: {msg}; last log lines:\n    {tail}")
+                raise StartError(f"{name}: {msg}; last log lines:\n    {tail}", reason=msg)
             probe = _safe_probe(spec.ready)
             if probe.ok:
                 self._set(rt, State.RUNNING, probe.message)
@@ -454,7 +454,7 @@ class Supervisor:
                 except StartError as exc:
                     for m in order[i + 1:]:
                         self._set(self._rt[m], State.RESTARTING, f"waiting for {n} to restart")
-                    self._went_down(self._rt[n], f"restart failed: {str(exc).splitlines()[0]}")
+                    self._went_down(self._rt[n], f"restart failed: {exc.reason}")
                     return
                 with self._lock:
                     self._rt[n].restarts += 1
