@@ -247,7 +247,7 @@ class Supervisor:
                 rt.telemetry.update(data)
         self._log(rt, line)
 
-    def _launch(self, rt: _Runtime) -> ServiceProcess:
+    def _launch(self, rt: _Runtime, fail_state: State) -> ServiceProcess:
         """Prepare and spawn the service's process; readiness is the caller's business."""
         spec = rt.spec
         with self._lock:
@@ -267,14 +267,14 @@ class Supervisor:
             cmd = spec.command()
             env = {**os.environ, **spec.env()}
         except Exception as exc:  # preparing is service code: report whatever it raised
-            self._set(rt, State.FAILED, f"prepare failed: {exc}")
+            self._set(rt, fail_state, f"prepare failed: {exc}")
             raise StartError(f"{spec.name}: prepare failed: {exc}") from exc
         self._log(rt, f"[ecomdesk] starting: {' '.join(cmd)}")
         try:
             proc = ServiceProcess(cmd, env, spec.data_dir, spec.accepts_control,
                                   lambda line: self._on_line(rt, line), spec.name)
         except OSError as exc:
-            self._set(rt, State.FAILED, f"cannot run {cmd[0]}: {exc}")
+            self._set(rt, fail_state, f"cannot run {cmd[0]}: {exc}")
             raise StartError(f"{spec.name}: cannot run {cmd[0]}: {exc}") from exc
         with self._lock:
             rt.proc = proc
@@ -282,11 +282,14 @@ class Supervisor:
         self._owner.track(proc.pid)
         return proc
 
-    def _start_one(self, name: str, stops: int) -> None:
-        """Start one service and wait until its readiness probe passes (or it fails, or a stop comes)."""
+    def _start_one(self, name: str, stops: int, fail_state: State = State.FAILED) -> None:
+        """Start one service and wait until its readiness probe passes (or it fails, or a stop comes).
+
+        A failure leaves it in `fail_state`: FAILED for a user's start, RESTARTING for the policy's
+        (which then decides between another attempt and FAILED, so no transient alarm shows)."""
         rt = self._rt[name]
         spec = rt.spec
-        proc = self._launch(rt)
+        proc = self._launch(rt, fail_state)
         self._set(rt, State.STARTING, "waiting for readiness")
         deadline = time.monotonic() + spec.ready_timeout
         probe = Probe(False, "not probed yet")
@@ -298,7 +301,7 @@ class Supervisor:
             if not proc.alive():
                 proc.drain(1.0)
                 msg = f"exited with code {proc.returncode} while starting"
-                self._mark_failed(rt, proc, msg)
+                self._mark_failed(rt, proc, msg, fail_state)
                 tail = "\n    ".join(self._logs.last_lines(name)[-8:])
                 raise StartError(f"{name}: {msg}; last log lines:\n    {tail}", reason=msg)
             probe = _safe_probe(spec.ready)
@@ -309,14 +312,14 @@ class Supervisor:
                 rt.message = f"waiting for readiness: {probe.message}"
             time.sleep(0.5)
         self._end(rt, proc)
-        self._mark_failed(rt, proc, f"not ready after {spec.ready_timeout:.0f} s: {probe.message}")
+        self._mark_failed(rt, proc, f"not ready after {spec.ready_timeout:.0f} s: {probe.message}", fail_state)
         raise StartError(f"{name}: not ready after {spec.ready_timeout:.0f} s: {probe.message}")
 
-    def _mark_failed(self, rt: _Runtime, proc: ServiceProcess, message: str) -> None:
+    def _mark_failed(self, rt: _Runtime, proc: ServiceProcess, message: str, state: State) -> None:
         with self._lock:
             rt.exit_code = proc.returncode
         self._owner.untrack(proc.pid)
-        self._set(rt, State.FAILED, message)
+        self._set(rt, state, message)
 
     def _stop_one(self, name: str) -> None:
         rt = self._rt[name]
@@ -448,7 +451,7 @@ class Supervisor:
             order = [n for n in dependency_order(self.specs, group) if not self._is_up(n)]
             for i, n in enumerate(order):
                 try:
-                    self._start_one(n, stops)
+                    self._start_one(n, stops, fail_state=State.RESTARTING)
                 except _Cancelled:
                     return
                 except StartError as exc:
