@@ -107,6 +107,11 @@ class Fault:
     def recovery(self) -> float | None:
         return None if self.recovered_at is None else self.recovered_at - self.end
 
+    @property
+    def outage(self) -> float | None:
+        """From the fault's start (a SIGSTOP's pause included) to the recovery."""
+        return None if self.recovered_at is None else self.recovered_at - self.start
+
 
 @dataclass
 class Result:
@@ -527,6 +532,10 @@ def report(r: Result, out=sys.stdout) -> None:
           f"p50 {statistics.median(rec):.1f} s, p90 {_pct(rec, 0.9):.1f} s, max {max(rec):.1f} s "
           f"over {len(rec)}/{len(r.faults)} faults "
           f"({kinds}; {sum(f.overlapped for f in r.faults)} overlapped by the next fault)")
+        outage = [f.outage for f in r.faults if f.outage is not None]
+        p(f"  from the fault's start (a SIGSTOP's pause included): p50 {statistics.median(outage):.1f} s, "
+          f"max {max(outage):.1f} s; waiting for the target to be up before a fault: "
+          f"p50 {statistics.median(f.waited for f in r.faults):.1f} s, max {max(f.waited for f in r.faults):.1f} s")
     p(f"policy restarts: {', '.join(f'{k} {v}' for k, v in r.restarts.items())}; "
       f"final states: {', '.join(f'{k} {v}' for k, v in r.final_states.items())}")
     t, e = r.truth, r.events
