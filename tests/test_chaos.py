@@ -12,7 +12,7 @@ from ecomdesk.bench import chaos
 pytestmark = pytest.mark.stack
 
 
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(840)  # ~4 min; its own waits add up to 720 s at the most
 def test_short_chaos_run_loses_nothing_and_doubles_nothing(tmp_path):
     # seed 35 draws: SIGKILL spark-job, SIGKILL hdfs-datanode, SIGSTOP hdfs-namenode, SIGKILL kafka,
     # SIGKILL producer. The intervals are shortened so the run fits a test, and each fault

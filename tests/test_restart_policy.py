@@ -165,3 +165,54 @@ def _exists(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def test_a_crash_while_a_dependency_is_down_uses_none_of_the_dependents_attempts(make):
+    p1, p2 = free_ports(2)
+    once = RestartPolicy(backoff=0.2, attempts=1, window=60)
+    sup = make(server("db", p1, restart=RestartPolicy(backoff=0.5, attempts=5, window=60)),
+               server("web", p2, ("db",), restart=once))
+    sup.start()
+    for round_ in (1, 2):  # web may restart once on its own: two faults of db must not use that up
+        pids = {s.name: s.pid for s in sup.snapshot()}
+        os.killpg(pids["db"], signal.SIGKILL)
+        os.killpg(pids["web"], signal.SIGKILL)  # the job dying of its broker's death
+        wait_for(lambda p=pids: states(sup) == {"db": "running", "web": "running"}
+                 and sup.status("web").pid != p["web"], what=f"both back after round {round_}")
+    assert "while db is down; restarts when db is back" in sup.log_file("web").read_text()
+
+
+def test_a_dependency_going_down_cancels_its_dependents_start(make, tmp_path):
+    p1, p2 = free_ports(2)
+    ready_flag = tmp_path / "web-ready"
+    web = ServiceSpec(name="web", title="Web", command=lambda: [sys.executable, "-c", SERVER, str(p2)],
+                      ready=lambda: Probe(ready_flag.exists() and http_ok(p2).ok, "flag"), ports={"http": p2},
+                      depends_on=("db",), stop_timeout=3, ready_timeout=120, restart=FAST)
+    sup = make(server("db", p1), web)
+    ready_flag.touch()
+    sup.start()
+    ready_flag.unlink()  # web's next start waits for readiness
+    os.killpg(sup.status("web").pid, signal.SIGKILL)
+    wait_for(lambda: sup.status("web").state == "starting" and sup.status("web").pid, what="web restarting")
+    t0 = time.monotonic()
+    os.killpg(sup.status("db").pid, signal.SIGKILL)
+    wait_for(lambda: "db went down" in sup.log_file("web").read_text(), what="web's start cancelled")
+    assert time.monotonic() - t0 < 10  # not web's 120 s readiness timeout
+    ready_flag.touch()
+    wait_for(lambda: states(sup) == {"db": "running", "web": "running"}, timeout=30, what="both back")
+
+
+def test_a_dependent_that_rides_out_restarts_keeps_running_unless_the_user_restarts(make):
+    import dataclasses
+
+    p1, p2 = free_ports(2)
+    producer = dataclasses.replace(server("producer", p2, ("kafka",)), rides_out_dependency_restarts=True)
+    sup = make(server("kafka", p1), producer)
+    sup.start()
+    kafka_pid, producer_pid = sup.status("kafka").pid, sup.status("producer").pid
+    os.killpg(kafka_pid, signal.SIGKILL)
+    wait_for(lambda: sup.status("kafka").state == "running" and sup.status("kafka").pid != kafka_pid,
+             what="kafka back")
+    assert sup.status("producer").pid == producer_pid and sup.status("producer").state == "running"
+    sup.restart("kafka")  # a user's Restart stops the dependents and brings them back
+    assert sup.status("producer").pid != producer_pid and states(sup)["producer"] == "running"

@@ -29,3 +29,19 @@ def test_idle_topics_count_as_ready():
     t = JobTelemetry()
     t(json.dumps({"type": "spark_idle"}))
     assert t.probe().ok and t.health().ok
+
+
+def test_a_job_that_reports_nothing_for_too_long_is_unhealthy(monkeypatch):
+    import time
+
+    from ecomdesk.services import spark_job
+
+    t = JobTelemetry()
+    t(_line(3, 10, 900, {}))
+    assert t.health().ok
+    now = time.monotonic()
+    monkeypatch.setattr(spark_job.time, "monotonic", lambda: now + spark_job.STALE_AFTER + 5)
+    h = t.health()
+    assert not h.ok and "no batch and no idle report for 12" in h.message
+    t(json.dumps({"type": "spark_idle"}))  # an idle report counts as a sign of life
+    assert t.health().ok

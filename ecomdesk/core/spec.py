@@ -88,7 +88,9 @@ class ServiceSpec:
     `command` and `env` are called at start time so they see the current config and files.
     `prepare` runs before every start and must be idempotent (it formats storage once).
     `telemetry` turns one stdout line into a dict (or None for an ordinary log line).
-    `restart` says what happens when it goes down without being asked to.
+    `restart` says what happens when it goes down without being asked to; a service that
+    `rides_out_dependency_restarts` (it reconnects by itself) keeps running while the restart policy
+    restarts one of its dependencies, instead of being restarted with it.
     """
 
     name: str
@@ -107,6 +109,7 @@ class ServiceSpec:
     telemetry: Callable[[str], dict | None] | None = None
     accepts_control: bool = False
     restart: RestartPolicy = field(default_factory=RestartPolicy)
+    rides_out_dependency_restarts: bool = False
 
     @property
     def endpoints(self) -> dict[str, str]:

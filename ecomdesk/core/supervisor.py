@@ -44,6 +44,14 @@ class _Cancelled(StartError):
     """A stop request arrived while the service was starting."""
 
 
+class _DependencyDown(StartError):
+    """A dependency went down while the service was starting; it restarts with that dependency."""
+
+    def __init__(self, name: str, dependency: str):
+        super().__init__(f"{name}: {dependency} went down while it was starting", reason=f"waiting for {dependency}")
+        self.dependency = dependency
+
+
 class _Runtime:
     """Mutable bookkeeping for one service; guarded by the supervisor's lock."""
 
@@ -107,7 +115,8 @@ class Supervisor:
         message = rt.message
         if rt.state == State.RESTARTING and rt.restart_at is not None:
             wait = max(0.0, rt.restart_at - time.monotonic())
-            message = f"{rt.down_reason}; restarting in {wait:.0f} s, attempt {rt.attempt}"
+            attempt = f", attempt {rt.attempt}" if rt.attempt else ""
+            message = f"{rt.down_reason}; restarting in {wait:.0f} s{attempt}"
         return ServiceStatus(
             name=rt.spec.name,
             title=rt.spec.title,
@@ -298,6 +307,11 @@ class Supervisor:
                 self._end(rt, proc)
                 self._set(rt, State.STOPPED, "start cancelled")
                 raise _Cancelled(f"{name}: start cancelled by a stop request")
+            down = self._down_dependency(name)
+            if down is not None:
+                self._end(rt, proc)
+                self._set(rt, fail_state, f"{down} went down while starting")
+                raise _DependencyDown(name, down)
             if not proc.alive():
                 proc.drain(1.0)
                 msg = f"exited with code {proc.returncode} while starting"
@@ -314,6 +328,10 @@ class Supervisor:
         self._end(rt, proc)
         self._mark_failed(rt, proc, f"not ready after {spec.ready_timeout:.0f} s: {probe.message}", fail_state)
         raise StartError(f"{name}: not ready after {spec.ready_timeout:.0f} s: {probe.message}")
+
+    def _down_dependency(self, name: str) -> str | None:
+        """A dependency of `name` that does not serve now (crashed, restarting, stopped), if any."""
+        return next((d for d in self.specs[name].depends_on if not self._is_up(d)), None)
 
     def _mark_failed(self, rt: _Runtime, proc: ServiceProcess, message: str, state: State) -> None:
         with self._lock:
@@ -369,7 +387,11 @@ class Supervisor:
                     rt.exit_code = code
                 proc.signal_group(9)  # children it left behind
                 self._owner.untrack(proc.pid)
-                self._went_down(rt, f"crashed with exit code {code}")
+                down = self._down_dependency(rt.spec.name)
+                if down is not None and rt.wanted:  # its dependency's fault, not its own: no attempt used
+                    self._wait_for(rt, down, f"crashed with exit code {code} while {down} is down")
+                else:
+                    self._went_down(rt, f"crashed with exit code {code}")
             return
         sample = rt.sampler.sample(proc.pid)
         if sample is not None:
@@ -412,6 +434,13 @@ class Supervisor:
                 threading.Thread(target=self._end, args=(rt, proc), daemon=True).start()
             self._fail_waiting_dependents(rt.spec.name)
 
+    def _wait_for(self, rt: _Runtime, dependency: str, reason: str) -> None:
+        """Leave `rt` down until `dependency` is back: its recovery restarts the services on it."""
+        with self._lock:
+            rt.restart_at = None
+        self._log(rt, f"[ecomdesk] {reason}; restarts when {dependency} is back")
+        self._set(rt, State.RESTARTING, f"{reason}; waiting for {dependency}")
+
     def _fail_waiting_dependents(self, name: str) -> None:
         for n in dependents_order(self.specs, [name]):
             rt = self._rt[n]
@@ -423,10 +452,20 @@ class Supervisor:
         while not self._closed.wait(RECOVERY_TICK):
             now = time.monotonic()
             with self._lock:
+                self._reschedule_waiting(now)
                 due = [n for n in dependency_order(self.specs) if self._rt[n].state == State.RESTARTING
                        and self._rt[n].restart_at is not None and self._rt[n].restart_at <= now]
             if due:
                 self._recover(due[0])
+
+    def _reschedule_waiting(self, now: float) -> None:
+        """A service waiting for a dependency whose dependencies all serve again, and that no
+        recovery is bringing back (none runs while this thread is here), restarts now, unbooked."""
+        for n in dependency_order(self.specs):
+            rt = self._rt[n]
+            if rt.state == State.RESTARTING and rt.restart_at is None and rt.wanted \
+                    and self._down_dependency(n) is None:
+                rt.restart_at, rt.down_reason, rt.attempt = now, "its dependencies are back", ""
 
     def _recover(self, name: str) -> None:
         """Restart `name` and the wanted services that run on it, in dependency order."""
@@ -437,7 +476,8 @@ class Supervisor:
                 if not root.wanted or root.state != State.RESTARTING:
                     return
                 root.restart_at = None
-                group = [n for n in dependents_order(self.specs, [name]) if self._rt[n].wanted]
+                group = [n for n in dependents_order(self.specs, [name]) if self._rt[n].wanted and (
+                    n == name or not self.specs[n].rides_out_dependency_restarts or not self._is_up(n))]
             for n in group:  # dependents first
                 rt = self._rt[n]
                 if n != name:
@@ -447,12 +487,17 @@ class Supervisor:
                 if rt.proc is not None and rt.proc.alive():
                     self._end(rt, rt.proc)
                 self._set(rt, State.RESTARTING, f"waiting for {name} to restart" if n != name else None)
-            self._log(root, f"[ecomdesk] restart attempt {root.attempt}")
+            self._log(root, f"[ecomdesk] restart attempt {root.attempt}" if root.attempt else
+                      f"[ecomdesk] restart: {root.down_reason}")
             order = [n for n in dependency_order(self.specs, group) if not self._is_up(n)]
             for i, n in enumerate(order):
                 try:
                     self._start_one(n, stops, fail_state=State.RESTARTING)
                 except _Cancelled:
+                    return
+                except _DependencyDown as exc:
+                    for m in order[i:]:
+                        self._wait_for(self._rt[m], exc.dependency, f"{exc.dependency} went down during the restart")
                     return
                 except StartError as exc:
                     for m in order[i + 1:]:

@@ -98,4 +98,6 @@ def producer_spec(config: Config, ledger: Path | None = None) -> ServiceSpec:
         ready_timeout=60.0,
         telemetry=state.parse,
         accepts_control=True,
+        # librdkafka reconnects by itself; stopping it while the broker is down would purge its queue
+        rides_out_dependency_restarts=True,
     )

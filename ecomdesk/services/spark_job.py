@@ -12,6 +12,7 @@ import json
 import os
 import re
 import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from ecomdesk.install.layout import pyspark_home
 from ecomdesk.paths import repo_root
 
 NAME = "spark-job"
+STALE_AFTER = 120.0  # longer than any batch we have seen (12.6 s at the most, at 50k events/s)
 _UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 
 
@@ -108,6 +110,7 @@ class JobTelemetry:
     def reset(self) -> None:
         self.queries: dict[str, dict] = {}
         self.ready_reason: str | None = None
+        self.last_seen: float | None = None
 
     def __call__(self, line: str) -> dict | None:
         if not line.startswith("{"):
@@ -117,6 +120,8 @@ class JobTelemetry:
         except ValueError:
             return None
         kind = data.get("type") if isinstance(data, dict) else None
+        if kind in ("spark_progress", "spark_idle"):
+            self.last_seen = time.monotonic()
         if kind == "spark_progress":
             self.queries[data["query"]] = data
             self.ready_reason = self.ready_reason or f"batch {data['batch_id']} committed"
@@ -131,8 +136,11 @@ class JobTelemetry:
         return Probe(False, "waiting for the streaming query to commit its first batch")
 
     def health(self) -> Probe:
-        """The latest batch in a few words, once the job is up."""
+        """The latest batch in a few words, once the job is up; unhealthy when it has said nothing
+        for STALE_AFTER s (it reports every batch, and every 5 s when idle), e.g. a hung driver."""
         ready = self.probe()
+        if ready.ok and self.last_seen is not None and time.monotonic() - self.last_seen > STALE_AFTER:
+            return Probe(False, f"no batch and no idle report for {time.monotonic() - self.last_seen:.0f} s")
         last = max(self.queries.values(), key=lambda q: q.get("batch_id", -1), default=None)
         if not ready.ok or last is None:
             return ready
