@@ -53,6 +53,7 @@ from ecomdesk import contract as C
 from ecomdesk.bench.reference import aggregates, assert_same
 from ecomdesk.bench.truth import Truth, build_truth, compare_events, topic_counts
 from ecomdesk.config import Config
+from ecomdesk.core.spec import UP, State
 from ecomdesk.core.supervisor import Supervisor
 from ecomdesk.producer.service import producer_spec
 from ecomdesk.sandbox import isolated_config
@@ -61,7 +62,6 @@ from ecomdesk.services.catalog import build_specs
 SERVICES = ("hdfs-namenode", "hdfs-datanode", "kafka", "spark-job", "producer")
 JOB, PRODUCER = "spark-job", "producer"
 KINDS = ("SIGKILL", "SIGSTOP")
-UP = ("running", "unhealthy")
 
 
 def log(msg: str) -> None:
@@ -179,7 +179,7 @@ class Watch:
             log(f"supervisor: {service}: {line[11:]}")
 
     def whole(self) -> bool:
-        return all(s.state == "running" for s in self.sup.snapshot() if s.name in SERVICES)
+        return all(s.state == State.RUNNING for s in self.sup.snapshot() if s.name in SERVICES)
 
     def batch_after(self, t: float) -> float | None:
         with self.lock:
