@@ -53,6 +53,7 @@ from ecomdesk import contract as C
 from ecomdesk.bench.reference import aggregates, assert_same
 from ecomdesk.bench.truth import Truth, build_truth, compare_events, topic_counts
 from ecomdesk.config import Config
+from ecomdesk.core.process import killpg
 from ecomdesk.core.spec import UP, State
 from ecomdesk.core.supervisor import Supervisor
 from ecomdesk.producer.service import producer_spec
@@ -258,27 +259,20 @@ def inject(sup: Supervisor, watch: Watch, fault: Fault, opts: Options, result: R
     result.faults.append(fault)
     fault.start = time.time()
     if fault.kind == "SIGKILL":
-        _killpg(pgid, signal.SIGKILL)
+        killpg(pgid, signal.SIGKILL)
         fault.end = fault.start
         log(f"fault {fault.n}: SIGKILL {fault.service} (group {pgid}); load {loadavg()}")
         return True
-    _killpg(pgid, signal.SIGSTOP)
+    killpg(pgid, signal.SIGSTOP)
     log(f"fault {fault.n}: SIGSTOP {fault.service} (group {pgid}) for {fault.pause:.1f} s; load {loadavg()}")
     time.sleep(fault.pause)
     if _same_process(pgid, ctime):
-        _killpg(pgid, signal.SIGCONT)
+        killpg(pgid, signal.SIGCONT)
         log(f"fault {fault.n}: SIGCONT {fault.service} (group {pgid})")
     else:
         log(f"fault {fault.n}: {fault.service} group {pgid} is gone (the supervisor replaced it); no SIGCONT")
     fault.end = time.time()
     return True
-
-
-def _killpg(pgid: int, sig: int) -> None:
-    try:
-        os.killpg(pgid, sig)
-    except ProcessLookupError:
-        pass
 
 
 def chaos_specs(config: Config, ledger: Path):

@@ -79,7 +79,7 @@ class _Runtime:
 class Supervisor:
     def __init__(self, specs: list[ServiceSpec], log_dir: Path, run_dir: Path, health_interval: float = 2.0):
         self.specs = {s.name: s for s in specs}
-        dependency_order(self.specs)  # reject cycles and unknown dependencies early
+        self._order = dependency_order(self.specs)  # also rejects cycles and unknown dependencies early
         run_dir.mkdir(parents=True, exist_ok=True)
         self.run_dir = run_dir
         self._logs = ServiceLogs(log_dir, list(self.specs))
@@ -453,7 +453,7 @@ class Supervisor:
             now = time.monotonic()
             with self._lock:
                 self._reschedule_waiting(now)
-                due = [n for n in dependency_order(self.specs) if self._rt[n].state == State.RESTARTING
+                due = [n for n in self._order if self._rt[n].state == State.RESTARTING
                        and self._rt[n].restart_at is not None and self._rt[n].restart_at <= now]
             if due:
                 self._recover(due[0])
@@ -461,7 +461,7 @@ class Supervisor:
     def _reschedule_waiting(self, now: float) -> None:
         """A service waiting for a dependency whose dependencies all serve again, and that no
         recovery is bringing back (none runs while this thread is here), restarts now, unbooked."""
-        for n in dependency_order(self.specs):
+        for n in self._order:
             rt = self._rt[n]
             if rt.state == State.RESTARTING and rt.restart_at is None and rt.wanted \
                     and self._down_dependency(n) is None:
