@@ -1,3 +1,3 @@
-from ecomdesk.cli import main
+from ecomdesk.cli.main import main
 
 raise SystemExit(main())

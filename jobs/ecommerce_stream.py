@@ -2,7 +2,7 @@
 
 One Kafka read of the three topics, parsed once; each micro-batch goes through
 `ecomdesk.pipeline.batch.BatchProcessor`, which publishes raw events, quarantine and aggregate
-snapshots under --base following `ecomdesk.contract`.
+snapshots under --base following `ecomdesk.data.contract`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sys
 
 from pyspark.sql import SparkSession
 
-from ecomdesk import contract as C
+from ecomdesk.data import contract as C
 from ecomdesk.pipeline.batch import BatchProcessor
 from ecomdesk.pipeline.commit import Committer
 from ecomdesk.pipeline.progress import ProgressListener

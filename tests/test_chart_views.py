@@ -8,8 +8,8 @@ import pandas as pd
 import pyarrow.fs as pafs
 import pytest
 
-from ecomdesk import chart_views, contract
 from ecomdesk.bench.charts import next_batch, publish_update, sample_frames, write_version
+from ecomdesk.data import chart_views, contract
 
 
 def reference(frames: dict[str, pd.DataFrame], top_n: int, user_sort: str) -> dict:

@@ -56,7 +56,7 @@ def test_ecomdesk_home_isolates_everything(tmp_path, monkeypatch):
 
 def test_external_clusters_replace_managed_services(tmp_path):
     from ecomdesk.core.spec import dependency_order
-    from ecomdesk.services.catalog import build_specs
+    from ecomdesk.stack.catalog import build_specs
 
     c = Config(paths=_paths(tmp_path))
     managed = {s.name for s in build_specs(c)}
@@ -71,7 +71,7 @@ def test_external_clusters_replace_managed_services(tmp_path):
 
 
 def test_restart_policy_defaults_and_per_service_overrides(tmp_path):
-    from ecomdesk.services.catalog import build_specs
+    from ecomdesk.stack.catalog import build_specs
 
     paths = _paths(tmp_path)
     paths.config_file.write_text('[restart]\nattempts = 3\nbackoff_seconds = 2\n\n'
@@ -99,7 +99,7 @@ def test_bad_restart_settings_are_named(tmp_path, text, error):
 
 
 def test_restart_overrides_for_an_unknown_service_are_refused(tmp_path):
-    from ecomdesk.services.catalog import build_specs
+    from ecomdesk.stack.catalog import build_specs
 
     paths = _paths(tmp_path)
     paths.config_file.write_text('[restart.services.kafak]\npolicy = "no"\n')

@@ -6,8 +6,8 @@ import pandas as pd
 import pyarrow.fs as pafs
 import pytest
 
-from ecomdesk import contract
 from ecomdesk.bench.charts import sample_frames, write_version
+from ecomdesk.data import contract
 
 
 @pytest.fixture

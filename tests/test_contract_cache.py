@@ -7,8 +7,8 @@ import json
 import pandas as pd
 import pyarrow.fs as pafs
 
-from ecomdesk import contract
 from ecomdesk.bench.charts import next_batch, publish_update, sample_frames, write_version
+from ecomdesk.data import contract
 
 
 class CountingHandler(pafs.FileSystemHandler):

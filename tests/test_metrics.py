@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from spark_local import random_events, spark, to_spark  # noqa: F401
 
-from ecomdesk.bench.reference import aggregates, assert_same
-from ecomdesk.contract import AGGREGATE_KEYS, AGGREGATE_SCHEMAS
+from ecomdesk.data.contract import AGGREGATE_KEYS, AGGREGATE_SCHEMAS
 from ecomdesk.pipeline import metrics
+from ecomdesk.testing.reference import aggregates, assert_same
 
 
 @pytest.fixture(scope="module")

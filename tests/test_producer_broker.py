@@ -23,8 +23,8 @@ from confluent_kafka.admin import AdminClient
 from ecomdesk.core.supervisor import Supervisor
 from ecomdesk.producer.events import EVENT_TYPES, FIELDS
 from ecomdesk.producer.ledger import summary_path
-from ecomdesk.producer.service import producer_spec
 from ecomdesk.producer.topics import TOPICS, ensure_topics
+from ecomdesk.stack.producer import producer_spec
 
 pytestmark = pytest.mark.stack
 

@@ -10,7 +10,7 @@ import pytest
 from ecomdesk.config import Config, Kafka, Ports, Producer
 from ecomdesk.producer import cli
 from ecomdesk.producer.events import DEFAULT_CITIES
-from ecomdesk.producer.service import producer_command, producer_spec
+from ecomdesk.stack.producer import producer_command, producer_spec
 
 
 def _parse(*argv: str) -> argparse.Namespace:

@@ -20,12 +20,12 @@ import uuid
 import pandas as pd
 import pytest
 
-from ecomdesk import contract
 from ecomdesk.bench.charts import sample_frames, write_version
-from ecomdesk.hdfs import hadoop_filesystem
+from ecomdesk.cli.query import QUARANTINE
+from ecomdesk.data import contract
+from ecomdesk.data.hdfs import hadoop_filesystem
 from ecomdesk.paths import Paths
-from ecomdesk.query import QUARANTINE
-from ecomdesk.sandbox import isolated_config
+from ecomdesk.testing.sandbox import isolated_config
 
 pytestmark = pytest.mark.stack
 

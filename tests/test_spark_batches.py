@@ -10,11 +10,11 @@ import pyarrow.fs as pafs
 import pytest
 from spark_local import random_events, spark  # noqa: F401
 
-from ecomdesk import contract as C
-from ecomdesk.bench.reference import aggregates, assert_same
+from ecomdesk.data import contract as C
 from ecomdesk.pipeline.batch import BatchProcessor
 from ecomdesk.pipeline.commit import Committer
 from ecomdesk.pipeline.store import ArrowStore
+from ecomdesk.testing.reference import aggregates, assert_same
 
 DELAY_US = 10 * 60 * 1_000_000
 INVALID = [

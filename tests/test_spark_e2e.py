@@ -17,12 +17,12 @@ import uuid
 import pandas as pd
 import pytest
 
-from ecomdesk import contract as C
-from ecomdesk.bench.reference import aggregates, assert_same
-from ecomdesk.hdfs import hadoop_filesystem
-from ecomdesk.install.layout import pyspark_home
-from ecomdesk.sandbox import free_ports
-from ecomdesk.services.spark_job import JobTelemetry, job_env, spark_submit_command
+from ecomdesk.data import contract as C
+from ecomdesk.data.hdfs import hadoop_filesystem
+from ecomdesk.stack.install.layout import pyspark_home
+from ecomdesk.stack.spark_job import JobTelemetry, job_env, spark_submit_command
+from ecomdesk.testing.reference import aggregates, assert_same
+from ecomdesk.testing.sandbox import free_ports
 
 pytestmark = pytest.mark.stack
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from ecomdesk.services.spark_job import JobTelemetry
+from ecomdesk.stack.spark_job import JobTelemetry
 
 
 def _line(batch_id: int, rows: int, ms: int, behind: dict) -> str:
@@ -34,7 +34,7 @@ def test_idle_topics_count_as_ready():
 def test_a_job_that_reports_nothing_for_too_long_is_unhealthy(monkeypatch):
     import time
 
-    from ecomdesk.services import spark_job
+    from ecomdesk.stack import spark_job
 
     t = JobTelemetry()
     t(_line(3, 10, 900, {}))

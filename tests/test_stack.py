@@ -21,7 +21,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from stackutil import cli, isolated_config, listening, supervisor_for
 
 from ecomdesk.core.supervisor import StartError
-from ecomdesk.hdfs import hadoop_filesystem
+from ecomdesk.data.hdfs import hadoop_filesystem
 
 pytestmark = pytest.mark.stack
 STORAGE = ["hdfs-namenode", "hdfs-datanode", "kafka"]
@@ -203,7 +203,7 @@ def test_cli_logs_and_down(tmp_path):
 
 
 def test_kafka_formats_storage_with_a_cluster_id_that_looks_like_an_option(tmp_path, monkeypatch):
-    from ecomdesk.services import kafka
+    from ecomdesk.stack import kafka
 
     drawn = [kafka.kafka_uuid() for _ in range(20000)]
     assert not any(d.startswith("-") for d in drawn) and all(len(d) == 22 for d in drawn)

@@ -18,8 +18,8 @@ from stackutil import isolated_config  # noqa: E402
 
 from ecomdesk.core.spec import State  # noqa: E402
 from ecomdesk.core.supervisor import Supervisor  # noqa: E402
-from ecomdesk.producer.service import producer_spec  # noqa: E402
-from ecomdesk.services.catalog import build_specs  # noqa: E402
+from ecomdesk.stack.catalog import build_specs  # noqa: E402
+from ecomdesk.stack.producer import producer_spec  # noqa: E402
 from ecomdesk.ui.app import build_reader  # noqa: E402
 from ecomdesk.ui.main_window import MainWindow  # noqa: E402
 

@@ -11,7 +11,7 @@ import pyarrow.fs as pafs
 import pytest
 
 from ecomdesk.bench.charts import sample_frames, write_version
-from ecomdesk.readers import DataReader, Unreachable
+from ecomdesk.data.readers import DataReader, Unreachable
 
 
 def _closed_port() -> int:
@@ -88,7 +88,7 @@ def test_hdfs_and_kafka_of_the_real_stack(stack):
     from confluent_kafka import Producer
     from confluent_kafka.admin import AdminClient, NewTopic
 
-    from ecomdesk.hdfs import hadoop_filesystem
+    from ecomdesk.data.hdfs import hadoop_filesystem
 
     config = stack.config
     base = f"/ui-readers-{uuid.uuid4().hex[:6]}"

@@ -19,7 +19,7 @@ End check: the last faults' recoveries are awaited, the producer is stopped (a u
 drains Kafka (its counted events and quarantine reach the messages in the topics), then the truth
 is built from the ledgers settled against the topics (`ecomdesk.bench.truth`) and compared with
 what the job wrote, read through the data contract: every aggregate equals the independent pandas
-computation (`ecomdesk.bench.reference`: counts exact, sums within 1e-6), no key appears twice,
+computation (`ecomdesk.testing.reference`: counts exact, sums within 1e-6), no key appears twice,
 the quarantine holds exactly the invalid events sent, and per Kafka coordinates nothing was lost,
 doubled or unexpected. After `Supervisor.close()` no process of the run may remain: neither any
 process seen in a service's process tree during the run, nor any process whose command line or
@@ -49,16 +49,16 @@ from pathlib import Path
 import pandas as pd
 import psutil
 
-from ecomdesk import contract as C
-from ecomdesk.bench.reference import aggregates, assert_same
 from ecomdesk.bench.truth import Truth, build_truth, compare_events, topic_counts
 from ecomdesk.config import Config
 from ecomdesk.core.process import killpg
 from ecomdesk.core.spec import UP, State
 from ecomdesk.core.supervisor import Supervisor
-from ecomdesk.producer.service import producer_spec
-from ecomdesk.sandbox import isolated_config
-from ecomdesk.services.catalog import build_specs
+from ecomdesk.data import contract as C
+from ecomdesk.stack.catalog import build_specs
+from ecomdesk.stack.producer import producer_spec
+from ecomdesk.testing.reference import aggregates, assert_same
+from ecomdesk.testing.sandbox import isolated_config
 
 SERVICES = ("hdfs-namenode", "hdfs-datanode", "kafka", "spark-job", "producer")
 JOB, PRODUCER = "spark-job", "producer"
@@ -485,7 +485,7 @@ def _run(opts: Options, config: Config, sup: Supervisor, watch: Watch, ledger: P
 
     sup.stop([PRODUCER])
     log(f"producer stopped ({sup.status(PRODUCER).message})")
-    from ecomdesk.hdfs import hadoop_filesystem  # starts a JVM in this process: only now
+    from ecomdesk.data.hdfs import hadoop_filesystem  # starts a JVM in this process: only now
 
     total = kafka_messages(config)
     fs = hadoop_filesystem(config)

@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from ecomdesk import chart_views, contract
+from ecomdesk.data import chart_views, contract
 
 CATEGORIES = ("electronics", "fashion", "home", "sports", "books", "toys", "beauty", "food")
 
@@ -205,7 +205,7 @@ def _hdfs_target():
         socket.create_connection((host, port), timeout=1.0).close()
     except OSError:
         return None
-    from ecomdesk.hdfs import hadoop_filesystem, hdfs_uri
+    from ecomdesk.data.hdfs import hadoop_filesystem, hdfs_uri
 
     return hadoop_filesystem(cfg), hdfs_uri(cfg)
 

@@ -59,8 +59,8 @@ def _broker(bootstrap: str | None):
         yield bootstrap
         return
     from ecomdesk.core.supervisor import Supervisor
-    from ecomdesk.sandbox import isolated_config
-    from ecomdesk.services.kafka import kafka_spec
+    from ecomdesk.stack.kafka import kafka_spec
+    from ecomdesk.testing.sandbox import isolated_config
 
     with tempfile.TemporaryDirectory(prefix="ecomdesk-bench-") as tmp:
         config = isolated_config(Path(tmp))

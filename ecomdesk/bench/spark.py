@@ -35,12 +35,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ecomdesk import contract as C
 from ecomdesk.config import Config
 from ecomdesk.core.supervisor import Supervisor
-from ecomdesk.hdfs import hadoop_filesystem
-from ecomdesk.sandbox import isolated_config
-from ecomdesk.services.catalog import build_specs
+from ecomdesk.data import contract as C
+from ecomdesk.data.hdfs import hadoop_filesystem
+from ecomdesk.stack.catalog import build_specs
+from ecomdesk.testing.sandbox import isolated_config
 
 STACK = ["hdfs-namenode", "hdfs-datanode", "kafka", "spark-job"]
 JOB = "spark-job"

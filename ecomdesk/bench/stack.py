@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 
 from ecomdesk.core.supervisor import Supervisor
-from ecomdesk.install import setup
-from ecomdesk.sandbox import isolated_config
-from ecomdesk.services.catalog import build_specs
+from ecomdesk.stack.catalog import build_specs
+from ecomdesk.stack.install import setup
+from ecomdesk.testing.sandbox import isolated_config
 
 STORAGE = ["hdfs-namenode", "hdfs-datanode", "kafka"]
 

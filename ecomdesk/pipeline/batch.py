@@ -22,7 +22,7 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from ecomdesk.contract import QUARANTINE_COUNTS, STAGING_DIR
+from ecomdesk.data.contract import QUARANTINE_COUNTS, STAGING_DIR
 from ecomdesk.pipeline import metrics
 from ecomdesk.pipeline.commit import Committer
 from ecomdesk.pipeline.parse import parse_records, quarantined, valid_events

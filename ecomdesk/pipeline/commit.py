@@ -23,7 +23,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ecomdesk import contract as C
+from ecomdesk.data import contract as C
 from ecomdesk.pipeline.funnel import CART_COLUMNS, PURCHASE_COLUMNS, FunnelState
 from ecomdesk.pipeline.snapshot import ALL, TABLES, Snapshot, utc
 from ecomdesk.pipeline.store import Store

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from ecomdesk.contract import FUNNEL_WINDOW_SECONDS
+from ecomdesk.data.contract import FUNNEL_WINDOW_SECONDS
 
 WINDOW_US = FUNNEL_WINDOW_SECONDS * 1_000_000
 MINUTE_US = 60 * 1_000_000

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from ecomdesk.contract import FUNNEL_WINDOW_SECONDS
+from ecomdesk.data.contract import FUNNEL_WINDOW_SECONDS
 
 MINUTE = "1 minute"
 

@@ -10,7 +10,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from ecomdesk.contract import EVENT_SCHEMA, EVENT_TYPES, QUARANTINE_SCHEMA
+from ecomdesk.data.contract import EVENT_SCHEMA, EVENT_TYPES, QUARANTINE_SCHEMA
 
 JSON_FIELDS = ("user_id", "product_id", "category", "event_type", "price", "timestamp", "store_id",
                "store_type", "city", "province", "location")

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
-from ecomdesk.contract import AGGREGATE_KEYS, AGGREGATE_SCHEMAS, QUARANTINE_COUNTS
+from ecomdesk.data.contract import AGGREGATE_KEYS, AGGREGATE_SCHEMAS, QUARANTINE_COUNTS
 from ecomdesk.pipeline.funnel import FunnelState, advance
 
 ALL = "all"

@@ -16,8 +16,8 @@ ICON = resources_dir() / "icons" / "ecomdesk.svg"
 
 
 def build_reader(config):
-    from ecomdesk.hdfs import hadoop_filesystem
-    from ecomdesk.readers import DataReader
+    from ecomdesk.data.hdfs import hadoop_filesystem
+    from ecomdesk.data.readers import DataReader
 
     return DataReader(
         lambda: hadoop_filesystem(config),
@@ -29,7 +29,7 @@ def build_reader(config):
 
 def build_supervisor(config):
     from ecomdesk.core.supervisor import Supervisor
-    from ecomdesk.services.catalog import build_specs
+    from ecomdesk.stack.catalog import build_specs
 
     paths = config.paths.ensure()
     return Supervisor(build_specs(config), paths.log_dir, paths.run_dir)

@@ -8,8 +8,8 @@ import pyarrow as pa
 import pyqtgraph as pg
 from PySide6.QtWidgets import QComboBox, QGridLayout, QWidget
 
-from ecomdesk import chart_views
-from ecomdesk.chart_views import Business
+from ecomdesk.data import chart_views
+from ecomdesk.data.chart_views import Business
 from ecomdesk.ui.chart_box import PALETTE, ChartBox, bars
 
 SORT_LABELS = {"avg_ticket": "Average ticket", "total_spent": "Total spent", "orders": "Orders"}

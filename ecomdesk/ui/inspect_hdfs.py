@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ecomdesk.readers import DirStats
+from ecomdesk.data.readers import DirStats
 from ecomdesk.ui import fmt
 
 

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ecomdesk.readers import KafkaMessage, TopicStats
+from ecomdesk.data.readers import KafkaMessage, TopicStats
 from ecomdesk.ui import fmt
 
 

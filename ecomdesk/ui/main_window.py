@@ -24,9 +24,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ecomdesk.chart_views import Business
 from ecomdesk.core.spec import ACTIVE, STARTABLE, dependency_order, dependents_order
-from ecomdesk.readers import Unreachable
+from ecomdesk.data.chart_views import Business
+from ecomdesk.data.pipeline_history import PipelineHistory
+from ecomdesk.data.readers import Unreachable
 from ecomdesk.ui import fmt
 from ecomdesk.ui.about import show_about
 from ecomdesk.ui.banner import Banner
@@ -36,7 +37,6 @@ from ecomdesk.ui.inspect_kafka import KafkaInspector
 from ecomdesk.ui.jobs import Jobs
 from ecomdesk.ui.logs_panel import LogsPanel
 from ecomdesk.ui.pipeline_charts import PipelineCharts
-from ecomdesk.ui.pipeline_history import PipelineHistory
 from ecomdesk.ui.producer_panel import ProducerPanel
 from ecomdesk.ui.services_panel import ServicesPanel
 from ecomdesk.ui.settings_dialog import SettingsDialog

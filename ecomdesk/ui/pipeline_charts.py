@@ -8,8 +8,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QGridLayout, QWidget
 
+from ecomdesk.data.pipeline_history import PipelineHistory
 from ecomdesk.ui.chart_box import PALETTE, ChartBox, hbars
-from ecomdesk.ui.pipeline_history import PipelineHistory
 
 
 class SeriesChart(ChartBox):

@@ -15,7 +15,7 @@ from ecomdesk.config import Config
 from ecomdesk.core.control import ControlError, request
 from ecomdesk.core.spec import State
 from ecomdesk.core.supervisor import ServiceStatus, StartError, Supervisor, owner_alive, read_state
-from ecomdesk.services.catalog import build_specs
+from ecomdesk.stack.catalog import build_specs
 
 
 def add_parser(subparsers) -> None:

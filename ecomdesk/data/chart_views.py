@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ecomdesk.contract import QUARANTINE_COUNTS, TABLE_SCHEMAS
+from ecomdesk.data.contract import QUARANTINE_COUNTS, TABLE_SCHEMAS
 
 USER_SORT_KEYS = ("avg_ticket", "total_spent", "orders")
 PRODUCT_LINES = 5  # products drawn in "sales by product per minute"

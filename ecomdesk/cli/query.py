@@ -20,8 +20,8 @@ from typing import TextIO
 
 import pandas as pd
 
-from ecomdesk import contract
 from ecomdesk.config import Config
+from ecomdesk.data import contract
 
 QUARANTINE = "quarantine"
 
@@ -80,7 +80,7 @@ def to_json(df: pd.DataFrame) -> str:
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
-    from ecomdesk.hdfs import check_namenode, hadoop_filesystem
+    from ecomdesk.data.hdfs import check_namenode, hadoop_filesystem
 
     with data_stdout() as out:
         try:

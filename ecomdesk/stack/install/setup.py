@@ -16,9 +16,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ecomdesk.install import libhdfs, prereqs
-from ecomdesk.install.layout import COMPONENTS, DONE, Installation, installation, pyspark_jars
 from ecomdesk.paths import resources_dir
+from ecomdesk.stack.install import libhdfs, prereqs
+from ecomdesk.stack.install.layout import COMPONENTS, DONE, Installation, installation, pyspark_jars
 from ecomdesk.versions import stack_versions
 
 Say = Callable[[str], None]

@@ -11,10 +11,10 @@ import dataclasses
 
 from ecomdesk.config import Config, ConfigError
 from ecomdesk.core.spec import ServiceSpec
-from ecomdesk.producer.service import producer_spec
-from ecomdesk.services.hdfs import datanode_spec, namenode_spec
-from ecomdesk.services.kafka import kafka_spec
-from ecomdesk.services.spark_job import spark_job_spec
+from ecomdesk.stack.hdfs import datanode_spec, namenode_spec
+from ecomdesk.stack.kafka import kafka_spec
+from ecomdesk.stack.producer import producer_spec
+from ecomdesk.stack.spark_job import spark_job_spec
 
 
 def build_specs(config: Config) -> list[ServiceSpec]:

@@ -11,10 +11,10 @@ from confluent_kafka.admin import AdminClient
 
 from ecomdesk.config import Config
 from ecomdesk.core.spec import Probe, ServiceSpec
-from ecomdesk.install import installation
 from ecomdesk.paths import resources_dir
 from ecomdesk.producer.topics import ensure_topics
-from ecomdesk.services.jvm import java_command, run_tool
+from ecomdesk.stack.install import installation
+from ecomdesk.stack.jvm import java_command, run_tool
 
 
 def kafka_root(config: Config) -> Path:

@@ -18,10 +18,10 @@ from pathlib import Path
 
 from ecomdesk.config import Config
 from ecomdesk.core.spec import Probe, ServiceSpec
-from ecomdesk.hdfs import hdfs_uri
-from ecomdesk.install import installation
-from ecomdesk.install.layout import pyspark_home
+from ecomdesk.data.hdfs import hdfs_uri
 from ecomdesk.paths import repo_root
+from ecomdesk.stack.install import installation
+from ecomdesk.stack.install.layout import pyspark_home
 
 NAME = "spark-job"
 STALE_AFTER = 120.0  # longer than any batch we have seen (12.6 s at the most, at 50k events/s)

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import pyarrow.fs as pafs
 
-from ecomdesk import contract
-from ecomdesk.chart_views import Business, ChartShaper
-from ecomdesk.hdfs import check_namenode
+from ecomdesk.data import contract
+from ecomdesk.data.chart_views import Business, ChartShaper
+from ecomdesk.data.hdfs import check_namenode
 
 
 class Unreachable(RuntimeError):

@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ecomdesk import __version__, query, stack_cli
+from ecomdesk import __version__
+from ecomdesk.cli import query
+from ecomdesk.cli import stack as stack_cli
 from ecomdesk.config import ConfigError, load
 from ecomdesk.producer import cli as produce_cli
 
 
 def cmd_setup(args: argparse.Namespace, config) -> int:
-    from ecomdesk.install import setup
+    from ecomdesk.stack.install import setup
 
     return setup.main()
 

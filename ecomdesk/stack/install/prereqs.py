@@ -6,7 +6,7 @@ import re
 import shutil
 import subprocess
 
-from ecomdesk.install.layout import find_java_home
+from ecomdesk.stack.install.layout import find_java_home
 
 
 class MissingPrerequisite(RuntimeError):

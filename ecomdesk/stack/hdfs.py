@@ -14,9 +14,9 @@ from xml.sax.saxutils import escape
 
 from ecomdesk.config import Config
 from ecomdesk.core.spec import Probe, ServiceSpec
-from ecomdesk.install import installation
 from ecomdesk.paths import resources_dir
-from ecomdesk.services.jvm import java_command, run_tool
+from ecomdesk.stack.install import installation
+from ecomdesk.stack.jvm import java_command, run_tool
 
 NAMENODE_MAIN = "org.apache.hadoop.hdfs.server.namenode.NameNode"
 DATANODE_MAIN = "org.apache.hadoop.hdfs.server.datanode.DataNode"

@@ -6,7 +6,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from ecomdesk.install import Installation
+from ecomdesk.stack.install import Installation
 
 
 def java_command(inst: Installation, heap: str, classpath: list[Path], main: str, *args: str,

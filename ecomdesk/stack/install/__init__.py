@@ -1,5 +1,5 @@
 """Installing the JVM stack and libhdfs (`ecomdesk setup`) and locating what was installed."""
 
-from ecomdesk.install.layout import Installation, NotInstalled, installation
+from ecomdesk.stack.install.layout import Installation, NotInstalled, installation
 
 __all__ = ["Installation", "NotInstalled", "installation"]

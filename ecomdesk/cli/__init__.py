@@ -1,0 +1,1 @@
+"""The `ecomdesk` command and its subcommands."""

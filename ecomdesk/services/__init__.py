@@ -1,1 +1,0 @@
-"""Specs of the managed services; each module turns the config into ServiceSpecs."""
