@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pyqtgraph as pg
 import pyqtgraph.exporters
-from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFileDialog, QGridLayout, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
 pg.setConfigOptions(antialias=True, background="w", foreground="#333")
 
@@ -63,6 +63,14 @@ class ChartBox(QWidget):
 
     def export_csv(self, path: Path) -> None:
         self.data.to_csv(path, index=False)
+
+
+def lay_out(parent: QWidget, boxes: list[ChartBox], columns: int = 3) -> None:
+    """A tab's charts in a grid of `columns`, edge to edge."""
+    grid = QGridLayout(parent)
+    grid.setContentsMargins(0, 0, 0, 0)
+    for i, box in enumerate(boxes):
+        grid.addWidget(box, i // columns, i % columns)
 
 
 def bars(box: ChartBox, labels: list[str], values: list[float], color: str = PALETTE[0]) -> None:

@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyqtgraph as pg
-from PySide6.QtWidgets import QComboBox, QGridLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QWidget
 
 from ecomdesk.data import chart_views
 from ecomdesk.data.chart_views import Business
-from ecomdesk.ui.chart_box import PALETTE, ChartBox, bars
+from ecomdesk.ui.chart_box import PALETTE, ChartBox, bars, lay_out
 
 SORT_LABELS = {"avg_ticket": "Average ticket", "total_spent": "Total spent", "orders": "Orders"}
 GAP_SECONDS = 90  # consecutive points further apart than this (minutes without data) are not joined
@@ -73,10 +73,7 @@ class BusinessCharts(QWidget):
         self.product_sales = ChartBox("Sales by product per minute", time_axis=True)
         self.product_sales.plot.getPlotItem().addLegend(offset=(10, 5))
         self.funnel = ChartBox("Conversion funnel")
-        grid = QGridLayout(self)
-        grid.setContentsMargins(0, 0, 0, 0)
-        for i, box in enumerate(self.boxes()):
-            grid.addWidget(box, i // 3, i % 3)
+        lay_out(self, self.boxes())
 
     def boxes(self) -> list[ChartBox]:
         return [self.sales, self.users, self.categories, self.products, self.product_sales, self.funnel]

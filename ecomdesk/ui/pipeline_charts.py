@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QGridLayout, QWidget
+from PySide6.QtWidgets import QWidget
 
 from ecomdesk.data.pipeline_history import PipelineHistory
-from ecomdesk.ui.chart_box import PALETTE, ChartBox, hbars
+from ecomdesk.ui.chart_box import PALETTE, ChartBox, hbars, lay_out
 
 
 class SeriesChart(ChartBox):
@@ -58,10 +58,7 @@ class PipelineCharts(QWidget):
         self.behind = SeriesChart("Offsets behind latest", ("behind/",), unit="messages")
         self.quarantined = SeriesChart("Quarantined events (cumulative)", ("quarantined",), unit="events")
         self.reasons = ChartBox("Quarantined by reason (HDFS)")
-        grid = QGridLayout(self)
-        grid.setContentsMargins(0, 0, 0, 0)
-        for i, box in enumerate(self.boxes()):
-            grid.addWidget(box, i // 3, i % 3)
+        lay_out(self, self.boxes())
 
     def boxes(self) -> list[ChartBox]:
         return [self.events, self.rows, self.batch, self.behind, self.quarantined, self.reasons]
