@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 
 import platformdirs
@@ -53,10 +54,23 @@ def cache_root() -> Path:
     return Path(override).expanduser().resolve() if override else Path(platformdirs.user_cache_dir(APP))
 
 
-def repo_root() -> Path:
-    """The source checkout (resources/, jobs/ live next to the package)."""
-    return Path(__file__).resolve().parent.parent
+def resource(*parts: str) -> Path:
+    """A file shipped in the package (`resources/` of the checkout); a real path, since the JVM tools read them."""
+    return _real_path(files("ecomdesk.resources").joinpath(*parts))
 
 
-def resources_dir() -> Path:
-    return repo_root() / "resources"
+def job_entry() -> Path:
+    """The Spark job's spark-submit entry file (`jobs/` of the checkout)."""
+    return _real_path(files("ecomdesk.jobs") / "ecommerce_stream.py")
+
+
+def package_dir() -> Path:
+    """The installed `ecomdesk` package (what the Spark job ships to its executors)."""
+    return Path(__file__).resolve().parent
+
+
+def _real_path(traversable) -> Path:
+    path = Path(str(traversable))
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: missing from the installed ecomdesk package (reinstall it)")
+    return path

@@ -6,9 +6,9 @@ import functools
 import xml.etree.ElementTree as ET
 
 from ecomdesk import __version__
-from ecomdesk.paths import resources_dir
+from ecomdesk.paths import resource
 
-POM = resources_dir() / "jvm" / "pom.xml"
+POM = resource("jvm", "pom.xml")
 _NS = {"m": "http://maven.apache.org/POM/4.0.0"}
 
 

@@ -15,7 +15,7 @@ import socket
 from pyarrow import fs as pafs
 
 from ecomdesk.config import Config
-from ecomdesk.paths import resources_dir
+from ecomdesk.paths import resource
 from ecomdesk.stack.install import installation
 
 LOG_CONFIG = "hdfs-client-log4j2.properties"
@@ -33,7 +33,7 @@ def prepare_environment() -> None:
     # log configuration is added unless they name one (as a URI: libhdfs splits the options at spaces).
     opts = os.environ.get("LIBHDFS_OPTS", "-Xmx256m -Xrs")
     if "log4j2.configurationFile" not in opts:
-        opts = f"{opts} -Dlog4j2.configurationFile={(resources_dir() / 'conf' / LOG_CONFIG).as_uri()}".strip()
+        opts = f"{opts} -Dlog4j2.configurationFile={resource('conf', LOG_CONFIG).as_uri()}".strip()
     os.environ["LIBHDFS_OPTS"] = opts
 
 

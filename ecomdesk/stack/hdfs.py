@@ -14,7 +14,7 @@ from xml.sax.saxutils import escape
 
 from ecomdesk.config import Config
 from ecomdesk.core.spec import Probe, ServiceSpec
-from ecomdesk.paths import resources_dir
+from ecomdesk.paths import resource
 from ecomdesk.stack.install import installation
 from ecomdesk.stack.jvm import java_command, run_tool
 
@@ -76,7 +76,7 @@ def write_conf(config: Config) -> Path:
     core, hdfs = site_properties(config)
     (conf / "core-site.xml").write_text(_site_xml(core))
     (conf / "hdfs-site.xml").write_text(_site_xml(hdfs))
-    shutil.copyfile(resources_dir() / "conf" / "hadoop-log4j.properties", conf / "log4j.properties")
+    shutil.copyfile(resource("conf", "hadoop-log4j.properties"), conf / "log4j.properties")
     # The Maven jars of Hadoop ship no web UI pages; the HTTP server (and its /jmx) only needs the dirs.
     for app in ("hdfs", "datanode", "static"):
         (conf / "webapps" / app / "WEB-INF").mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,7 @@ from confluent_kafka.admin import AdminClient
 
 from ecomdesk.config import Config
 from ecomdesk.core.spec import Probe, ServiceSpec
-from ecomdesk.paths import resources_dir
+from ecomdesk.paths import resource
 from ecomdesk.producer.topics import ensure_topics
 from ecomdesk.stack.install import installation
 from ecomdesk.stack.jvm import java_command, run_tool
@@ -57,7 +57,7 @@ def _java(config: Config, main: str, *args: str) -> list[str]:
     inst = installation()
     return java_command(
         inst, config.memory.kafka_heap, inst.kafka_classpath, main, *args,
-        props={"log4j2.configurationFile": str(resources_dir() / "conf" / "kafka-log4j2.properties"),
+        props={"log4j2.configurationFile": str(resource("conf", "kafka-log4j2.properties")),
                "kafka.logs.dir": str(kafka_root(config) / "app-logs")},
     )
 

@@ -9,7 +9,6 @@ there is nothing to read yet (a spark_idle line).
 from __future__ import annotations
 
 import json
-import os
 import re
 import sys
 import time
@@ -19,7 +18,7 @@ from pathlib import Path
 from ecomdesk.config import Config
 from ecomdesk.core.spec import Probe, ServiceSpec
 from ecomdesk.data.hdfs import hdfs_uri
-from ecomdesk.paths import repo_root
+from ecomdesk.paths import job_entry, package_dir
 from ecomdesk.stack.install import installation
 from ecomdesk.stack.install.layout import pyspark_home
 
@@ -41,10 +40,10 @@ def package_zip(config: Config) -> Path:
     target = config.paths.run_dir / NAME / "ecomdesk.zip"
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(".tmp")
-    pkg = repo_root() / "ecomdesk"
+    pkg = package_dir()
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
         for f in sorted(pkg.rglob("*.py")):
-            if "__pycache__" not in f.parts and "ui" not in f.relative_to(pkg).parts:
+            if not {"__pycache__", "ui", "resources", "jobs"} & set(f.relative_to(pkg).parts):
                 z.write(f, f.relative_to(pkg.parent).as_posix())
     tmp.replace(target)
     return target
@@ -87,7 +86,7 @@ def spark_submit_command(config: Config) -> list[str]:
     for k, v in spark_confs(config).items():
         cmd += ["--conf", f"{k}={v}"]
     return cmd + [
-        str(repo_root() / "jobs" / "ecommerce_stream.py"),
+        str(job_entry()),
         "--bootstrap", config.kafka_bootstrap, "--base", base_uri(config),
         "--trigger-seconds", str(config.spark.trigger_seconds),
         "--watermark-seconds", str(interval_seconds(config.spark.watermark)),
@@ -97,8 +96,7 @@ def spark_submit_command(config: Config) -> list[str]:
 def job_env() -> dict[str, str]:
     inst = installation()
     return {"JAVA_HOME": str(inst.java_home), "SPARK_HOME": str(pyspark_home()),
-            "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable,
-            "PYTHONPATH": os.pathsep.join(p for p in (str(repo_root()), os.environ.get("PYTHONPATH")) if p)}
+            "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
 
 
 class JobTelemetry:

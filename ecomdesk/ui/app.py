@@ -10,9 +10,9 @@ from PySide6.QtCore import QCoreApplication, QTimer
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
-from ecomdesk.paths import resources_dir
+from ecomdesk.paths import resource
 
-ICON = resources_dir() / "icons" / "ecomdesk.svg"
+ICON = resource("icons", "ecomdesk.svg")
 
 
 def build_reader(config):

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ecomdesk.paths import resources_dir
+from ecomdesk.paths import resource
 from ecomdesk.stack.install import libhdfs, prereqs
 from ecomdesk.stack.install.layout import COMPONENTS, DONE, Installation, installation, pyspark_jars
 from ecomdesk.versions import stack_versions
@@ -71,7 +71,7 @@ def _resolve(component: str, inst: Installation, say: Say) -> None:
     if (target / DONE).exists():
         return
     tmp = Path(tempfile.mkdtemp(prefix=f".{component}-", dir=inst.root))
-    cmd = ["mvn", "-B", "-f", str(resources_dir() / "jvm" / "pom.xml"), "-P", component,
+    cmd = ["mvn", "-B", "-f", str(resource("jvm", "pom.xml")), "-P", component,
            "dependency:copy-dependencies", "-DincludeScope=runtime", f"-DoutputDirectory={tmp}"]
     _run_with_progress(cmd, f"resolving {component}", say, inst.root / f"mvn-{component}.log")
     (tmp / DONE).write_text(" ".join(cmd) + "\n")
