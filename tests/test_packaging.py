@@ -1,0 +1,115 @@
+"""The installed package is the product: a wheel built from the checkout runs the whole pipeline from
+a fresh venv, in a directory that is not the checkout."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import tomllib
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from stackutil import isolated_config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_pyproject_lists_every_package_of_the_tree():
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    on_disk = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "ecomdesk").rglob("__init__.py")}
+    mapped = {name for name, folder in setuptools["package-dir"].items() if (ROOT / folder / "__init__.py").exists()}
+    assert set(setuptools["packages"]) == on_disk | mapped
+    assert mapped == {"ecomdesk.resources", "ecomdesk.jobs"}
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("dist")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(ROOT)],
+                   check=True, capture_output=True, timeout=300)
+    (path,) = out.glob("ecomdesk-*.whl")
+    return path
+
+
+def test_wheel_holds_the_resources_and_the_job(wheel):
+    names = set(zipfile.ZipFile(wheel).namelist())
+    shipped = {p.relative_to(ROOT / "resources").as_posix() for p in (ROOT / "resources").rglob("*")
+               if p.is_file() and "__pycache__" not in p.parts}
+    assert {f"ecomdesk/resources/{f}" for f in shipped} <= names
+    assert "ecomdesk/jobs/ecommerce_stream.py" in names
+    assert not [n for n in names if n.startswith(("tests/", "resources/", "jobs/"))]
+
+
+def _run(venv: Path, *args: str, env: dict, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([str(venv / "bin" / "ecomdesk"), *args], env=env, cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@pytest.mark.stack
+def test_installed_wheel_runs_the_pipeline(wheel, tmp_path):
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                    str(wheel)], check=True, capture_output=True, timeout=900)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    config = isolated_config(tmp_path / "home")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env |= {"ECOMDESK_HOME": str(tmp_path / "home"), "PATH": f"{venv / 'bin'}{os.pathsep}{env['PATH']}"}
+    probe = subprocess.run([str(venv / "bin" / "python"), "-c", "import ecomdesk, sys; print(ecomdesk.__file__)"],
+                           env=env, cwd=elsewhere, capture_output=True, text=True, check=True)
+    assert probe.stdout.startswith(str(venv)), probe.stdout
+
+    setup = _run(venv, "setup", env=env, cwd=elsewhere, timeout=900)
+    assert setup.returncode == 0, setup.stderr
+    owner = subprocess.Popen([str(venv / "bin" / "ecomdesk"), "stack", "up", "hdfs-namenode", "hdfs-datanode",
+                              "kafka", "spark-job"], env=env, cwd=elsewhere, stdout=subprocess.DEVNULL,
+                             stderr=open(tmp_path / "stack.log", "w"))
+    try:
+        _wait_running(venv, env, elsewhere, owner, ("hdfs-namenode", "hdfs-datanode", "kafka", "spark-job"))
+        ledger = tmp_path / "ledger.parquet"
+        produce = _run(venv, "produce", "--count", "3000", "--rate", "0", "--seed", "5", "--ledger", str(ledger),
+                       env=env, cwd=elsewhere)
+        assert produce.returncode == 0, produce.stderr
+        sent = pd.read_parquet(ledger)
+        purchases = sent[sent.event_type == "purchase"]
+        views = sent[sent.event_type == "page_view"].groupby("category").size().to_dict()
+        deadline = time.monotonic() + 240
+        while True:
+            sales = _query(venv, env, elsewhere, "sales_per_minute")
+            by_category = {r["category"]: r["views"] for r in _query(venv, env, elsewhere, "views_by_category")}
+            orders = sum(r["total_orders"] for r in sales)
+            if (orders, by_category) == (len(purchases), views) or time.monotonic() > deadline:
+                break
+            time.sleep(2)
+        assert orders == len(purchases)
+        assert sum(r["total_sales"] for r in sales) == pytest.approx(purchases.price.astype(float).sum(), rel=1e-9)
+        assert by_category == views
+    finally:
+        down = _run(venv, "stack", "down", env=env, cwd=elsewhere)
+        owner.wait(120)
+    assert down.returncode == 0, down.stderr
+    assert config.paths.log_dir.exists()
+
+
+def _query(venv: Path, env: dict, cwd: Path, name: str) -> list[dict]:
+    out = _run(venv, "query", name, "--format", "json", env=env, cwd=cwd, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def _wait_running(venv: Path, env: dict, cwd: Path, owner: subprocess.Popen, names: tuple[str, ...]) -> None:
+    deadline = time.monotonic() + 300
+    while True:
+        assert owner.poll() is None, f"`ecomdesk stack up` exited with {owner.returncode}"
+        status = _run(venv, "stack", "status", "--json", env=env, cwd=cwd, timeout=60)
+        states = {s["name"]: s["state"] for s in json.loads(status.stdout or "[]")}
+        if all(states.get(n) == "running" for n in names):
+            return
+        assert time.monotonic() < deadline, f"stack not running after 300 s: {states}"
+        time.sleep(1)
