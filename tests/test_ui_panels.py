@@ -262,3 +262,4 @@ def test_about_names_the_pinned_versions():
     for key in ("kafka", "spark", "hadoop", "ecomdesk"):
         assert v[key] in text
     assert "Apache Kafka" in text and "Apache Hadoop" in text
+    assert "installed in" in text or "not installed" in text

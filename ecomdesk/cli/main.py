@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ecomdesk import __version__
 from ecomdesk.cli import query
 from ecomdesk.cli import stack as stack_cli
 from ecomdesk.config import ConfigError, load
+from ecomdesk.desktop.display import window_problem
 from ecomdesk.producer import cli as produce_cli
 
 
@@ -19,6 +19,10 @@ def cmd_setup(args: argparse.Namespace, config) -> int:
 
 
 def cmd_gui(args: argparse.Namespace, config) -> int:
+    problem = window_problem()
+    if problem:  # said before Qt loads: Qt itself would abort with a message that names no cause
+        print(f"ecomdesk: cannot open the window: {problem}", file=sys.stderr)
+        return 1
     from ecomdesk.ui.app import main as gui_main
 
     return gui_main(config)
@@ -30,9 +34,24 @@ def cmd_bench(args: argparse.Namespace, config) -> int:
     return bench.run([args.name, *args.args])
 
 
+class VersionAction(argparse.Action):
+    """`--version`: the app's and the stack's versions, and where the stack is installed."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
+                         help="show the versions of ecomdesk, Kafka, Hadoop and Spark, and where the stack is")
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from ecomdesk.stack.install.layout import version_report
+
+        width = max(len(k) for k, _ in version_report())
+        print("\n".join(f"{k:<{width}}  {v}" for k, v in version_report()))
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ecomdesk", description=__doc__)
-    parser.add_argument("--version", action="version", version=f"ecomdesk {__version__}")
+    parser.add_argument("--version", action=VersionAction)
     parser.set_defaults(func=cmd_gui)
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("setup", help="install Kafka, HDFS, Spark's Kafka connector and libhdfs").set_defaults(

@@ -9,16 +9,12 @@ import PySide6
 from PySide6.QtCore import qVersion
 from PySide6.QtWidgets import QMessageBox, QWidget
 
-from ecomdesk.versions import stack_versions
+from ecomdesk.stack.install.layout import version_report
 
 
 def about_text() -> str:
-    v = stack_versions()
     rows = [
-        ("ecomdesk", v["ecomdesk"]),
-        ("Apache Kafka", v["kafka"]),
-        ("Apache Spark", v["spark"]),
-        ("Apache Hadoop (HDFS)", v["hadoop"]),
+        *version_report(),
         ("Python", platform.python_version()),
         ("PySide6 / Qt", f"{PySide6.__version__} / {qVersion()}"),
         ("pyarrow", pyarrow.__version__),

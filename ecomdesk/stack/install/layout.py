@@ -103,6 +103,21 @@ class Installation:
         return [j for j in pyspark_jars() if _artifact(j) in wanted]
 
 
+def installed_at() -> Path | None:
+    """The stack's directory when every component is installed there, else None."""
+    root = stack_dir()
+    return root if all((root / c / DONE).exists() for c in COMPONENTS) else None
+
+
+def version_report() -> list[tuple[str, str]]:
+    """What `ecomdesk --version` and the About box say: the versions and where the stack is."""
+    v = stack_versions()
+    where = installed_at()
+    stack = f"installed in {where}" if where else f"not installed (`ecomdesk setup` puts it in {stack_dir()})"
+    return [("ecomdesk", v["ecomdesk"]), ("Apache Kafka", v["kafka"]), ("Apache Hadoop (HDFS)", v["hadoop"]),
+            ("Apache Spark", v["spark"]), ("stack", stack)]
+
+
 def installation() -> Installation:
     java_home = find_java_home()
     if java_home is None:
