@@ -10,6 +10,7 @@ from PySide6.QtCore import QCoreApplication, QTimer
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
+from ecomdesk.desktop.entry import APP_ID
 from ecomdesk.paths import resource
 
 ICON = resource("icons", "ecomdesk.svg")
@@ -42,7 +43,7 @@ def main(config) -> int:
     app = QApplication.instance() or QApplication(sys.argv)
     app.setApplicationName("ecomdesk")
     app.setOrganizationName("ecomdesk")
-    app.setDesktopFileName("ecomdesk")
+    app.setDesktopFileName(APP_ID)  # the installed desktop entry (ecomdesk desktop install)
     app.setWindowIcon(QIcon(str(ICON)))
     # Cyclic garbage (Qt objects in it) is collected on this thread only, never by whichever reader
     # or pyarrow thread allocates next. On until the process ends: reads may outlive the window.
