@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from ecomdesk.producer.topics import TOPIC_BY_EVENT_TYPE
+
 
 @pytest.fixture(scope="session")
 def spark():
@@ -29,7 +31,6 @@ def spark():
     session.stop()
 
 
-TOPIC = {"purchase": "orders", "add_to_cart": "cart_events", "page_view": "page_views"}
 CATEGORY = {100: "Tech", 101: "Home", 102: "Sports", 103: "Fashion", 104: "Tech"}
 
 
@@ -37,7 +38,7 @@ def random_events(n: int, seed: int, start: str = "2024-03-01T23:40:00Z", span_m
     """Valid events in EVENT_SCHEMA columns with dense (user, product) pairs so the funnel matches often."""
     rng = np.random.default_rng(seed)
     products = rng.integers(100, 105, n)
-    etype = rng.choice(["page_view", "add_to_cart", "purchase"], n, p=[0.5, 0.3, 0.2])
+    etype = rng.choice(list(TOPIC_BY_EVENT_TYPE), n, p=[0.5, 0.3, 0.2])  # page_view, add_to_cart, purchase
     t0 = pd.Timestamp(start)
     times = t0 + pd.to_timedelta(rng.integers(0, span_minutes * 60_000_000, n), unit="us")
     df = pd.DataFrame({
@@ -49,7 +50,7 @@ def random_events(n: int, seed: int, start: str = "2024-03-01T23:40:00Z", span_m
         "event_time": times.astype("datetime64[us, UTC]"),
         "store_id": "1", "store_type": "online", "city": "Quito", "province": "Pichincha",
         "lat": -0.18, "lon": -78.46,
-        "topic": [TOPIC[e] for e in etype],
+        "topic": [TOPIC_BY_EVENT_TYPE[e] for e in etype],
         "partition": rng.integers(0, 3, n).astype("int32"),
     })
     df["offset"] = np.arange(n, dtype="int64")

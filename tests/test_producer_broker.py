@@ -21,9 +21,10 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from ecomdesk.core.supervisor import Supervisor
-from ecomdesk.producer.events import EVENT_TYPES, FIELDS
+from ecomdesk.data.contract import TOPICS
+from ecomdesk.producer.events import FIELDS
 from ecomdesk.producer.ledger import summary_path
-from ecomdesk.producer.topics import TOPICS, ensure_topics
+from ecomdesk.producer.topics import TOPIC_BY_EVENT_TYPE, ensure_topics
 from ecomdesk.stack.producer import producer_spec
 
 pytestmark = pytest.mark.stack
@@ -101,7 +102,6 @@ def _is_utc_timestamp(text: str) -> bool:
 
 def _check_against_ledger(messages, ledger: Path) -> None:
     """Valid consumed events equal the ledger as a multiset; topic and key follow the event."""
-    topic_of = dict(zip(EVENT_TYPES, ("page_views", "cart_events", "orders"), strict=True))
     valid = []
     for topic, key, value in messages:
         try:
@@ -110,9 +110,9 @@ def _check_against_ledger(messages, ledger: Path) -> None:
             continue
         if isinstance(e.get("user_id"), int):
             assert key == str(e["user_id"]).encode()
-        if all(f in e for f in FIELDS) and e["event_type"] in topic_of and e["price"] >= 0 \
+        if all(f in e for f in FIELDS) and e["event_type"] in TOPIC_BY_EVENT_TYPE and e["price"] >= 0 \
                 and _is_utc_timestamp(e["timestamp"]):
-            assert topic_of[e["event_type"]] == topic
+            assert TOPIC_BY_EVENT_TYPE[e["event_type"]] == topic
             valid.append(e)
     assert Counter(map(_key, valid)) == Counter(map(_key, _ledger_events(ledger)))
 
@@ -136,9 +136,7 @@ def test_every_event_produced_is_consumed_and_matches_the_ledger(stack, tmp_path
     final = lines[-1]
     assert final["final"] and final["sent"] == final["delivered"] == n
     assert final["failed"] == final["in_flight"] == 0
-    assert _message_counts(stack.config.kafka_bootstrap, prefix) == {
-        "orders": final["per_topic"]["orders"], "cart_events": final["per_topic"]["cart_events"],
-        "page_views": final["per_topic"]["page_views"]}
+    assert _message_counts(stack.config.kafka_bootstrap, prefix) == {t: final["per_topic"][t] for t in TOPICS}
     messages = _consume(stack.config.kafka_bootstrap, prefix, n)
     assert len(messages) == n
     summary = json.loads(summary_path(ledger).read_text())

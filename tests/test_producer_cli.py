@@ -11,6 +11,7 @@ from ecomdesk.config import Config, Kafka, Ports, Producer
 from ecomdesk.producer import cli
 from ecomdesk.producer.events import DEFAULT_CITIES
 from ecomdesk.stack.producer import producer_command, producer_spec
+from ecomdesk.telemetry import ProducerReport, to_dict, to_line
 
 
 def _parse(*argv: str) -> argparse.Namespace:
@@ -87,8 +88,9 @@ def test_service_telemetry_parser_and_readiness():
     assert spec.telemetry('{"type": "spark_progress"}') is None
     assert spec.telemetry("{not json") is None
     assert not spec.ready().ok
-    line = '{"type": "producer", "sent": 5, "delivered": 4, "per_topic": {"orders": 1}}'
-    assert spec.telemetry(line) == {"type": "producer", "sent": 5, "delivered": 4, "per_topic": {"orders": 1}}
+    report = ProducerReport(sent=5, delivered=4, failed=0, in_flight=1, rate=5.0, target_rate=5.0, paused=False,
+                            invalid_fraction=0.0, per_topic={"orders": 1}, invalid=0)
+    assert spec.telemetry(to_line(report)) == to_dict(report)
     assert spec.ready().ok and spec.health().ok
     spec.command()
     assert not spec.ready().ok

@@ -11,11 +11,12 @@ from stackutil import free_ports
 
 from ecomdesk.producer.ledger import summary_path
 from ecomdesk.producer.runner import ProducerRunner, Settings
+from ecomdesk.telemetry import ProducerReport
 
 
 def test_stop_with_no_broker_ends_in_time_and_counts_everything_as_failed(tmp_path):
     port = free_ports(1)[0]  # nothing listens here
-    lines: list[dict] = []
+    lines: list[ProducerReport] = []
     logged: list[str] = []
     settings = Settings(bootstrap=f"127.0.0.1:{port}", rate=0, ledger=tmp_path / "l.parquet", flush_timeout=1.0,
                         invalid_fraction=0.1, telemetry_interval=0.2,
@@ -27,10 +28,10 @@ def test_stop_with_no_broker_ends_in_time_and_counts_everything_as_failed(tmp_pa
     assert time.monotonic() - t0 < 6
     assert code == 1
     final = lines[-1]
-    assert final["final"] and final["sent"] == 5000  # the full local queue blocked further sends
-    assert final["delivered"] == 0 and final["failed"] == final["sent"]
-    assert final["in_flight"] <= 2  # only client error events about the refused connection remain queued
-    assert any(0 < line["in_flight"] for line in lines[:-1])
+    assert final.final and final.sent == 5000  # the full local queue blocked further sends
+    assert final.delivered == 0 and final.failed == final.sent
+    assert final.in_flight <= 2  # only client error events about the refused connection remain queued
+    assert any(0 < line.in_flight for line in lines[:-1])
     assert any("not all events acknowledged" in line for line in logged)
     assert pq.read_table(tmp_path / "l.parquet").num_rows == 0
     summary = json.loads(summary_path(tmp_path / "l.parquet").read_text())

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import json
-
 from ecomdesk.stack.spark_job import JobTelemetry
+from ecomdesk.telemetry import BatchReport, IdleReport, to_line
+
+IDLE = to_line(IdleReport(query="ecommerce"))
 
 
 def _line(batch_id: int, rows: int, ms: int, behind: dict) -> str:
-    return json.dumps({"type": "spark_progress", "query": "ecommerce", "batch_id": batch_id, "input_rows": rows,
-                       "input_rows_per_second": 1.0, "processed_rows_per_second": 1.0, "batch_duration_ms": ms,
-                       "offsets_behind": behind, "state_rows": 0, "watermark": None, "quarantined": 0})
+    return to_line(BatchReport(query="ecommerce", batch_id=batch_id, input_rows=rows, input_rows_per_second=1.0,
+                               processed_rows_per_second=1.0, batch_duration_ms=ms, offsets_behind=behind,
+                               state_rows=0, watermark=None, quarantined=0))
 
 
 def test_ready_after_first_batch_and_health_tracks_the_latest():
@@ -27,7 +28,7 @@ def test_ready_after_first_batch_and_health_tracks_the_latest():
 
 def test_idle_topics_count_as_ready():
     t = JobTelemetry()
-    t(json.dumps({"type": "spark_idle"}))
+    t(IDLE)
     assert t.probe().ok and t.health().ok
 
 
@@ -43,5 +44,5 @@ def test_a_job_that_reports_nothing_for_too_long_is_unhealthy(monkeypatch):
     monkeypatch.setattr(spark_job.time, "monotonic", lambda: now + spark_job.STALE_AFTER + 5)
     h = t.health()
     assert not h.ok and "no batch and no idle report for 12" in h.message
-    t(json.dumps({"type": "spark_idle"}))  # an idle report counts as a sign of life
+    t(IDLE)  # an idle report counts as a sign of life
     assert t.health().ok

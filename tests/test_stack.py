@@ -21,6 +21,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from stackutil import cli, isolated_config, listening, supervisor_for
 
 from ecomdesk.core.supervisor import StartError
+from ecomdesk.data.contract import TOPICS
 from ecomdesk.data.hdfs import hadoop_filesystem
 
 pytestmark = pytest.mark.stack
@@ -63,8 +64,7 @@ def test_data_survives_restart(tmp_path):
         bootstrap = config.kafka_bootstrap
         admin = AdminClient({"bootstrap.servers": bootstrap})
         topics = admin.list_topics(timeout=10).topics
-        assert {t: len(topics[t].partitions) for t in ("orders", "cart_events", "page_views")} == {
-            "orders": 3, "cart_events": 3, "page_views": 3}
+        assert {t: len(topics[t].partitions) for t in TOPICS} == dict.fromkeys(TOPICS, 3)
         admin.create_topics([NewTopic("roundtrip", 1, 1)])["roundtrip"].result(30)
         _produce_one(bootstrap, "roundtrip", b"hello ecomdesk")
         assert _consume_all(bootstrap, "roundtrip", 1) == [b"hello ecomdesk"]

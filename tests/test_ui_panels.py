@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 
@@ -14,24 +15,15 @@ from PySide6.QtWidgets import QMessageBox  # noqa: E402
 from ui_fakes import make_config, make_window_fixture  # noqa: E402, F401  (the make_window fixture)
 
 from ecomdesk import config as config_mod  # noqa: E402
+from ecomdesk.telemetry import BatchReport, ProducerReport, job_state, to_dict  # noqa: E402
 from ecomdesk.ui.about import about_text  # noqa: E402
 from ecomdesk.ui.logs_panel import TAIL_LINES  # noqa: E402
 from ecomdesk.ui.settings_dialog import SettingsDialog  # noqa: E402
 from ecomdesk.versions import stack_versions  # noqa: E402
 
-PRODUCER = {
-    "type": "producer",
-    "sent": 12000,
-    "delivered": 11990,
-    "failed": 0,
-    "in_flight": 10,
-    "rate": 998.0,
-    "target_rate": 1000.0,
-    "paused": False,
-    "invalid_fraction": 0.0,
-    "invalid": 0,
-    "per_topic": {"orders": 1200, "cart_events": 3000, "page_views": 7800},
-}
+PRODUCER = to_dict(ProducerReport(sent=12000, delivered=11990, failed=0, in_flight=10, rate=998.0, target_rate=1000.0,
+                                   paused=False, invalid_fraction=0.0, invalid=0,
+                                   per_topic={"orders": 1200, "cart_events": 3000, "page_views": 7800}))
 
 
 def _started(qtbot, window):
@@ -166,26 +158,17 @@ def test_pipeline_charts_follow_the_telemetry(qtbot, make_window):
     window, sup, _ = make_window()
     _started(qtbot, window)
     sup.telemetry["producer"] = dict(PRODUCER)
-    line = {
-        "type": "spark_progress",
-        "query": "sales",
-        "batch_id": 1,
-        "input_rows": 10,
-        "input_rows_per_second": 500.0,
-        "processed_rows_per_second": 450.0,
-        "batch_duration_ms": 800,
-        "offsets_behind": {"orders": 42},
-        "state_rows": 3,
-        "watermark": None,
-        "quarantined": 7,
-    }
-    sup.telemetry["spark-job"] = {"queries": {"sales": line}, "last": line}
+    batch = BatchReport(query="sales", batch_id=1, input_rows=10, input_rows_per_second=500.0,
+                        processed_rows_per_second=450.0, batch_duration_ms=800, offsets_behind={"orders": 42},
+                        state_rows=3, watermark=None, quarantined=7)
+    sup.telemetry["spark-job"] = job_state({"sales": batch}, batch)
     qtbot.waitUntil(lambda: "behind/orders" in window.pipeline.behind.curves, timeout=3000)
     assert list(window.pipeline.behind.curves["behind/orders"].getData()[1]) == [42.0]
     assert list(window.pipeline.batch.curves["batch_ms/sales"].getData()[1]) == [800.0]
     sup.telemetry["producer"] = {**PRODUCER, "sent": 20000, "rate": 5000.0, "target_rate": 5000.0}
     qtbot.waitUntil(lambda: 5000.0 in window.pipeline.events.curves["producer_rate"].getData()[1], timeout=3000)
-    sup.telemetry["spark-job"]["queries"]["sales"] = {**line, "batch_id": 2, "quarantined": 9}
+    batch = dataclasses.replace(batch, batch_id=2, quarantined=9)
+    sup.telemetry["spark-job"] = job_state({"sales": batch}, batch)
     qtbot.waitUntil(lambda: len(window.pipeline.quarantined.curves["quarantined"].getData()[1]) == 2, timeout=3000)
     assert window.pipeline.quarantined.data["value"].tolist() == [7.0, 9.0]
 

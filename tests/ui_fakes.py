@@ -162,7 +162,7 @@ class FakeReader:
 
     def __init__(self, days: int = 1, products: int = 6):
         self.frames = sample_frames(days, products, users=50)
-        self.frames["quarantine"] = self.frames.pop("quarantine_counts")
+        self.frames["quarantine"] = self.frames.pop(QUARANTINE_COUNTS)
         self.down: set[str] = set()
         self.threads: list[str] = []
         self.business_calls = 0

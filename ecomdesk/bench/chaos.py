@@ -57,6 +57,7 @@ from ecomdesk.core.supervisor import Supervisor
 from ecomdesk.data import contract as C
 from ecomdesk.stack.catalog import build_specs
 from ecomdesk.stack.producer import producer_spec
+from ecomdesk.telemetry import BatchReport, parse
 from ecomdesk.testing.reference import aggregates, assert_same
 from ecomdesk.testing.sandbox import isolated_config
 
@@ -165,12 +166,9 @@ class Watch:
 
     def _line(self, service: str, line: str) -> None:
         now = time.time()
-        if service == JOB and line.startswith('{"type": "spark_progress"'):
-            try:
-                rows = json.loads(line).get("input_rows", 0)
-            except ValueError:
-                return
-            if rows > 0:
+        record = parse(line) if service == JOB else None
+        if isinstance(record, BatchReport):
+            if record.input_rows > 0:
                 with self.lock:
                     self.batches.append(now)
         elif line.startswith("[ecomdesk]") and not line.startswith("[ecomdesk] starting:"):

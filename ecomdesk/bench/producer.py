@@ -20,9 +20,11 @@ from pathlib import Path
 
 from confluent_kafka.admin import AdminClient
 
+from ecomdesk.data.contract import TOPICS
 from ecomdesk.producer.events import EVENT_TYPES, Encoder, EventGenerator, EventModel
 from ecomdesk.producer.runner import ProducerRunner, Settings
-from ecomdesk.producer.topics import TOPIC_BY_EVENT_TYPE, TOPICS, ensure_topics
+from ecomdesk.producer.topics import TOPIC_BY_EVENT_TYPE, ensure_topics
+from ecomdesk.telemetry import ProducerReport
 
 SEED = 2026
 
@@ -106,15 +108,15 @@ def _encoding(n: int) -> tuple[float, float]:
 
 def _ecomdesk(bootstrap: str, count: int, partitions: int, kafka: dict) -> float:
     prefix = _topics(bootstrap, partitions)
-    lines: list[dict] = []
+    reports: list[ProducerReport] = []
     settings = Settings(bootstrap=bootstrap, rate=0, count=count, seed=SEED, topic_prefix=prefix, kafka=kafka)
-    runner = ProducerRunner(settings, lines.append)
+    runner = ProducerRunner(settings, reports.append)
     t0 = time.perf_counter()
     code = runner.run()
     elapsed = time.perf_counter() - t0
     _drop(bootstrap, prefix)
-    final = lines[-1]
-    if code != 0 or final["delivered"] != count:
+    final = reports[-1]
+    if code != 0 or final.delivered != count:
         raise SystemExit(f"ecomdesk producer did not deliver everything: {final}")
     return count / elapsed
 

@@ -3,8 +3,8 @@
 Runs the whole stack (NameNode, DataNode, Kafka, the `spark-job` service) in a throwaway home on free
 ports through the real Supervisor; the producer runs as a subprocess at a fixed rate.
 
-Throughput: for each rate R, produce at R for warm-up + window seconds and collect every
-`spark_progress` line of the job during the window. Two verdicts per rate: the issue's (every batch
+Throughput: for each rate R, produce at R for warm-up + window seconds and collect every batch
+report (`ecomdesk.telemetry.BatchReport`) of the job during the window. Two verdicts per rate: the issue's (every batch
 of the window took less than the trigger interval, and the producer really delivered ~R), and
 whether the backlog stayed bounded (events delivered to Kafka but not yet read by a finished batch,
 from the producer's and the job's counters, grew by less than one batch's worth over the window:
@@ -23,7 +23,6 @@ of send time (the producer sends at a steady rate).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -40,6 +39,7 @@ from ecomdesk.core.supervisor import Supervisor
 from ecomdesk.data import contract as C
 from ecomdesk.data.hdfs import hadoop_filesystem
 from ecomdesk.stack.catalog import build_specs
+from ecomdesk.telemetry import BatchReport, ProducerReport, parse
 from ecomdesk.testing.sandbox import isolated_config
 
 STACK = ["hdfs-namenode", "hdfs-datanode", "kafka", "spark-job"]
@@ -53,54 +53,42 @@ def load() -> str:
 
 @dataclass
 class Progress:
-    """Every spark_progress line of the job, with the wall-clock time it was printed."""
+    """Every batch report of the job, with the wall-clock time it was printed."""
 
-    lines: list[tuple[float, dict]] = field(default_factory=list)
+    lines: list[tuple[float, BatchReport]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __call__(self, service: str, line: str) -> None:
-        if service != JOB or not line.startswith("{"):
-            return
-        try:
-            data = json.loads(line)
-        except ValueError:
-            return
-        if isinstance(data, dict) and data.get("type") == "spark_progress":
+        record = parse(line) if service == JOB else None
+        if isinstance(record, BatchReport):
             with self.lock:
-                self.lines.append((time.time(), data))
+                self.lines.append((time.time(), record))
 
-    def between(self, t0: float, t1: float) -> list[dict]:
+    def between(self, t0: float, t1: float) -> list[BatchReport]:
         with self.lock:
             return [d for t, d in self.lines if t0 <= t < t1]
 
-    def last(self) -> dict | None:
-        with self.lock:
-            return self.lines[-1][1] if self.lines else None
-
 
 class Producer:
-    """`python -m ecomdesk.producer` as a subprocess; keeps its last telemetry line."""
+    """`python -m ecomdesk.producer` as a subprocess; keeps its reports."""
 
     def __init__(self, config: Config, *args: str):
         cmd = [sys.executable, "-m", "ecomdesk.producer", "--json", "--seed", "7", *args]
         env = {**os.environ, "ECOMDESK_HOME": str(config.paths.config_dir.parent)}
         self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.last: dict = {}
-        self.lines: list[tuple[float, dict]] = []
+        self.last: ProducerReport | None = None
+        self.lines: list[tuple[float, ProducerReport]] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
     def _read(self) -> None:
         for line in self.proc.stdout:
-            try:
-                data = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(data, dict) and data.get("type") == "producer":
-                self.last = data
-                self.lines.append((time.time(), data))
+            report = parse(line)
+            if isinstance(report, ProducerReport):
+                self.last = report
+                self.lines.append((time.time(), report))
 
-    def wait(self, timeout: float) -> dict:
+    def wait(self, timeout: float) -> ProducerReport | None:
         try:
             code = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -114,7 +102,7 @@ class Producer:
 
     def delivered_between(self, t0: float, t1: float) -> float:
         """Events delivered per second between two wall-clock times (from its per-second lines)."""
-        inside = [(t, d["delivered"]) for t, d in self.lines if t0 <= t <= t1]
+        inside = [(t, d.delivered) for t, d in self.lines if t0 <= t <= t1]
         if len(inside) < 2:
             return 0.0
         (ta, a), (tb, b) = inside[0], inside[-1]
@@ -146,14 +134,14 @@ class Ledger:
     def __init__(self, progress: Progress):
         self.progress, self.delivered_before = progress, 0
 
-    def add(self, final: dict) -> None:
-        self.delivered_before += int(final.get("delivered", 0))
+    def add(self, final: ProducerReport | None) -> None:
+        self.delivered_before += final.delivered if final else 0
 
     def backlog(self, producer: Producer, t: float) -> int:
         """Delivered but not yet read by a finished batch, at wall-clock time t."""
-        delivered = max([d["delivered"] for tp, d in producer.lines if tp <= t] or [0])
+        delivered = max([d.delivered for tp, d in producer.lines if tp <= t] or [0])
         with self.progress.lock:
-            consumed = sum(d["input_rows"] for tp, d in self.progress.lines if tp <= t)
+            consumed = sum(d.input_rows for tp, d in self.progress.lines if tp <= t)
         return self.delivered_before + delivered - consumed
 
 
@@ -162,7 +150,7 @@ def wait_caught_up(progress: Progress, ledger: Ledger, timeout: float) -> bool:
     deadline = time.time() + timeout
     while time.time() < deadline:
         with progress.lock:
-            consumed = sum(d["input_rows"] for _, d in progress.lines)
+            consumed = sum(d.input_rows for _, d in progress.lines)
         if consumed >= ledger.delivered_before:
             return True
         time.sleep(0.5)
@@ -178,13 +166,13 @@ def throughput_step(config: Config, progress: Progress, ledger: Ledger, rate: fl
     time.sleep(window)
     t1 = time.time()
     figures = load()
-    batches = [b for b in progress.between(t0, t1) if b["input_rows"] > 0]
-    times = [t for t, b in progress.lines if t0 <= t < t1 and b["input_rows"] > 0]
+    batches = [b for b in progress.between(t0, t1) if b.input_rows > 0]
+    times = [t for t, b in progress.lines if t0 <= t < t1 and b.input_rows > 0]
     backlogs = [ledger.backlog(producer, t) for t in (t0, *times, t1)]
     ledger.add(producer.wait(120))
-    durations = [b["batch_duration_ms"] for b in batches] or [0]
-    behind = [sum(b["offsets_behind"].values()) for b in batches] or [0]
-    rows = sum(b["input_rows"] for b in batches)
+    durations = [b.batch_duration_ms for b in batches] or [0]
+    behind = [sum(b.offsets_behind.values()) for b in batches] or [0]
+    rows = sum(b.input_rows for b in batches)
     busy = sum(durations) / 1000
     delivered = producer.delivered_between(t0, t1)
     reasons = []
@@ -246,8 +234,8 @@ def latencies_ms(seen: list[Seen], t0: float, t1: float) -> np.ndarray:
 
 
 def latency(config: Config, progress: Progress, rate: float, warmup: float, window: float,
-            interval: float) -> dict:
-    """Prints the latency figures; returns the producer's final telemetry line."""
+            interval: float) -> ProducerReport | None:
+    """Prints the latency figures; returns the producer's final report."""
     seen: list[Seen] = []
     stop = threading.Event()
     watcher = threading.Thread(target=watch_manifests, args=(config, stop, seen, interval), daemon=True)
@@ -265,8 +253,8 @@ def latency(config: Config, progress: Progress, rate: float, warmup: float, wind
         watcher.join(30)
         final = producer.wait(120)
     lat = latencies_ms(seen, t0, t1)
-    batches = [b for b in progress.between(t0, t1) if b["input_rows"] > 0]
-    durations = [b["batch_duration_ms"] for b in batches] or [0]
+    batches = [b for b in progress.between(t0, t1) if b.input_rows > 0]
+    durations = [b.batch_duration_ms for b in batches] or [0]
     if lat.size == 0:
         print(f"  latency at {rate:,.0f} events/s: no manifest covered the window ({figures})")
         return final

@@ -33,8 +33,8 @@ import pandas as pd
 import pyarrow.compute as pc
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
+from ecomdesk.data.contract import TOPICS
 from ecomdesk.producer.ledger import ACKED, UNSENT, journal_stems, read_journal
-from ecomdesk.producer.topics import TOPICS
 
 KEY = ["topic", "partition", "offset"]
 

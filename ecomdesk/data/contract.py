@@ -33,13 +33,13 @@ import pyarrow.parquet as pq
 DEFAULT_BASE = "/ecommerce"
 FORMAT_VERSION = 1
 
-TOPICS = ("orders", "cart_events", "page_views")
 # event_type -> (topic it must arrive on, raw events directory)
 EVENT_TYPES = {
     "purchase": ("orders", "orders"),
     "add_to_cart": ("cart_events", "cart"),
     "page_view": ("page_views", "views"),
 }
+TOPICS = tuple(topic for topic, _ in EVENT_TYPES.values())  # orders, cart_events, page_views
 RAW_DIRS = ("orders", "views", "cart")
 QUARANTINE_DIR = "quarantine"
 AGGREGATES_DIR = "aggregates"
@@ -113,7 +113,7 @@ QUARANTINE_REASONS = (
     "negative_price", "missing_category",
 )
 
-_MANIFEST_RE = re.compile(r"^v(\d{12})\.json$")
+MANIFEST_RE = re.compile(r"^v(\d{12})\.json$")  # see manifest_name; group 1 is the batch id
 
 # A whole-table aggregate (no window) of at most this many rows is also carried in the manifest
 # (`inline`), so a reader that has the manifest needs no extra file round trip for it.
@@ -140,7 +140,7 @@ def current_manifest(fs: pafs.FileSystem, base_path: str = DEFAULT_BASE) -> dict
 
 def _newest_manifest_path(fs: pafs.FileSystem, base_path: str) -> str | None:
     infos = fs.get_file_info(pafs.FileSelector(join(base_path, MANIFESTS_DIR), allow_not_found=True))
-    versions = [(int(m.group(1)), i.path) for i in infos if (m := _MANIFEST_RE.match(i.base_name))]
+    versions = [(int(m.group(1)), i.path) for i in infos if (m := MANIFEST_RE.match(i.base_name))]
     return max(versions)[1] if versions else None
 
 

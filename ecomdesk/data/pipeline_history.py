@@ -11,6 +11,8 @@ from collections import deque
 
 import pandas as pd
 
+from ecomdesk.telemetry import BatchReport, ProducerReport, published
+
 MAX_POINTS = 1800  # 30 min of one-second samples per series
 
 
@@ -34,12 +36,10 @@ class PipelineHistory:
     def __init__(self, maxlen: int = MAX_POINTS):
         self._maxlen = maxlen
         self.series: dict[str, Series] = {}
-        self._last_batch: dict[str, int | None] = {}
+        self._last_batch: dict[str, int] = {}
         self._last_producer: tuple | None = None
 
-    def _add(self, key: str, t: float, v) -> None:
-        if v is None:
-            return
+    def _add(self, key: str, t: float, v: float) -> None:
         self.series.setdefault(key, Series(self._maxlen)).add(t, v)
 
     def ingest(self, statuses, now: float | None = None) -> bool:
@@ -47,32 +47,34 @@ class PipelineHistory:
         now = time.time() if now is None else now
         added = False
         for st in statuses:
-            tel = st.telemetry or {}
-            if tel.get("type") == "producer" or "sent" in tel:
-                mark = (
-                    st.pid,
-                    tel.get("sent"),
-                    tel.get("delivered"),
-                    tel.get("target_rate"),
-                    tel.get("paused"),
-                )
-                if mark != self._last_producer:
-                    self._last_producer = mark
-                    self._add("producer_rate", now, tel.get("rate"))
-                    self._add("target_rate", now, 0.0 if tel.get("paused") else tel.get("target_rate"))
-                    added = True
-            for q, line in (tel.get("queries") or {}).items():
-                if q in self._last_batch and self._last_batch[q] == line.get("batch_id"):
-                    continue
-                self._last_batch[q] = line.get("batch_id")
-                self._add(f"spark_input/{q}", now, line.get("input_rows_per_second"))
-                self._add(f"spark_processed/{q}", now, line.get("processed_rows_per_second"))
-                self._add(f"batch_ms/{q}", now, line.get("batch_duration_ms"))
-                for topic, behind in (line.get("offsets_behind") or {}).items():
-                    self._add(f"behind/{topic}", now, behind)
-                self._add("quarantined", now, line.get("quarantined"))
-                added = True
+            for record in published(st.telemetry or {}):
+                if isinstance(record, ProducerReport):
+                    added |= self._producer(st.pid, record, now)
+                elif isinstance(record, BatchReport):
+                    added |= self._batch(record, now)
         return added
+
+    def _producer(self, pid: int | None, r: ProducerReport, now: float) -> bool:
+        mark = (pid, r.sent, r.delivered, r.target_rate, r.paused)
+        if mark == self._last_producer:
+            return False
+        self._last_producer = mark
+        self._add("producer_rate", now, r.rate)
+        self._add("target_rate", now, 0.0 if r.paused else r.target_rate)
+        return True
+
+    def _batch(self, r: BatchReport, now: float) -> bool:
+        q = r.query
+        if q in self._last_batch and self._last_batch[q] == r.batch_id:
+            return False
+        self._last_batch[q] = r.batch_id
+        self._add(f"spark_input/{q}", now, r.input_rows_per_second)
+        self._add(f"spark_processed/{q}", now, r.processed_rows_per_second)
+        self._add(f"batch_ms/{q}", now, r.batch_duration_ms)
+        for topic, behind in r.offsets_behind.items():
+            self._add(f"behind/{topic}", now, behind)
+        self._add("quarantined", now, r.quarantined)
+        return True
 
     def keys(self, prefix: str) -> list[str]:
         return sorted(k for k in self.series if k.startswith(prefix))

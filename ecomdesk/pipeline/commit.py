@@ -84,7 +84,7 @@ class Committer:
             f.result()
 
     def _manifest_names(self) -> list[str]:
-        return [n for n in self.store.listdir(C.MANIFESTS_DIR) if re.match(r"^v\d{12}\.json$", n)]
+        return [n for n in self.store.listdir(C.MANIFESTS_DIR) if C.MANIFEST_RE.match(n)]
 
     def load(self) -> Snapshot:
         """The snapshot of the last committed batch (an empty one before the first)."""

@@ -1,4 +1,4 @@
-"""The agreed `spark_progress` JSON line, built from Spark's progress plus the job's own state."""
+"""The job's telemetry: a BatchReport built from Spark's progress plus the job's own state (see ecomdesk.telemetry)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import sys
 from collections.abc import Callable
 
 from pyspark.sql.streaming import StreamingQueryListener
+
+from ecomdesk.telemetry import BatchReport, IdleReport, QueryStarted, QueryTerminated, Record, to_line
 
 
 def _offsets(value) -> dict:
@@ -30,44 +32,43 @@ def offsets_behind(sources: list[dict]) -> dict[str, int]:
     return behind
 
 
-def progress_line(progress: dict, state: dict) -> dict:
+def batch_report(progress: dict, state: dict) -> BatchReport:
     """progress: StreamingQueryProgress as JSON dict; state: state_rows, watermark, quarantined."""
-    return {
-        "type": "spark_progress",
-        "query": progress.get("name") or progress.get("id"),
-        "batch_id": int(progress["batchId"]),
-        "input_rows": int(progress.get("numInputRows", 0)),
-        "input_rows_per_second": float(progress.get("inputRowsPerSecond") or 0.0),
-        "processed_rows_per_second": float(progress.get("processedRowsPerSecond") or 0.0),
-        "batch_duration_ms": int(progress.get("batchDuration") or progress.get("durationMs", {}).get(
+    return BatchReport(
+        query=progress.get("name") or progress.get("id"),
+        batch_id=int(progress["batchId"]),
+        input_rows=int(progress.get("numInputRows", 0)),
+        input_rows_per_second=float(progress.get("inputRowsPerSecond") or 0.0),
+        processed_rows_per_second=float(progress.get("processedRowsPerSecond") or 0.0),
+        batch_duration_ms=int(progress.get("batchDuration") or progress.get("durationMs", {}).get(
             "triggerExecution", 0)),
-        "offsets_behind": offsets_behind(progress.get("sources", [])),
-        "state_rows": int(state.get("state_rows", 0)),
-        "watermark": state.get("watermark"),
-        "quarantined": int(state.get("quarantined", 0)),
-    }
+        offsets_behind=offsets_behind(progress.get("sources", [])),
+        state_rows=int(state.get("state_rows", 0)),
+        watermark=state.get("watermark"),
+        quarantined=int(state.get("quarantined", 0)),
+    )
 
 
-def emit(line: dict) -> None:
-    sys.stdout.write(json.dumps(line) + "\n")
+def emit(record: Record) -> None:
+    sys.stdout.write(to_line(record) + "\n")
     sys.stdout.flush()
 
 
 class ProgressListener(StreamingQueryListener):
-    """Prints one spark_progress line per micro-batch, and a spark_idle line when there is no data
+    """Prints one BatchReport per micro-batch, and an IdleReport when there is no data
     (so that readiness does not wait for the first event when the topics are empty)."""
 
     def __init__(self, state: Callable[[], dict]):
         self.state = state
 
     def onQueryStarted(self, event) -> None:
-        emit({"type": "spark_started", "query": event.name, "id": str(event.id)})
+        emit(QueryStarted(query=event.name, id=str(event.id)))
 
     def onQueryProgress(self, event) -> None:
-        emit(progress_line(json.loads(event.progress.json), self.state()))
+        emit(batch_report(json.loads(event.progress.json), self.state()))
 
     def onQueryIdle(self, event) -> None:
-        emit({"type": "spark_idle", "query": str(event.id)})
+        emit(IdleReport(query=str(event.id)))
 
     def onQueryTerminated(self, event) -> None:
-        emit({"type": "spark_terminated", "id": str(event.id), "error": event.exception})
+        emit(QueryTerminated(id=str(event.id), error=event.exception))

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import sys
 from pathlib import Path
 
 from ecomdesk.config import Config
+from ecomdesk.data.contract import TOPICS
 from ecomdesk.producer import control
 from ecomdesk.producer.events import DEFAULT_CITIES, EVENT_TYPES, City, EventModel
 from ecomdesk.producer.runner import ProducerRunner, Settings
-from ecomdesk.producer.topics import TOPICS, TopicError, ensure_topics
+from ecomdesk.producer.topics import TopicError, ensure_topics
+from ecomdesk.telemetry import ProducerReport, to_line
 
 TOPIC_TIMEOUT = 15.0  # a broker that cannot list topics in this time is reported as unreachable
 _KNOWN_CITIES = {c.name.lower(): c for c in DEFAULT_CITIES}
@@ -58,7 +59,7 @@ def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
         "produce",
         help="send simulated shop events to Kafka",
-        description="Send simulated e-commerce events to the orders, cart_events and page_views topics. "
+        description=f"Send simulated e-commerce events to the topics {', '.join(TOPICS)}. "
         "Commands on stdin while running: " + control.HELP,
     )
     add_arguments(p)
@@ -110,17 +111,17 @@ def run(args: argparse.Namespace, config: Config) -> int:
             signal.signal(s, handler)
 
 
-def _print_json(line: dict) -> None:
-    sys.stdout.write(json.dumps(line) + "\n")
+def _print_json(report: ProducerReport) -> None:
+    sys.stdout.write(to_line(report) + "\n")
     sys.stdout.flush()
 
 
-def _print_human(line: dict) -> None:
-    topics = " ".join(f"{k}={v}" for k, v in line["per_topic"].items())
-    state = " paused" if line["paused"] else ""
-    head = "done:" if line.get("final") else f"{line['rate']:>9.0f}/s{state}"
-    print(f"{head} sent {line['sent']} delivered {line['delivered']} failed {line['failed']} "
-          f"in-flight {line['in_flight']} invalid {line['invalid']} ({topics})", flush=True)
+def _print_human(r: ProducerReport) -> None:
+    topics = " ".join(f"{k}={v}" for k, v in r.per_topic.items())
+    state = " paused" if r.paused else ""
+    head = "done:" if r.final else f"{r.rate:>9.0f}/s{state}"
+    print(f"{head} sent {r.sent} delivered {r.delivered} failed {r.failed} "
+          f"in-flight {r.in_flight} invalid {r.invalid} ({topics})", flush=True)
 
 
 # ----- argument types: each raises ArgumentTypeError with the reason ---------------------------

@@ -33,6 +33,7 @@ from ecomdesk.producer.invalid import chosen, corrupt, kind_of
 from ecomdesk.producer.ledger import Ledger
 from ecomdesk.producer.pacer import Pacer
 from ecomdesk.producer.topics import TOPIC_BY_EVENT_TYPE
+from ecomdesk.telemetry import ProducerReport
 
 # Throughput settings measured with `scripts/bench producer` (docs/BENCHMARKS.md): zstd makes
 # the broker's validation cheap, big batches keep requests few; idempotence keeps retries exact.
@@ -80,7 +81,7 @@ class ProducerRunner:
     def __init__(
         self,
         settings: Settings,
-        emit: Callable[[dict], None],
+        emit: Callable[[ProducerReport], None],
         log: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True),
     ):
         self.s = settings
@@ -158,25 +159,22 @@ class ProducerRunner:
         self._tick(now, force=True)
 
     # ----- telemetry ---------------------------------------------------------------------
-    def snapshot(self, rate: float, final: bool = False) -> dict:
+    def snapshot(self, rate: float, final: bool = False) -> ProducerReport:
         t = self.totals
         in_flight = len(self.producer)
-        line = {
-            "type": "producer",
-            "sent": t.sent,
-            "delivered": max(0, t.sent - t.failed - in_flight),
-            "failed": t.failed,
-            "in_flight": in_flight,
-            "rate": round(rate, 1),
-            "target_rate": float(self.s.rate),
-            "paused": self.paused,
-            "invalid_fraction": float(self.s.invalid_fraction),
-            "per_topic": dict(t.per_topic),
-            "invalid": t.invalid,
-        }
-        if final:
-            line["final"] = True
-        return line
+        return ProducerReport(
+            sent=t.sent,
+            delivered=max(0, t.sent - t.failed - in_flight),
+            failed=t.failed,
+            in_flight=in_flight,
+            rate=round(rate, 1),
+            target_rate=float(self.s.rate),
+            paused=self.paused,
+            invalid_fraction=float(self.s.invalid_fraction),
+            per_topic=dict(t.per_topic),
+            invalid=t.invalid,
+            final=final,
+        )
 
     def _tick(self, now: float, force: bool = False) -> None:
         elapsed = now - self._tick_at
@@ -307,10 +305,10 @@ class ProducerRunner:
         if self.ledger:
             self.ledger.close()
         self.emit(final)
-        if final["in_flight"] or final["failed"] or self.fatal:
-            self.log(f"not all events acknowledged: {final['failed']} failed, "
-                     f"{final['in_flight']} unconfirmed" + (f"; {self.fatal}" if self.fatal else ""))
+        if final.in_flight or final.failed or self.fatal:
+            self.log(f"not all events acknowledged: {final.failed} failed, "
+                     f"{final.in_flight} unconfirmed" + (f"; {self.fatal}" if self.fatal else ""))
             return 1
         if self._stop_reason:
-            self.log(f"stopped ({self._stop_reason}); all {final['sent']} events acknowledged")
+            self.log(f"stopped ({self._stop_reason}); all {final.sent} events acknowledged")
         return 0

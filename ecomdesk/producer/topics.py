@@ -7,9 +7,11 @@ import time
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
-# event_type -> topic; the order is the event-type order used by the generator.
-TOPIC_BY_EVENT_TYPE = {"page_view": "page_views", "add_to_cart": "cart_events", "purchase": "orders"}
-TOPICS = ("orders", "cart_events", "page_views")
+from ecomdesk.data.contract import EVENT_TYPES, TOPICS
+
+# event_type -> topic, from the contract; the order (page_view, add_to_cart, purchase) is the generator's
+# event-type order: its mix weights, its event numbers and the ledger's codes follow it.
+TOPIC_BY_EVENT_TYPE = {e: topic for e, (topic, _) in reversed(EVENT_TYPES.items())}
 
 
 class TopicError(RuntimeError):

@@ -1,13 +1,12 @@
 """The producer as a managed service of the supervisor.
 
 It reads control commands on stdin (see `ecomdesk.producer.control`: `rate N`, `pause`,
-`resume`, `invalid F`, `status`, `stop`), writes one JSON telemetry line per second, and is
-ready once the first of those lines arrived (it has connected and started sending).
+`resume`, `invalid F`, `status`, `stop`), writes one telemetry line (a ProducerReport) per second,
+and is ready once the first of those lines arrived (it has connected and started sending).
 """
 
 from __future__ import annotations
 
-import json
 import sys
 import threading
 import time
@@ -15,6 +14,7 @@ from pathlib import Path
 
 from ecomdesk.config import Config
 from ecomdesk.core.spec import Probe, ServiceSpec
+from ecomdesk.telemetry import ProducerReport, parse, to_dict
 
 FLUSH_TIMEOUT = 10.0  # below stop_timeout, so SIGTERM ends with a flush, never a SIGKILL
 STALE_AFTER = 5.0  # telemetry comes every second; this much silence means the loop is stuck
@@ -32,17 +32,12 @@ class _TelemetryState:
             self._last = None
 
     def parse(self, line: str) -> dict | None:
-        if not line.startswith("{"):
-            return None
-        try:
-            data = json.loads(line)
-        except json.JSONDecodeError:
-            return None
-        if not isinstance(data, dict) or data.get("type") != "producer":
+        report = parse(line)
+        if not isinstance(report, ProducerReport):
             return None
         with self._lock:
             self._last = time.monotonic()
-        return data
+        return to_dict(report)
 
     def ready(self) -> Probe:
         with self._lock:

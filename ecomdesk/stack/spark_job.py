@@ -2,13 +2,12 @@
 
 The package is shipped to the driver and executors as a zip built at every start (--py-files), so a
 `spark://` master works as well as `local[N]`. Readiness comes from the job's own stdout: the query
-is active and has committed its first batch (a spark_progress line), or is active and idle because
-there is nothing to read yet (a spark_idle line).
+is active and has committed its first batch (a BatchReport line), or is active and idle because
+there is nothing to read yet (an IdleReport line); see ecomdesk.telemetry.
 """
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 import time
@@ -21,6 +20,7 @@ from ecomdesk.data.hdfs import hdfs_uri
 from ecomdesk.paths import job_entry, package_dir
 from ecomdesk.stack.install import installation
 from ecomdesk.stack.install.layout import pyspark_home
+from ecomdesk.telemetry import BatchReport, IdleReport, job_state, parse
 
 NAME = "spark-job"
 STALE_AFTER = 120.0  # longer than any batch we have seen (12.6 s at the most, at 50k events/s)
@@ -100,31 +100,25 @@ def job_env() -> dict[str, str]:
 
 
 class JobTelemetry:
-    """Parses the job's JSON lines; shared with the readiness probe so both see the same state."""
+    """Parses the job's telemetry lines; shared with the readiness probe so both see the same state."""
 
     def __init__(self) -> None:
         self.reset()
 
     def reset(self) -> None:
-        self.queries: dict[str, dict] = {}
+        self.queries: dict[str, BatchReport] = {}
         self.ready_reason: str | None = None
         self.last_seen: float | None = None
 
     def __call__(self, line: str) -> dict | None:
-        if not line.startswith("{"):
-            return None
-        try:
-            data = json.loads(line)
-        except ValueError:
-            return None
-        kind = data.get("type") if isinstance(data, dict) else None
-        if kind in ("spark_progress", "spark_idle"):
+        record = parse(line)
+        if isinstance(record, BatchReport | IdleReport):
             self.last_seen = time.monotonic()
-        if kind == "spark_progress":
-            self.queries[data["query"]] = data
-            self.ready_reason = self.ready_reason or f"batch {data['batch_id']} committed"
-            return {"queries": dict(self.queries), "last": data}
-        if kind == "spark_idle":
+        if isinstance(record, BatchReport):
+            self.queries[record.query] = record
+            self.ready_reason = self.ready_reason or f"batch {record.batch_id} committed"
+            return job_state(self.queries, record)
+        if isinstance(record, IdleReport):
             self.ready_reason = self.ready_reason or "query active, waiting for data"
         return None
 
@@ -139,12 +133,11 @@ class JobTelemetry:
         ready = self.probe()
         if ready.ok and self.last_seen is not None and time.monotonic() - self.last_seen > STALE_AFTER:
             return Probe(False, f"no batch and no idle report for {time.monotonic() - self.last_seen:.0f} s")
-        last = max(self.queries.values(), key=lambda q: q.get("batch_id", -1), default=None)
+        last = max(self.queries.values(), key=lambda q: q.batch_id, default=None)
         if not ready.ok or last is None:
             return ready
-        behind = sum((last.get("offsets_behind") or {}).values())
-        return Probe(True, f"batch {last['batch_id']}: {last.get('input_rows', 0)} rows in "
-                           f"{last.get('batch_duration_ms', 0) / 1000:.1f} s, {behind} behind")
+        return Probe(True, f"batch {last.batch_id}: {last.input_rows} rows in "
+                           f"{last.batch_duration_ms / 1000:.1f} s, {sum(last.offsets_behind.values())} behind")
 
 
 def spark_job_spec(config: Config) -> ServiceSpec:

@@ -17,9 +17,8 @@ from PySide6.QtWidgets import (
 )
 
 from ecomdesk.core.spec import UP
+from ecomdesk.data.contract import TOPICS
 from ecomdesk.ui import fmt
-
-TOPICS = ("orders", "cart_events", "page_views")
 
 
 class ProducerPanel(QGroupBox):
