@@ -1,5 +1,9 @@
 """Shared fixtures and test-run policy.
 
+- Qt runs on the offscreen platform (unless QT_QPA_PLATFORM names another), with a desktop-sized
+  screen; set here, before anything imports Qt.
+- `make_window` builds main windows over the fakes of tests/ui_fakes.py; `spark` is one local
+  SparkSession for the session.
 - `stack` runs real HDFS + Kafka once per test session in a temp home.
 - Time limits: pytest-timeout's default (pyproject) fits ordinary tests; tests on the real stack or
   a local Spark get larger ones here. `hang_guard` backs every limit with faulthandler, which also
@@ -11,20 +15,38 @@
 from __future__ import annotations
 
 import gc
+import json
+import os
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+
+def _offscreen_qt() -> None:
+    """Offscreen Qt by default; its screen is 800x800, smaller than the window: make it desktop-sized."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    if os.environ["QT_QPA_PLATFORM"] != "offscreen":
+        return
+    screen = {"name": "test", "x": 0, "y": 0, "width": 1920, "height": 1200, "logicalDpi": 96,
+              "logicalBaseDpi": 96, "dpr": 1}
+    path = Path(tempfile.gettempdir()) / "ecomdesk-test-screen.json"
+    path.write_text(json.dumps({"screens": [screen]}))
+    os.environ["QT_QPA_PLATFORM"] = f"offscreen:configfile={path}"
+
+
+_offscreen_qt()
 sys.path.insert(0, str(Path(__file__).parent))
 
 pytest_plugins = ["hang_guard"]
 
-from stackutil import isolated_config, supervisor_for  # noqa: E402
+from stackutil import supervisor_for  # noqa: E402
 
 from ecomdesk.config import Config  # noqa: E402
 from ecomdesk.core.supervisor import Supervisor  # noqa: E402
+from ecomdesk.testing.sandbox import isolated_config  # noqa: E402
 
 
 @dataclass
@@ -45,6 +67,54 @@ def stack(tmp_path_factory) -> Stack:
         yield Stack(config, sup, home)
     finally:
         sup.close()
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One small local SparkSession (local[1] keeps the 2-core machine usable)."""
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    from pyspark.sql import SparkSession
+
+    session = (
+        SparkSession.builder.master("local[1]").appName("ecomdesk-tests")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.ui.enabled", "false")
+        .config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+@pytest.fixture
+def make_window(qtbot, tmp_path: Path):
+    """Builds windows over fakes; at teardown closes them the way the app does, waiting for it."""
+    from ui_fakes import FakeReader, FakeSupervisor, make_config
+
+    from ecomdesk.ui.main_window import MainWindow
+
+    windows = []
+
+    def make(supervisor=None, reader=None, config=None):
+        supervisor = supervisor or FakeSupervisor(tmp_path)
+        reader = reader or FakeReader()
+        window = MainWindow(supervisor, reader, config or make_config(tmp_path))
+        window.show()
+        windows.append(window)
+        return window, supervisor, reader
+
+    yield make
+    for window in windows:
+        if window.supervisor.gate is not None:
+            window.supervisor.gate.set()
+        if window.isVisible():
+            window.supervisor.stop()  # nothing runs, so closing asks nothing
+            window.close()
+            qtbot.waitUntil(lambda w=window: not w.isVisible(), timeout=10000)
+        window.deleteLater()
 
 
 # ----- time limits -----------------------------------------------------------------------------

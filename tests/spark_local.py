@@ -1,35 +1,11 @@
-"""One small local SparkSession for the Spark unit tests (local[1] keeps the 2-core machine usable)."""
+"""Valid events for the Spark unit tests (the `spark` session fixture is in conftest.py)."""
 
 from __future__ import annotations
 
-import os
-import sys
-
 import numpy as np
 import pandas as pd
-import pytest
 
 from ecomdesk.producer.topics import TOPIC_BY_EVENT_TYPE
-
-
-@pytest.fixture(scope="session")
-def spark():
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    from pyspark.sql import SparkSession
-
-    session = (
-        SparkSession.builder.master("local[1]").appName("ecomdesk-tests")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.ui.enabled", "false")
-        .config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
-        .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
-
 
 CATEGORY = {100: "Tech", 101: "Home", 102: "Sports", 103: "Fashion", 104: "Tech"}
 

@@ -12,7 +12,6 @@ from pathlib import Path
 from ecomdesk.config import Config
 from ecomdesk.core.supervisor import Supervisor
 from ecomdesk.stack.catalog import build_specs
-from ecomdesk.testing.sandbox import free_ports, isolated_config  # noqa: F401 (re-exported for tests)
 
 
 def supervisor_for(config: Config) -> Supervisor:

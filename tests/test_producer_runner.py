@@ -7,11 +7,11 @@ import threading
 import time
 
 import pyarrow.parquet as pq
-from stackutil import free_ports
 
 from ecomdesk.producer.ledger import summary_path
 from ecomdesk.producer.runner import ProducerRunner, Settings
 from ecomdesk.telemetry import ProducerReport
+from ecomdesk.testing.sandbox import free_ports
 
 
 def test_stop_with_no_broker_ends_in_time_and_counts_everything_as_failed(tmp_path):

@@ -9,11 +9,12 @@ import time
 import urllib.request
 
 import pytest
-from stackutil import free_ports, listening
+from stackutil import listening
 
 from ecomdesk.core.control import ControlError, request
 from ecomdesk.core.spec import Probe, RestartPolicy, ServiceSpec
 from ecomdesk.core.supervisor import Supervisor
+from ecomdesk.testing.sandbox import free_ports
 
 SERVER = "import http.server,sys; print('serving', flush=True); " \
          "http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), http.server.SimpleHTTPRequestHandler).serve_forever()"

@@ -8,7 +8,7 @@ import json
 import pandas as pd
 import pyarrow.fs as pafs
 import pytest
-from spark_local import random_events, spark  # noqa: F401
+from spark_local import random_events
 
 from ecomdesk.data import contract as C
 from ecomdesk.pipeline.batch import BatchProcessor
@@ -51,7 +51,7 @@ def events():
     return random_events(800, seed=11)
 
 
-def kafka_batches(spark, events, n_batches: int):  # noqa: F811
+def kafka_batches(spark, events, n_batches: int):
     rows = [(r.topic, int(r.partition), int(r.offset), _json(r)) for r in events.itertuples()]
     rows += [(t, 0, 10_000 + i, v) for i, (t, v, _) in enumerate(INVALID)]
     df = pd.DataFrame(rows, columns=["topic", "partition", "offset", "value"])
@@ -91,7 +91,7 @@ def check_against(base: str, events) -> None:
     assert sorted(raw["offset"]) == sorted(events["offset"])
 
 
-def test_batches_give_exact_aggregates(spark, events, tmp_path):  # noqa: F811
+def test_batches_give_exact_aggregates(spark, events, tmp_path):
     store = ArrowStore(pafs.LocalFileSystem(), str(tmp_path))
     committer = Committer(store, DELAY_US)
     proc = BatchProcessor(committer, committer.load(), DELAY_US)
@@ -108,7 +108,7 @@ class Crash(RuntimeError):
     pass
 
 
-def test_crash_before_manifest_then_replay(spark, events, tmp_path):  # noqa: F811
+def test_crash_before_manifest_then_replay(spark, events, tmp_path):
     """A batch that dies after writing its data but before its manifest is invisible, and its replay
     (plus the replay of an already committed batch) counts everything exactly once."""
     base = str(tmp_path)
@@ -145,7 +145,7 @@ def test_crash_before_manifest_then_replay(spark, events, tmp_path):  # noqa: F8
     check_against(base, events)
 
 
-def test_parse_keeps_coordinates_and_raw_of_rejected_only(spark):  # noqa: F811
+def test_parse_keeps_coordinates_and_raw_of_rejected_only(spark):
     from ecomdesk.pipeline.parse import parse_records
 
     base = {"user_id": 1, "product_id": 2, "event_type": "page_view", "category": "Tech", "price": 9.5,

@@ -18,11 +18,12 @@ import pyarrow.parquet as pq
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
-from stackutil import cli, isolated_config, listening, supervisor_for
+from stackutil import cli, listening, supervisor_for
 
 from ecomdesk.core.supervisor import StartError
 from ecomdesk.data.contract import TOPICS
 from ecomdesk.data.hdfs import hadoop_filesystem
+from ecomdesk.testing.sandbox import isolated_config
 
 pytestmark = pytest.mark.stack
 STORAGE = ["hdfs-namenode", "hdfs-datanode", "kafka"]

@@ -7,10 +7,11 @@ import time
 
 import psutil
 import pytest
-from stackutil import free_ports, listening
+from stackutil import listening
 
 from ecomdesk.core.spec import Probe, RestartPolicy, ServiceSpec, dependency_order, dependents_order
 from ecomdesk.core.supervisor import StartError, Supervisor
+from ecomdesk.testing.sandbox import free_ports
 
 SERVER = "import http.server,sys; print('serving', flush=True); " \
          "http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), http.server.BaseHTTPRequestHandler).serve_forever()"

@@ -3,25 +3,21 @@ match the producer's ledger, a live rate change, Stop all, and no process left b
 
 from __future__ import annotations
 
-import os
+import dataclasses
+import time
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+import pandas as pd
+import psutil
+import pytest
+from PySide6.QtWidgets import QMessageBox
 
-import dataclasses  # noqa: E402
-import time  # noqa: E402
-
-import pandas as pd  # noqa: E402
-import psutil  # noqa: E402
-import pytest  # noqa: E402
-import ui_fakes  # noqa: E402, F401  (gives the offscreen platform a desktop-sized screen)
-from stackutil import isolated_config  # noqa: E402
-
-from ecomdesk.core.spec import State  # noqa: E402
-from ecomdesk.core.supervisor import Supervisor  # noqa: E402
-from ecomdesk.stack.catalog import build_specs  # noqa: E402
-from ecomdesk.stack.producer import producer_spec  # noqa: E402
-from ecomdesk.ui.app import build_reader  # noqa: E402
-from ecomdesk.ui.main_window import MainWindow  # noqa: E402
+from ecomdesk.core.spec import State
+from ecomdesk.core.supervisor import Supervisor
+from ecomdesk.stack.catalog import build_specs
+from ecomdesk.stack.producer import producer_spec
+from ecomdesk.testing.sandbox import isolated_config
+from ecomdesk.ui.app import build_reader
+from ecomdesk.ui.main_window import MainWindow
 
 pytestmark = pytest.mark.stack
 SERVICES = {"hdfs-namenode", "hdfs-datanode", "kafka", "spark-job", "producer"}
@@ -45,7 +41,7 @@ def _per_minute(ledger: pd.DataFrame) -> pd.DataFrame:
     return orders.groupby(minute).agg(total_orders=("price", "size"), total_sales=("price", "sum"))
 
 
-def test_start_all_chart_rate_change_stop_all(qtbot, tmp_path):
+def test_start_all_chart_rate_change_stop_all(qtbot, tmp_path, monkeypatch):
     config = isolated_config(tmp_path / "home")
     config.producer = dataclasses.replace(config.producer, rate=200.0, invalid_fraction=0.0, seed=11)
     config.ui.refresh_seconds = 1.0
@@ -103,7 +99,12 @@ def test_start_all_chart_rate_change_stop_all(qtbot, tmp_path):
         alive = [p for p in seen if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
         assert not alive, f"processes left after Stop all: {alive}"
     finally:
-        window._close_confirmed = True
-        window.close()
-        supervisor.close()
-        reader.close()
+        # Quit as the user does: the window stops every service (after a failure some may still run:
+        # the user answers Yes) and closes the supervisor, then itself.
+        monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+        try:
+            window.close()
+            qtbot.waitUntil(lambda: not window.isVisible(), timeout=180_000)
+        finally:
+            supervisor.close()  # already closed by the window, unless quitting failed
+            reader.close()

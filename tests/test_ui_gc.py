@@ -4,18 +4,15 @@ collection destroyed Qt objects of an earlier window and deadlocked with the GUI
 from __future__ import annotations
 
 import gc
-import os
 import threading
 import weakref
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+from PySide6.QtCore import QCoreApplication, QObject
+from ui_fakes import FakeReader, FakeSupervisor, make_config
 
-from PySide6.QtCore import QCoreApplication, QObject  # noqa: E402
-from ui_fakes import FakeReader, FakeSupervisor, make_config  # noqa: E402
-
-from ecomdesk.ui.gc_collector import GuiCollector  # noqa: E402
-from ecomdesk.ui.jobs import Jobs  # noqa: E402
-from ecomdesk.ui.main_window import MainWindow  # noqa: E402
+from ecomdesk.ui.gc_collector import GuiCollector
+from ecomdesk.ui.jobs import Jobs
+from ecomdesk.ui.main_window import MainWindow
 
 
 class Node(QObject):

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import threading
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+import pytest
+from PySide6.QtWidgets import QMessageBox
 
-import pytest  # noqa: E402
-from PySide6.QtWidgets import QMessageBox  # noqa: E402
-from ui_fakes import make_window_fixture  # noqa: E402, F401  (the make_window fixture)
-
-from ecomdesk.core.spec import State  # noqa: E402
-from ecomdesk.ui.services_panel import allowed_actions  # noqa: E402
+from ecomdesk.core.spec import State
+from ecomdesk.ui.services_panel import allowed_actions
 
 
 @pytest.mark.parametrize(

@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 import threading
 from pathlib import Path
-
-import pytest
 
 from ecomdesk.bench.charts import sample_frames
 from ecomdesk.core.spec import Probe, ServiceSpec, State, dependency_order, dependents_order
@@ -16,31 +11,6 @@ from ecomdesk.core.supervisor import ServiceStatus, StartError
 from ecomdesk.data.chart_views import Business, business
 from ecomdesk.data.contract import QUARANTINE_COUNTS
 from ecomdesk.data.readers import DirStats, KafkaMessage, TopicStats, Unreachable
-
-
-def _big_offscreen_screen() -> None:
-    """Qt's offscreen screen is 800x800, smaller than the window; give it a desktop-sized one."""
-    if os.environ.get("QT_QPA_PLATFORM") == "offscreen":
-        screens = {
-            "screens": [
-                {
-                    "name": "test",
-                    "x": 0,
-                    "y": 0,
-                    "width": 1920,
-                    "height": 1200,
-                    "logicalDpi": 96,
-                    "logicalBaseDpi": 96,
-                    "dpr": 1,
-                }
-            ]
-        }
-        path = Path(tempfile.gettempdir()) / "ecomdesk-test-screen.json"
-        path.write_text(json.dumps(screens))
-        os.environ["QT_QPA_PLATFORM"] = f"offscreen:configfile={path}"
-
-
-_big_offscreen_screen()
 
 SERVICES = [
     ("hdfs-namenode", "HDFS NameNode", (), {"rpc": 9000, "http": 9870}),
@@ -209,30 +179,3 @@ def make_config(tmp_path: Path):
     config = Config(paths=paths)
     config.ui.refresh_seconds = 0.2
     return config
-
-
-@pytest.fixture(name="make_window")
-def make_window_fixture(qtbot, tmp_path: Path):
-    """Builds windows over fakes; at teardown closes them the way the app does, waiting for it."""
-    from ecomdesk.ui.main_window import MainWindow
-
-    windows = []
-
-    def make(supervisor=None, reader=None, config=None):
-        supervisor = supervisor or FakeSupervisor(tmp_path)
-        reader = reader or FakeReader()
-        window = MainWindow(supervisor, reader, config or make_config(tmp_path))
-        window.show()
-        windows.append(window)
-        return window, supervisor, reader
-
-    yield make
-    for window in windows:
-        if window.supervisor.gate is not None:
-            window.supervisor.gate.set()
-        window._close_confirmed = window._close_confirmed or not window.isVisible()
-        if window.isVisible():
-            window.supervisor.stop()
-            window.close()
-            qtbot.waitUntil(lambda w=window: not w.isVisible(), timeout=10000)
-        window.deleteLater()

@@ -36,20 +36,6 @@ class Business:
     quarantine: pd.DataFrame  # reason, count
 
 
-def epoch_ns(col: pd.Series) -> np.ndarray:
-    """Timestamps as int64 nanoseconds since the epoch, naive ones meaning UTC.
-
-    Read straight from the datetime values: `pd.to_datetime` and unit or zone conversions copy
-    the column and probe it element by element, which cost more than the rest of the shaping.
-    """
-    dtype = col.dtype
-    if isinstance(dtype, pd.DatetimeTZDtype):
-        return col.array.asi8 * _NS_PER_UNIT[dtype.unit]
-    if dtype.kind == "M":
-        return col.to_numpy().view("i8") * _NS_PER_UNIT[np.datetime_data(dtype)[0]]
-    return epoch_ns(pd.to_datetime(col, utc=True))
-
-
 def _arrow_ns(column: pa.ChunkedArray) -> np.ndarray:
     """An Arrow timestamp column as int64 nanoseconds since the epoch."""
     unit = column.type.unit

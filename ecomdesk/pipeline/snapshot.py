@@ -78,14 +78,6 @@ class Snapshot:
     def watermark_us(self, delay_us: int) -> int | None:
         return None if self.max_event_us is None else self.max_event_us - delay_us
 
-    def table(self, name: str) -> pd.DataFrame:
-        parts = self.tables[name]
-        if not parts:
-            schema = AGGREGATE_SCHEMAS.get(name)
-            cols = schema.names if schema is not None else ["reason", "count"]
-            return pd.DataFrame(columns=cols)
-        return pd.concat([parts[k] for k in sorted(parts)], ignore_index=True)
-
 
 @dataclass
 class BatchPartials:

@@ -9,10 +9,6 @@ import subprocess
 from ecomdesk.stack.install.layout import find_java_home
 
 
-class MissingPrerequisite(RuntimeError):
-    pass
-
-
 def java_major(java: str) -> int | None:
     try:
         out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30)
