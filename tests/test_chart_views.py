@@ -8,8 +8,8 @@ import pandas as pd
 import pyarrow.fs as pafs
 import pytest
 
-from ecomdesk.bench.charts import next_batch, publish_update, sample_frames, write_version
 from ecomdesk.data import chart_views, contract
+from ecomdesk.testing.contract_data import publish, publish_next, sample_frames
 
 
 def reference(frames: dict[str, pd.DataFrame], top_n: int, user_sort: str) -> dict:
@@ -66,8 +66,8 @@ def _sparse(frames: dict[str, pd.DataFrame], seed: int) -> dict[str, pd.DataFram
 def test_each_version_shaped_file_by_file_equals_the_reference(tmp_path):
     fs = pafs.LocalFileSystem()
     base = str(tmp_path / "ecommerce")
-    frames = _sparse(sample_frames(days=3, products=9, users=60), seed=1)
-    manifest = write_version(fs, base, frames, batch_id=1)
+    pub = publish(fs, base, _sparse(sample_frames(days=3, products=9, users=60), seed=1))
+    frames = pub.frames
     shaper = chart_views.ChartShaper()
     with contract.CurrentReader(fs, base) as reader:
         for batch_id in range(2, 6):
@@ -77,8 +77,9 @@ def test_each_version_shaped_file_by_file_equals_the_reference(tmp_path):
             listed = {f for f, _ in parts["sales_by_product_per_minute"]}
             assert set(shaper._pieces["sales_by_product_per_minute"]) == listed
             kept = dict(shaper._pieces["sales_by_product_per_minute"])
-            frames, today = next_batch(frames, step=batch_id)
-            manifest = publish_update(fs, base, manifest, frames, batch_id, days={today})
+            pub = publish_next(pub, step=batch_id)  # today's parts and the whole tables rewritten
+            assert pub.manifest["batch_id"] == batch_id
+            frames = pub.frames
             parts = reader.read_parts()
             shaper.shape(parts, 4, "total_spent")
             for path, piece in shaper._pieces["sales_by_product_per_minute"].items():

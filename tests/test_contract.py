@@ -1,4 +1,4 @@
-"""Readers of the data contract on files written the way the job publishes them."""
+"""Readers of the data contract on files written by the job's own writer."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import pandas as pd
 import pyarrow.fs as pafs
 import pytest
 
-from ecomdesk.bench.charts import sample_frames, write_version
 from ecomdesk.data import contract
+from ecomdesk.testing.contract_data import publish, sample_frames
 
 
 @pytest.fixture
@@ -15,7 +15,7 @@ def published(tmp_path):
     fs = pafs.LocalFileSystem()
     base = str(tmp_path / "ecommerce")
     frames = sample_frames(days=2, products=5, users=50)
-    write_version(fs, base, frames, batch_id=3)
+    publish(fs, base, frames, batch_id=3)
     return fs, base, frames
 
 

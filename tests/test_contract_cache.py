@@ -7,8 +7,9 @@ import json
 import pandas as pd
 import pyarrow.fs as pafs
 
-from ecomdesk.bench.charts import next_batch, publish_update, sample_frames, write_version
 from ecomdesk.data import contract
+from ecomdesk.pipeline.commit import KEEP
+from ecomdesk.testing.contract_data import publish, publish_next, sample_frames
 
 
 class CountingHandler(pafs.FileSystemHandler):
@@ -86,7 +87,7 @@ def test_a_manifest_without_inline_tables_is_read_from_its_files(tmp_path):
     fs = pafs.PyFileSystem(handler)
     base = str(tmp_path / "ecommerce")
     v1 = sample_frames(days=2, products=4, users=300)  # more users than INLINE_MAX_ROWS: never inline
-    m1 = write_version(fs, base, v1, batch_id=1)
+    m1 = publish(fs, base, v1).manifest
     assert "avg_ticket_per_user" not in m1["inline"] and "top_products" in m1["inline"]
     path = contract.join(base, contract.MANIFESTS_DIR, contract.manifest_name(1))
     with fs.open_output_stream(path) as f:  # as a writer that does not inline would have written it
@@ -110,7 +111,8 @@ def test_a_new_version_is_read_exactly_and_only_its_new_files_are_fetched(tmp_pa
     fs = pafs.PyFileSystem(handler)
     base = str(tmp_path / "ecommerce")
     v1 = sample_frames(days=3, products=4, users=40)
-    m1 = write_version(fs, base, v1, batch_id=1)
+    pub1 = publish(fs, base, v1)
+    m1 = pub1.manifest
     reader = contract.CurrentReader(fs, base)
 
     _assert_frames(reader.read_all(), v1)
@@ -118,11 +120,14 @@ def test_a_new_version_is_read_exactly_and_only_its_new_files_are_fetched(tmp_pa
     assert set(m1["inline"]) == {n for n in contract.TABLE_SCHEMAS if n not in contract.WINDOWED}
     assert sorted(handler.opened) == sorted(contract.join(base, f) for f in _listed(m1) - _inlined(m1))
 
-    v2, today = next_batch(v1, step=5)
-    m2 = publish_update(fs, base, m1, v2, batch_id=2, days={today})
+    today = v1["sales_per_minute"]["window_start"].max().strftime("%Y-%m-%d")
+    pub2 = publish_next(pub1, step=5, days={today})
+    v2, m2 = pub2.frames, pub2.manifest
     new_files = _listed(m2) - _listed(m1)
     assert 0 < len(new_files) < len(_listed(m2))  # older days' files are shared by both versions
-    assert not any(fs.get_file_info(contract.join(base, f)).is_file for f in _listed(m1) - _listed(m2))
+    # the writer keeps the last KEEP versions: v1's replaced files are still there (and are not fetched)
+    assert KEEP > 1
+    assert all(fs.get_file_info(contract.join(base, f)).is_file for f in _listed(m1) - _listed(m2))
     handler.opened.clear()
 
     got = reader.read_all()
@@ -141,16 +146,16 @@ def test_a_new_version_is_read_exactly_and_only_its_new_files_are_fetched(tmp_pa
 
 
 def _published(tmp_path, days: int, batch_id: int):
-    """A local base holding one version of sample data, and a reader of it."""
+    """A local base holding one version of sample data, that version, and a reader of it."""
     fs = pafs.LocalFileSystem()
     base = str(tmp_path / "ecommerce")
-    v1 = sample_frames(days=days, products=3, users=10)
-    write_version(fs, base, v1, batch_id=batch_id)
-    return fs, base, v1, contract.CurrentReader(fs, base)
+    pub = publish(fs, base, sample_frames(days=days, products=3, users=10), batch_id=batch_id)
+    return fs, base, pub, contract.CurrentReader(fs, base)
 
 
 def test_frames_returned_are_the_callers_to_change(tmp_path):
-    _, _, v1, reader = _published(tmp_path, days=2, batch_id=1)
+    _, _, pub, reader = _published(tmp_path, days=2, batch_id=1)
+    v1 = pub.frames
     first = reader.read_all()
     first["sales_per_minute"]["total_sales"] = -1.0
     first["views_by_category"].loc[0, "views"] = -1
@@ -158,10 +163,18 @@ def test_frames_returned_are_the_callers_to_change(tmp_path):
 
 
 def test_data_written_again_from_scratch_is_not_served_from_the_cache(tmp_path):
-    fs, base, v1, reader = _published(tmp_path, days=1, batch_id=4)
-    _assert_frames(reader.read_all(), v1)
+    fs, base, pub, reader = _published(tmp_path, days=2, batch_id=4)
+    _assert_frames(reader.read_all(), pub.frames)
     fs.delete_dir(base)
     assert all(df.empty for df in reader.read_all().values())
-    v2, _ = next_batch(v1, step=3)
-    write_version(fs, base, v2, batch_id=1)
-    _assert_frames(reader.read_all(), v2)
+    # a new job (another query id) writes other rows under the very same paths
+    again = publish(fs, base, sample_frames(days=2, products=3, users=10, seed=8), batch_id=4, query_id="job-2")
+    assert _listed(again.manifest) == _listed(pub.manifest)
+    _assert_frames(reader.read_all(), again.frames)
+    # wiped and written again unseen: a third job's version 5 lists its first day's file under a path
+    # the reader holds other rows for
+    fs.delete_dir(base)
+    third = publish(fs, base, sample_frames(days=2, products=3, users=10, seed=9), batch_id=4, query_id="job-3")
+    third = publish_next(third)
+    assert _listed(third.manifest) & set(reader._files)
+    _assert_frames(reader.read_all(), third.frames)

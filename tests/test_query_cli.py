@@ -1,8 +1,8 @@
 """`ecomdesk query` on the real HDFS: stdout carries the data and nothing else (issue 9, item 6).
 
 The CLI starts the HDFS client JVM (libhdfs) inside its own process; whatever that JVM logs must
-not reach stdout. A contract version is written to the real HDFS with the bench's writer (the same
-file layout and manifest as the job), then every aggregate and `quarantine` is queried in both
+not reach stdout. A contract version is written to the real HDFS with the job's own writer
+(`testing.contract_data.publish`), then every aggregate and `quarantine` is queried in both
 formats in a subprocess, and its stdout is parsed whole and compared with the in-process readers.
 """
 
@@ -20,11 +20,11 @@ import uuid
 import pandas as pd
 import pytest
 
-from ecomdesk.bench.charts import sample_frames, write_version
 from ecomdesk.cli.query import QUARANTINE
 from ecomdesk.data import contract
 from ecomdesk.data.hdfs import hadoop_filesystem
 from ecomdesk.paths import Paths
+from ecomdesk.testing.contract_data import publish, sample_frames
 from ecomdesk.testing.sandbox import isolated_config
 
 pytestmark = pytest.mark.stack
@@ -46,7 +46,7 @@ def published(stack, tmp_path_factory):
     config.save()
     fs = hadoop_filesystem(config)
     base = config.hdfs.base_path
-    write_version(fs, base, sample_frames(days=1, products=4, users=40), batch_id=1)
+    publish(fs, base, sample_frames(days=1, products=4, users=40)).close()
     expected = {name: contract.read_current(fs, name, base) for name in contract.AGGREGATES}
     expected["top_products"] = contract.top_products(fs, config.spark.top_n, base)
     expected[QUARANTINE] = contract.quarantine_counts(fs, base)

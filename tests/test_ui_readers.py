@@ -10,8 +10,8 @@ import uuid
 import pyarrow.fs as pafs
 import pytest
 
-from ecomdesk.bench.charts import sample_frames, write_version
 from ecomdesk.data.readers import DataReader, Unreachable
+from ecomdesk.testing.contract_data import publish, sample_frames
 
 
 def _closed_port() -> int:
@@ -26,10 +26,10 @@ def test_business_reads_the_current_version_through_the_contract(tmp_path):
     fs = pafs.LocalFileSystem()
     base = str(tmp_path / "ecommerce")
     frames = sample_frames(1, 4, users=30)
-    write_version(fs, base, frames, batch_id=1)
+    publish(fs, base, frames, batch_id=1)
     newer = {k: v.copy() for k, v in frames.items()}
     newer["views_by_category"]["views"] = newer["views_by_category"]["views"] + 1
-    write_version(fs, base, newer, batch_id=2)
+    publish(fs, base, newer, batch_id=2)
     reader = DataReader(pafs.LocalFileSystem, base, "127.0.0.1:1")
     got = reader.business(top_n=3, user_sort="orders")
     views = got.views
@@ -46,7 +46,7 @@ def test_business_reads_the_current_version_through_the_contract(tmp_path):
 def test_listing_counts_files_and_bytes_per_directory(tmp_path):
     fs = pafs.LocalFileSystem()
     base = str(tmp_path / "ecommerce")
-    write_version(fs, base, sample_frames(2, 3, users=10), batch_id=1)
+    publish(fs, base, sample_frames(2, 3, users=10))
     listing = {d.path: d for d in DataReader(pafs.LocalFileSystem, base, "x:1").hdfs_listing()}
     expected_files, expected_bytes = 0, 0
     for root, _, files in os.walk(base):
@@ -93,7 +93,7 @@ def test_hdfs_and_kafka_of_the_real_stack(stack):
     config = stack.config
     base = f"/ui-readers-{uuid.uuid4().hex[:6]}"
     fs = hadoop_filesystem(config)
-    write_version(fs, base, sample_frames(1, 3, users=10), batch_id=1)
+    publish(fs, base, sample_frames(1, 3, users=10)).close()
     reader = DataReader(
         lambda: hadoop_filesystem(config), base, config.kafka_bootstrap, namenode=config.namenode_address
     )

@@ -5,12 +5,12 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from ecomdesk.bench.charts import sample_frames
 from ecomdesk.core.spec import Probe, ServiceSpec, State, dependency_order, dependents_order
 from ecomdesk.core.supervisor import ServiceStatus, StartError
 from ecomdesk.data.chart_views import Business, business
 from ecomdesk.data.contract import QUARANTINE_COUNTS
 from ecomdesk.data.readers import DirStats, KafkaMessage, TopicStats, Unreachable
+from ecomdesk.testing.contract_data import sample_frames
 
 SERVICES = [
     ("hdfs-namenode", "HDFS NameNode", (), {"rpc": 9000, "http": 9870}),

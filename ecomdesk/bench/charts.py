@@ -4,9 +4,9 @@ with pyarrow, against the original's way (an already started SparkSession readin
     python -m ecomdesk.bench charts [--days 7] [--products 20] [--runs 40] [--spark-runs 15] [--local]
 
 Reports (a) a cold full read (a new reader each time) and (b) the steady refresh the GUI repeats:
-before each timed refresh a new version is published the way the job does after a micro-batch
-(today's per-minute files and the small whole-table aggregates rewritten, files no longer listed
-deleted), and the kept reader fetches only what changed. Both are compared with a warm
+before each timed refresh a new version is published by the job's own writer as after a micro-batch
+(today's per-minute files and the small whole-table aggregates rewritten, versions older than the
+last five deleted in the background), and the kept reader fetches only what changed. Both are compared with a warm
 SparkSession reading the current version's files. The targets are judged on (b).
 
 Uses the configured HDFS when its NameNode answers (unless --local), a temp dir on local disk
@@ -16,7 +16,6 @@ otherwise, and says which.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import socket
 import tempfile
@@ -26,160 +25,10 @@ import warnings
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.fs as pafs
-import pyarrow.parquet as pq
 
 from ecomdesk.data import chart_views, contract
-
-CATEGORIES = ("electronics", "fashion", "home", "sports", "books", "toys", "beauty", "food")
-
-
-def sample_frames(days: int, products: int, users: int = 5000, seed: int = 7) -> dict[str, pd.DataFrame]:
-    """Plausible per-minute aggregates for `days` days, in the contract's columns."""
-    rng = np.random.default_rng(seed)
-    start = pd.Timestamp("2025-01-01", tz="UTC")
-    minutes = pd.date_range(start, periods=days * 24 * 60, freq="min")
-    ends = minutes + pd.Timedelta(minutes=1)
-    orders = rng.poisson(40, len(minutes))
-    pids = [f"P{i:04d}" for i in range(products)]
-    per_product = pd.DataFrame(
-        {
-            "product_id": np.repeat(pids, len(minutes)),
-            "window_start": np.tile(minutes, products),
-            "window_end": np.tile(ends, products),
-            "orders": rng.poisson(2, products * len(minutes)),
-        }
-    )
-    per_product["revenue"] = per_product["orders"] * rng.uniform(5, 500, len(per_product)).round(2)
-    carts = rng.poisson(80, len(minutes))
-    purchases = np.minimum(carts, orders)
-    converted = (purchases * 0.8).astype(int)
-    user_orders = rng.integers(1, 30, users)
-    spent = (user_orders * rng.uniform(10, 300, users)).round(2)
-    return {
-        "sales_per_minute": pd.DataFrame(
-            {
-                "window_start": minutes,
-                "window_end": ends,
-                "total_sales": (orders * rng.uniform(20, 120, len(minutes))).round(2),
-                "total_orders": orders,
-            }
-        ),
-        "avg_ticket_per_user": pd.DataFrame(
-            {
-                "user_id": [f"U{i:05d}" for i in range(users)],
-                "avg_ticket": spent / user_orders,
-                "orders": user_orders,
-                "total_spent": spent,
-            }
-        ),
-        "views_by_category": pd.DataFrame({"category": CATEGORIES, "views": rng.integers(1000, 90000, 8)}),
-        "top_products": pd.DataFrame({"product_id": pids, "views": rng.integers(100, 50000, products)}),
-        "sales_by_product_per_minute": per_product,
-        "conversion_funnel": pd.DataFrame(
-            {
-                "window_start": minutes,
-                "window_end": ends,
-                "carts": carts,
-                "purchases": purchases,
-                "converted": converted,
-                "rate": np.where(carts > 0, converted / np.maximum(carts, 1), 0.0),
-            }
-        ),
-        "conversion_overall": pd.DataFrame(
-            {
-                "carts": [int(carts.sum())],
-                "purchases": [int(purchases.sum())],
-                "converted": [int(converted.sum())],
-                "rate": [float(converted.sum() / carts.sum())],
-            }
-        ),
-        contract.QUARANTINE_COUNTS: pd.DataFrame({"reason": ["malformed_json", "negative_price"], "count": [12, 3]}),
-    }
-
-
-def _day_parts(df: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    days = pd.to_datetime(df["window_start"]).dt.strftime("%Y-%m-%d")
-    return {str(day): part for day, part in df.groupby(days)}
-
-
-def _write_file(fs: pafs.FileSystem, base: str, name: str, part: pd.DataFrame, batch_id: int, day: str | None) -> str:
-    folder = f"{contract.AGGREGATES_DIR}/{name}" + (f"/day={day}" if day else "")
-    rel = f"{folder}/v{batch_id}-{uuid.uuid4().hex[:8]}.parquet"
-    fs.create_dir(contract.join(base, folder))
-    schema = contract.TABLE_SCHEMAS[name]
-    pq.write_table(pa.Table.from_pandas(part, schema=schema, preserve_index=False), contract.join(base, rel),
-                   filesystem=fs)
-    return rel
-
-
-def _write_manifest(fs: pafs.FileSystem, base: str, manifest: dict) -> None:
-    fs.create_dir(contract.join(base, contract.MANIFESTS_DIR))
-    final = contract.join(base, contract.MANIFESTS_DIR, contract.manifest_name(manifest["batch_id"]))
-    with fs.open_output_stream(final + ".tmp") as f:
-        f.write(json.dumps(manifest).encode())
-    fs.move(final + ".tmp", final)
-
-
-def write_version(fs: pafs.FileSystem, base: str, frames: dict[str, pd.DataFrame], batch_id: int) -> dict:
-    """Commit `frames` as one contract version: per-day files for windowed aggregates, then the manifest."""
-    return publish_update(fs, base, None, frames, batch_id)
-
-
-def publish_update(
-    fs: pafs.FileSystem, base: str, previous: dict | None, frames: dict[str, pd.DataFrame], batch_id: int,
-    days: set[str] | None = None,
-) -> dict:
-    """Commit `frames` as version `batch_id` the way the job does after a micro-batch.
-
-    The whole-table aggregates get new files; a windowed aggregate gets a new file only for the
-    UTC days in `days` (all days without a previous version) and keeps the previous version's file
-    for the others, so `frames` must hold the previous rows there. Files the new manifest no
-    longer lists are deleted once it is published.
-    """
-    kept = {}
-    if previous:
-        for name, files in previous["aggregates"].items():
-            kept[name] = {f.rsplit("/", 2)[-2].removeprefix("day="): f for f in files if "/day=" in f}
-    manifest = {"format": contract.FORMAT_VERSION, "batch_id": batch_id, "aggregates": {}, "inline": {}}
-    for name, df in frames.items():
-        if name in contract.WINDOWED:
-            files = [
-                kept[name][day] if previous and day not in (days or set()) and day in kept.get(name, {})
-                else _write_file(fs, base, name, part, batch_id, day)
-                for day, part in _day_parts(df).items()
-            ]
-        else:
-            files = [_write_file(fs, base, name, df, batch_id, None)]
-            manifest["inline"] |= contract.inline_tables({name: df})
-        manifest["aggregates"][name] = files
-    _write_manifest(fs, base, manifest)
-    if previous:
-        listed = {f for files in manifest["aggregates"].values() for f in files}
-        for files in previous["aggregates"].values():
-            for f in set(files) - listed:
-                fs.delete_file(contract.join(base, f))
-    return manifest
-
-
-def next_batch(frames: dict[str, pd.DataFrame], step: int) -> tuple[dict[str, pd.DataFrame], str]:
-    """The aggregates after one more micro-batch: today's (the last day's) minutes and the
-    whole-table aggregates change, older days do not. Returns the new frames and today's day."""
-    today = pd.to_datetime(frames["sales_per_minute"]["window_start"]).max().strftime("%Y-%m-%d")
-    out = {}
-    for name, df in frames.items():
-        df = df.copy()
-        windowed = name in contract.WINDOWED
-        rows = (pd.to_datetime(df["window_start"]).dt.strftime("%Y-%m-%d") == today) if windowed else None
-        for col in df.columns:
-            if pd.api.types.is_numeric_dtype(df[col]) and col != "rate":
-                if rows is None:
-                    df[col] = df[col] + step
-                else:
-                    df.loc[rows, col] = df.loc[rows, col] + step
-        out[name] = df
-    return out, today
+from ecomdesk.testing.contract_data import publish, publish_next, sample_frames
 
 
 def refresh(reader: contract.CurrentReader, shaper: chart_views.ChartShaper, top_n: int = 10) -> dict:
@@ -222,18 +71,18 @@ class _Publisher:
     """Commits a new version between timed refreshes, as the job does after each micro-batch."""
 
     def __init__(self, fs: pafs.FileSystem, base: str, frames: dict[str, pd.DataFrame]):
-        self.fs, self.base, self.frames = fs, base, frames
-        self.manifest = write_version(fs, base, frames, batch_id=1)
+        self.version = publish(fs, base, frames)
+
+    @property
+    def manifest(self) -> dict:
+        return self.version.manifest
 
     def next(self) -> None:
-        self.frames, today = next_batch(self.frames, step=1)
-        self.manifest = publish_update(
-            self.fs, self.base, self.manifest, self.frames, self.manifest["batch_id"] + 1, days={today}
-        )
+        self.version = publish_next(self.version)
 
     def check(self, views: dict) -> None:
         got = views["sales_per_minute"]["total_orders"].sum()
-        want = self.frames["sales_per_minute"]["total_orders"].sum()
+        want = self.version.snap.table("sales_per_minute")["total_orders"].sum()
         assert got == want, f"refresh read {got} orders, the current version holds {want}"
 
 
@@ -274,6 +123,7 @@ def main(argv: list[str]) -> int:
     rows = {k: len(v) for k, v in frames.items()}
     print(f"storage: {where}")
     print(f"data: {args.days} days per minute, {args.products} products; rows: {rows}")
+    pub = None
     try:
         pub = _Publisher(fs, base, frames)
         print(f"files per version: {sum(len(f) for f in pub.manifest['aggregates'].values())}")
@@ -333,6 +183,8 @@ def main(argv: list[str]) -> int:
         finally:
             spark.stop()
     finally:
+        if pub is not None:
+            pub.version.close()
         if target:
             fs.delete_dir(base)
         tmp.cleanup()

@@ -60,7 +60,8 @@ def _combine(name: str, old: pd.DataFrame | None, new: pd.DataFrame) -> pd.DataF
     return _derive(name, out)
 
 
-def _day_parts(name: str, df: pd.DataFrame) -> dict[str, pd.DataFrame]:
+def day_parts(name: str, df: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """A time-windowed table's rows split into one part per UTC day; any other table is one part (ALL)."""
     if "window_start" not in df.columns:
         return {ALL: df}
     days = df["window_start"].dt.strftime("%Y-%m-%d")
@@ -104,7 +105,7 @@ def merge(snap: Snapshot, batch_id: int, partials: BatchPartials, delay_us: int)
     for name, part_df in tables.items():
         if part_df.empty:
             continue
-        for part, rows in _day_parts(name, part_df).items():
+        for part, rows in day_parts(name, part_df).items():
             new_tables[name][part] = _combine(name, snap.tables[name].get(part), rows)
             changed.add((name, part))
     max_us = snap.max_event_us
