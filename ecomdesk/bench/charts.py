@@ -23,6 +23,7 @@ import tempfile
 import time
 import uuid
 import warnings
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -142,7 +143,7 @@ def publish_update(
     if previous:
         for name, files in previous["aggregates"].items():
             kept[name] = {f.rsplit("/", 2)[-2].removeprefix("day="): f for f in files if "/day=" in f}
-    manifest = {"format": contract.FORMAT_VERSION, "batch_id": batch_id, "aggregates": {}, "inline": {}}
+    manifest: dict[str, Any] = {"format": contract.FORMAT_VERSION, "batch_id": batch_id, "aggregates": {}, "inline": {}}
     for name, df in frames.items():
         if name in contract.WINDOWED:
             files = [

@@ -10,7 +10,9 @@ reader thread, so the UI thread only draws.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -24,7 +26,7 @@ PRODUCT_LINES = 5  # products drawn in "sales by product per minute"
 
 _NS_PER_UNIT = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
 
-Parts = dict[str, list[tuple[str | None, pa.Table]]]
+Parts = Mapping[str, Sequence[tuple[str | None, pa.Table]]]
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,7 @@ def epoch_ns(col: pd.Series) -> np.ndarray:
     if isinstance(dtype, pd.DatetimeTZDtype):
         return col.array.asi8 * _NS_PER_UNIT[dtype.unit]
     if dtype.kind == "M":
-        return col.to_numpy().view("i8") * _NS_PER_UNIT[np.datetime_data(dtype)[0]]
+        return col.to_numpy().view("i8") * _NS_PER_UNIT[np.datetime_data(cast("np.dtype[np.datetime64]", dtype))[0]]
     return epoch_ns(pd.to_datetime(col, utc=True))
 
 
@@ -217,7 +219,7 @@ class ChartShaper:
         quarantine = pd.DataFrame(_small(parts, QUARANTINE_COUNTS), columns=["reason", "count"])
         return Business(views, users, quarantine)
 
-    def _shaped(self, name: str, files: list[tuple[str | None, pa.Table]]) -> list:
+    def _shaped(self, name: str, files: Sequence[tuple[str | None, pa.Table]]) -> list:
         shape, cached = self._PER_FILE[name], self._pieces[name]
         out, kept = [], {}
         for path, table in files:
