@@ -16,6 +16,7 @@ _NS = {"m": "http://maven.apache.org/POM/4.0.0"}
 def pom_properties() -> dict[str, str]:
     root = ET.parse(POM).getroot()
     props = root.find("m:properties", _NS)
+    assert props is not None, f"{POM} has no <properties>"
     return {child.tag.split("}", 1)[1]: (child.text or "").strip() for child in props}
 
 

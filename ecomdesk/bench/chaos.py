@@ -197,6 +197,7 @@ class Watch:
                     self.whole_since = now
                 since = self.whole_since
             if whole:
+                assert since is not None  # set above when whole
                 for f in self.result.faults:
                     if f.recovered_at is None and f.end and now > f.end:
                         b = self.batch_after(max(f.end, since))

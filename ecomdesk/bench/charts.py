@@ -28,7 +28,7 @@ import pandas as pd
 import pyarrow.fs as pafs
 
 from ecomdesk.data import chart_views, contract
-from ecomdesk.testing.contract_data import publish, publish_next, sample_frames
+from ecomdesk.testing.contract_data import publish, publish_next, sample_frames, whole
 
 
 def refresh(reader: contract.CurrentReader, shaper: chart_views.ChartShaper, top_n: int = 10) -> dict:
@@ -82,7 +82,7 @@ class _Publisher:
 
     def check(self, views: dict) -> None:
         got = views["sales_per_minute"]["total_orders"].sum()
-        want = self.version.snap.table("sales_per_minute")["total_orders"].sum()
+        want = whole(self.version.snap, "sales_per_minute")["total_orders"].sum()
         assert got == want, f"refresh read {got} orders, the current version holds {want}"
 
 

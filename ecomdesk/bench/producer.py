@@ -132,7 +132,7 @@ def _kafka_python(bootstrap: str, count: int, partitions: int) -> float:
     ts = time.time_ns() // 1_000_000
     values, keys, etypes = enc.values(batch, ts), enc.keys(batch), batch.etype.tolist()
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20, batch_size=1_048_576)
-    failures = []
+    failures: list[BaseException] = []
     t0 = time.perf_counter()
     for v, k, e in zip(values, keys, etypes, strict=True):
         producer.send(topics[e], value=v, key=k).add_errback(failures.append)

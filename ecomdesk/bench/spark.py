@@ -82,6 +82,7 @@ class Producer:
         self._reader.start()
 
     def _read(self) -> None:
+        assert self.proc.stdout is not None  # PIPE
         for line in self.proc.stdout:
             report = parse(line)
             if isinstance(report, ProducerReport):
@@ -97,6 +98,7 @@ class Producer:
             raise RuntimeError("producer did not finish in time") from None
         self._reader.join(5)
         if code != 0:
+            assert self.proc.stderr is not None  # PIPE
             raise RuntimeError(f"producer exited {code}: {self.proc.stderr.read()[-2000:]}")
         return self.last
 

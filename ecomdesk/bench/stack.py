@@ -41,6 +41,7 @@ def main(argv: list[str]) -> int:
             time.sleep(args.settle)
             for s in sup.snapshot():
                 if s.name in STORAGE:
+                    assert s.rss is not None  # sampled: the service is up
                     print(f"  {s.name:14s} RSS {s.rss / 2**20:6.0f} MiB  CPU {s.cpu_percent:5.1f} %  (idle, "
                           f"{args.settle:.0f} s after ready)")
         finally:

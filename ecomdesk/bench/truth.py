@@ -53,7 +53,7 @@ def _log(msg: str) -> None:
 def read_ledgers(ledger: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """(acknowledged events, in-doubt events with their message bytes, figures) of every journal."""
     acked_parts, doubt_parts = [], []
-    fig = defaultdict(int)
+    fig: defaultdict[str, int] = defaultdict(int)
     for stem in journal_stems(ledger):
         j = read_journal(stem)
         fig["producer processes"] += 1
@@ -118,12 +118,12 @@ def scan_topics(bootstrap: str, wanted: dict[str, set[bytes]], prefix: str = "",
             for m in c.consume(10000, timeout=1.0):
                 if m.error():
                     continue
-                topic = m.topic()[len(prefix):]
-                off = m.offset()
-                v = m.value()
-                if v in wanted.get(topic, ()):
-                    found[(topic, v)].append((m.partition(), off))
-                key = (m.topic(), m.partition())
+                full, part, off, v = m.topic(), m.partition(), m.offset(), m.value()
+                assert full is not None and part is not None and off is not None  # set when no error
+                topic = full[len(prefix):]
+                if v is not None and v in wanted.get(topic, ()):
+                    found[(topic, v)].append((part, off))
+                key = (full, part)
                 if key in left and off >= left[key] - 1:
                     del left[key]
         if left:
@@ -147,7 +147,8 @@ def build_truth(ledger: Path, bootstrap: str, prefix: str = "") -> Truth:
     settled = []
     if len(doubt):
         doubt = doubt.sort_values(["process", "seq"]).reset_index(drop=True)
-        for (topic, value), rows in doubt.groupby(["topic", "value"], sort=False).groups.items():
+        # pandas-stubs type the group keys as Hashable; with two columns each is a pair
+        for (topic, value), rows in doubt.groupby(["topic", "value"], sort=False).groups.items():  # type: ignore[misc]
             copies = [(p, o) for p, o in found.get((topic, value), []) if (topic, p, o) not in taken]
             for idx, (p, o) in zip(rows, copies, strict=False):
                 settled.append((idx, p, o))
@@ -156,8 +157,9 @@ def build_truth(ledger: Path, bootstrap: str, prefix: str = "") -> Truth:
     fig["in doubt, found in Kafka"] = len(settled)
     fig["in doubt, not in Kafka"] = len(doubt) - len(settled)
     if settled:
-        idx, p, o = zip(*settled, strict=True)
-        got = doubt.loc[list(idx)].drop(columns=["value"]).assign(partition=list(p), offset=list(o))
+        rows_at, partitions, offsets = zip(*settled, strict=True)
+        got = doubt.loc[list(rows_at)].drop(columns=["value"]).assign(partition=list(partitions),
+                                                                      offset=list(offsets))
         events = pd.concat([acked, got], ignore_index=True)
     else:
         events = acked

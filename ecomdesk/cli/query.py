@@ -75,7 +75,8 @@ def _flush_c_stdio() -> None:
 
 def to_json(df: pd.DataFrame) -> str:
     """Records as JSON; floats written exactly (shortest round-trip form), missing values as null."""
-    records = df.astype(object).where(df.notna(), None).to_dict(orient="records")
+    # pandas-stubs leave None out of `other`, which pandas takes (and keeps, in an object frame)
+    records = df.astype(object).where(df.notna(), None).to_dict(orient="records")  # type: ignore[call-overload]
     return json.dumps(records, allow_nan=False, separators=(",", ":"))
 
 

@@ -46,7 +46,7 @@ class ControlServer:
             try:
                 request = json.loads(_read_line(conn))
                 self._handle(request)
-                answer = {"ok": True}
+                answer: dict[str, object] = {"ok": True}
             except Exception as exc:  # the caller gets every failure as the answer
                 answer = {"ok": False, "error": str(exc)}
             try:

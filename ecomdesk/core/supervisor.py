@@ -121,7 +121,7 @@ class Supervisor:
             name=rt.spec.name,
             title=rt.spec.title,
             state=str(rt.state),
-            pid=rt.proc.pid if live else None,
+            pid=rt.proc.pid if rt.proc is not None and live else None,
             uptime=time.time() - rt.started_at if rt.started_at and live else None,
             cpu_percent=rt.cpu if live else None,
             rss=rt.rss if live else None,
@@ -453,8 +453,8 @@ class Supervisor:
             now = time.monotonic()
             with self._lock:
                 self._reschedule_waiting(now)
-                due = [n for n in self._order if self._rt[n].state == State.RESTARTING
-                       and self._rt[n].restart_at is not None and self._rt[n].restart_at <= now]
+                due = [n for n in self._order if (rt := self._rt[n]).state == State.RESTARTING
+                       and rt.restart_at is not None and rt.restart_at <= now]
             if due:
                 self._recover(due[0])
 

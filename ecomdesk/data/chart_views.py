@@ -10,6 +10,7 @@ reader thread, so the UI thread only draws.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,7 +25,7 @@ PRODUCT_LINES = 5  # products drawn in "sales by product per minute"
 
 _NS_PER_UNIT = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
 
-Parts = dict[str, list[tuple[str | None, pa.Table]]]
+Parts = Mapping[str, Sequence[tuple[str | None, pa.Table]]]
 
 
 @dataclass(frozen=True)
@@ -203,7 +204,7 @@ class ChartShaper:
         quarantine = pd.DataFrame(_small(parts, QUARANTINE_COUNTS), columns=["reason", "count"])
         return Business(views, users, quarantine)
 
-    def _shaped(self, name: str, files: list[tuple[str | None, pa.Table]]) -> list:
+    def _shaped(self, name: str, files: Sequence[tuple[str | None, pa.Table]]) -> list:
         shape, cached = self._PER_FILE[name], self._pieces[name]
         out, kept = [], {}
         for path, table in files:

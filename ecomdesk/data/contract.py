@@ -22,6 +22,7 @@ import json
 import posixpath
 import re
 import time
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import pandas as pd
@@ -267,7 +268,7 @@ class CurrentReader:
         listed = {name: (manifest["aggregates"].get(name, []) if manifest else []) for name in TABLE_SCHEMAS}
         schema_of = {f: TABLE_SCHEMAS[name] for name, files in listed.items() for f in files}
         for name, files in listed.items():
-            if len(files) == 1 and files[0] not in self._files:
+            if len(files) == 1 and manifest is not None and files[0] not in self._files:
                 table = _inline_table(manifest, name)
                 if table is not None:
                     self._files[files[0]] = table  # carried in the manifest: same rows as the file
@@ -289,7 +290,7 @@ class CurrentReader:
         return self._manifest
 
 
-def frame_of(parts: dict[str, list[tuple[str | None, pa.Table]]], name: str) -> pd.DataFrame:
+def frame_of(parts: Mapping[str, Sequence[tuple[str | None, pa.Table]]], name: str) -> pd.DataFrame:
     """One frame of table `name` from the parts `CurrentReader.read_parts` gives."""
     return _frame([t for _, t in parts[name]], TABLE_SCHEMAS[name])
 

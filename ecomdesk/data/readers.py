@@ -12,12 +12,16 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pyarrow.fs as pafs
 
 from ecomdesk.data import contract
 from ecomdesk.data.chart_views import Business, ChartShaper
 from ecomdesk.data.hdfs import check_namenode
+
+if TYPE_CHECKING:
+    from confluent_kafka import Consumer
 
 
 class Unreachable(RuntimeError):
@@ -77,7 +81,7 @@ class DataReader:
         self._bootstrap = kafka_bootstrap
         self._fs_lock = threading.Lock()
         self._kafka_lock = threading.Lock()
-        self._consumer = None
+        self._consumer: Consumer | None = None
         self._last_totals: dict[str, tuple[float, int]] = {}
         self._current: contract.CurrentReader | None = None
         self._shaper = ChartShaper()

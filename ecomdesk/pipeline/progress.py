@@ -35,7 +35,7 @@ def offsets_behind(sources: list[dict]) -> dict[str, int]:
 def batch_report(progress: dict, state: dict) -> BatchReport:
     """progress: StreamingQueryProgress as JSON dict; state: state_rows, watermark, quarantined."""
     return BatchReport(
-        query=progress.get("name") or progress.get("id"),
+        query=progress.get("name") or progress["id"],
         batch_id=int(progress["batchId"]),
         input_rows=int(progress.get("numInputRows", 0)),
         input_rows_per_second=float(progress.get("inputRowsPerSecond") or 0.0),

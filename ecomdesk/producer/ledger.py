@@ -112,7 +112,7 @@ class Ledger:
         self._flushed_at = time.monotonic()
         self._invalid_seqs: set[int] = set()
         self.invalid: Counter[str] = Counter()  # invalid events handed to the client, by kind
-        self.sent = Counter()  # valid / invalid events handed to the client
+        self.sent: Counter[str] = Counter()  # valid / invalid events handed to the client
         self.outcomes: Counter[str] = Counter()  # "<status> <valid|invalid>"
         m = generator.model
         pids = np.arange(m.first_product, m.first_product + m.products)
@@ -136,7 +136,7 @@ class Ledger:
         if n == 0:
             return
         store, etype, product = pa.array(batch.store), pa.array(batch.etype), pa.array(batch.product)
-        kinds = [None] * n
+        kinds: list[str | None] = [None] * n
         for i, kind in invalid.items():
             kinds[i] = kind
             self._invalid_seqs.add(seq0 + i)

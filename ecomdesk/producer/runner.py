@@ -78,6 +78,10 @@ class Totals:
 
 
 class ProducerRunner:
+    # telemetry: when the last snapshot was taken and the total sent then (set by run)
+    _tick_at: float
+    _tick_sent: int
+
     def __init__(
         self,
         settings: Settings,
@@ -113,6 +117,7 @@ class ProducerRunner:
 
     def _on_delivery(self, seq: int, err: KafkaError | None, msg) -> None:
         """Every delivery report of an event `seq` when there is a ledger."""
+        assert self.ledger is not None  # registered only with a ledger
         if err is None:
             self.ledger.acked(seq, msg.partition(), msg.offset())
             return
@@ -143,6 +148,7 @@ class ProducerRunner:
 
     def _apply(self, cmd: Command, pacer: Pacer, now: float) -> None:
         if cmd.verb == "rate":
+            assert cmd.value is not None  # parse gives "rate" and "invalid" a number
             self.s.rate = cmd.value
             pacer.reset(cmd.value, now)
         elif cmd.verb == "pause":
@@ -152,6 +158,7 @@ class ProducerRunner:
                 pacer.reset(self.s.rate, now)
             self.paused = False
         elif cmd.verb == "invalid":
+            assert cmd.value is not None
             self.s.invalid_fraction = cmd.value
         elif cmd.verb == "stop":
             self.request_stop("stop command")

@@ -90,6 +90,12 @@ def sample_frames(days: int, products: int, users: int = 5000, seed: int = 7) ->
     }
 
 
+def whole(snap: Snapshot, name: str) -> pd.DataFrame:
+    """Table `name` of a snapshot, all its day parts in one frame."""
+    parts = snap.tables[name]
+    return pd.concat([parts[k] for k in sorted(parts)], ignore_index=True)
+
+
 @dataclass
 class Published:
     """One committed version: the committer that wrote it (it continues the history), its snapshot
@@ -102,7 +108,7 @@ class Published:
     @property
     def frames(self) -> dict[str, pd.DataFrame]:
         """The version's tables, whole."""
-        return {name: self.snap.table(name) for name in TABLES}
+        return {name: whole(self.snap, name) for name in TABLES}
 
     def close(self) -> None:
         """Wait for the committer's background deletion of expired versions; end its threads."""

@@ -50,9 +50,9 @@ def aggregates(ev: pd.DataFrame) -> dict[str, pd.DataFrame]:
                                                                          "minute": "window_start"})
     f["rate"] = (f.converted / f.carts.where(f.carts > 0)).fillna(0.0)
     out["conversion_funnel"] = f
-    c, p, k = len(carts), len(orders), len(converted)
+    n_c, n_p, n_k = len(carts), len(orders), len(converted)
     out["conversion_overall"] = pd.DataFrame(
-        {"carts": [c], "purchases": [p], "converted": [k], "rate": [k / c if c else 0.0]})
+        {"carts": [n_c], "purchases": [n_p], "converted": [n_k], "rate": [n_k / n_c if n_c else 0.0]})
     return out
 
 

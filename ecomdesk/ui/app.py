@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import sys
+from typing import cast
 
 import shiboken6
 from PySide6.QtCore import QCoreApplication, QTimer
@@ -40,7 +41,7 @@ def main(config) -> int:
     from ecomdesk.ui.gc_collector import GuiCollector
     from ecomdesk.ui.main_window import MainWindow
 
-    app = QApplication.instance() or QApplication(sys.argv)
+    app = cast(QApplication, QApplication.instance() or QApplication(sys.argv))
     app.setApplicationName("ecomdesk")
     app.setOrganizationName("ecomdesk")
     app.setDesktopFileName(APP_ID)  # the installed desktop entry (ecomdesk desktop install)

@@ -25,9 +25,10 @@ class ChartBox(QWidget):
         self.plot.setMinimumHeight(170)
         self.heading = QLabel(f"<b>{title}</b>")
         self.extra = QHBoxLayout()
-        self.png = QToolButton(text="PNG")
+        # PySide6 takes Qt properties as keywords; its stubs list only the constructor's own arguments
+        self.png = QToolButton(text="PNG")  # type: ignore[call-arg]
         self.png.setToolTip("Export the chart as a PNG image")
-        self.csv = QToolButton(text="CSV")
+        self.csv = QToolButton(text="CSV")  # type: ignore[call-arg]
         self.csv.setToolTip("Export the chart's data as CSV")
         self.png.clicked.connect(self._ask_png)  # bound methods: a lambda would keep the box alive
         self.csv.clicked.connect(self._ask_csv)

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyqtgraph as pg
+from numpy.typing import ArrayLike
 from PySide6.QtWidgets import QComboBox, QWidget
 
 from ecomdesk.data import chart_views
@@ -16,7 +17,7 @@ SORT_LABELS = {"avg_ticket": "Average ticket", "total_spent": "Total spent", "or
 GAP_SECONDS = 90  # consecutive points further apart than this (minutes without data) are not joined
 
 
-def gapped(t: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def gapped(t: ArrayLike, y: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Per-minute points with a NaN between any two more than GAP_SECONDS apart, so that a line
     drawn with connect="finite" breaks where there was no data instead of bridging the gap."""
     t, y = np.asarray(t, dtype=float), np.asarray(y, dtype=float)
@@ -81,7 +82,7 @@ class BusinessCharts(QWidget):
     def user_sort_key(self) -> str:
         return self.user_sort.currentData()
 
-    def show(self, data: Business) -> None:
+    def show_data(self, data: Business) -> None:
         """Redraw every chart from one refresh (read and shaped in the reader's thread)."""
         self.all_users = data.users
         views = data.views

@@ -62,5 +62,6 @@ class HdfsBrowser(QWidget):
         stack = [self.tree.topLevelItem(i) for i in range(self.tree.topLevelItemCount())]
         while stack:
             item = stack.pop()
+            assert item is not None  # every index is in range
             yield item
             stack.extend(item.child(i) for i in range(item.childCount()))

@@ -10,9 +10,12 @@ import inspect
 import weakref
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TypeVar
 
 import shiboken6
 from PySide6.QtCore import QObject, Signal
+
+T = TypeVar("T")
 
 
 class _Courier(QObject):
@@ -40,8 +43,8 @@ class Jobs(QObject):
 
     def submit(
         self,
-        fn: Callable[[], object],
-        on_done: Callable[[object], None] | None = None,
+        fn: Callable[[], T],
+        on_done: Callable[[T], None] | None = None,
         on_error: Callable[[BaseException], None] | None = None,
     ) -> Future:
         """Run `fn` on a worker; `on_done(result)` or `on_error(exc)` then runs on the UI thread.
@@ -61,6 +64,7 @@ def _run(job: list) -> None:
         job.append((job[1](), None))
     except Exception as exc:  # every failure is delivered to a handler on the UI thread
         job.append((None, exc))
+    assert _courier is not None  # made by the first Jobs, before any job is submitted
     _courier.arrived.emit(job)
 
 

@@ -259,7 +259,7 @@ class MainWindow(QMainWindow):
             self.refresh_hdfs()
 
     def _show_business(self, data: Business) -> None:
-        self.business.show(data)
+        self.business.show_data(data)
         self.pipeline.draw_quarantine(data.quarantine)
         self.last_updated = time.time()
         self.updated_label.setText(f"Charts updated {fmt.clock(self.last_updated)}  ")

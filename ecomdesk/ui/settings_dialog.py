@@ -49,7 +49,7 @@ class SettingsDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.config = config
-        self.fields: dict[tuple[str, str], QWidget] = {}
+        self.fields: dict[tuple[str, str], QSpinBox | QDoubleSpinBox | QLineEdit] = {}
         tabs = QTabWidget()
         for section in SECTION_TITLES:
             values = getattr(config, section)
@@ -75,7 +75,7 @@ class SettingsDialog(QDialog):
         layout.addWidget(note)
         layout.addWidget(buttons)
 
-    def _editor(self, section: str, key: str, value, default) -> QWidget:
+    def _editor(self, section: str, key: str, value, default) -> QSpinBox | QDoubleSpinBox | QLineEdit:
         if isinstance(value, bool):
             raise TypeError(f"[{section}] {key}: boolean settings need an editor")
         if isinstance(default, float):
@@ -85,14 +85,14 @@ class SettingsDialog(QDialog):
             w.setValue(value)
             return w
         if isinstance(default, int):
-            w = QSpinBox()
-            w.setRange(*INT_RANGES.get(section, (0, 1_000_000_000)))
-            w.setValue(value)
-            return w
-        w = QLineEdit("" if value is None else str(value))
+            spin = QSpinBox()
+            spin.setRange(*INT_RANGES.get(section, (0, 1_000_000_000)))
+            spin.setValue(value)
+            return spin
+        edit = QLineEdit("" if value is None else str(value))
         if (section, key) in HINTS:
-            w.setPlaceholderText(HINTS[(section, key)])
-        return w
+            edit.setPlaceholderText(HINTS[(section, key)])
+        return edit
 
     def values(self) -> dict:
         data: dict[str, dict] = {s: {} for s in SECTION_TITLES}
