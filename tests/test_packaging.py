@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from stackutil import isolated_config
+
+from ecomdesk.testing.sandbox import isolated_config
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -16,9 +17,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from ecomdesk.core.process import killpg
 from ecomdesk.paths import resource
 from ecomdesk.stack.install import libhdfs, prereqs
-from ecomdesk.stack.install.layout import COMPONENTS, DONE, Installation, installation, pyspark_jars
+from ecomdesk.stack.install.layout import COMPONENTS, DONE, Installation, NotInstalled, installation, pyspark_jars
 from ecomdesk.versions import stack_versions
 
 Say = Callable[[str], None]
@@ -26,6 +28,13 @@ Say = Callable[[str], None]
 
 class SetupError(RuntimeError):
     pass
+
+
+class SetupCancelled(SetupError):
+    """The user cancelled; what was finished stays, the part in progress is removed."""
+
+    def __init__(self) -> None:
+        super().__init__("setup cancelled; run it again to continue (finished parts are kept)")
 
 
 def _check_pyspark(hadoop_version: str, spark_version: str) -> None:
@@ -39,17 +48,25 @@ def _check_pyspark(hadoop_version: str, spark_version: str) -> None:
                          "set hadoop.version in resources/jvm/pom.xml to the wheel's")
 
 
-def _run_with_progress(cmd: list[str], label: str, say: Say, log: Path) -> None:
-    """Run a long command, logging its output and printing a progress line every few seconds."""
+def _run_with_progress(cmd: list[str], label: str, say: Say, log: Path, cancel: threading.Event) -> None:
+    """Run a long command, logging its output and printing a progress line every few seconds;
+    `cancel` ends its whole process group (Maven is a script that starts a JVM)."""
     start = time.monotonic()
     downloaded = 0
     with open(log, "w") as out:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                start_new_session=True)
         stop = threading.Event()
 
         def ticker() -> None:
-            while not stop.wait(3.0):
-                say(f"  {label}: {downloaded} files downloaded, {time.monotonic() - start:.0f} s")
+            last = time.monotonic()
+            while not stop.wait(0.2):
+                if cancel.is_set():
+                    killpg(proc.pid, signal.SIGKILL)
+                    return
+                if time.monotonic() - last >= 3.0:
+                    last = time.monotonic()
+                    say(f"  {label}: {downloaded} files downloaded, {last - start:.0f} s")
 
         t = threading.Thread(target=ticker, daemon=True)
         t.start()
@@ -60,30 +77,41 @@ def _run_with_progress(cmd: list[str], label: str, say: Say, log: Path) -> None:
                 downloaded += 1
         proc.wait()
         stop.set()
+    if cancel.is_set():
+        raise SetupCancelled()
     if proc.returncode != 0:
         tail = "".join(log.read_text().splitlines(keepends=True)[-15:])
         raise SetupError(f"{label} failed (exit {proc.returncode}); see {log}:\n{tail}")
     say(f"  {label}: done in {time.monotonic() - start:.1f} s ({downloaded} files downloaded)")
 
 
-def _resolve(component: str, inst: Installation, say: Say) -> None:
+def _resolve(component: str, inst: Installation, say: Say, cancel: threading.Event) -> None:
     target = inst.root / component
     if (target / DONE).exists():
         return
     tmp = Path(tempfile.mkdtemp(prefix=f".{component}-", dir=inst.root))
     cmd = ["mvn", "-B", "-f", str(resource("jvm", "pom.xml")), "-P", component,
            "dependency:copy-dependencies", "-DincludeScope=runtime", f"-DoutputDirectory={tmp}"]
-    _run_with_progress(cmd, f"resolving {component}", say, inst.root / f"mvn-{component}.log")
+    try:
+        _run_with_progress(cmd, f"resolving {component}", say, inst.root / f"mvn-{component}.log", cancel)
+    except SetupError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     (tmp / DONE).write_text(" ".join(cmd) + "\n")
     if target.exists():
         shutil.rmtree(target)
     tmp.rename(target)
 
 
-def run(say: Say = print) -> Installation:
+def run(say: Say = print, cancel: threading.Event | None = None) -> Installation:
+    """Install what is missing; `cancel` (set from another thread) stops it between and within steps."""
+    cancel = cancel or threading.Event()
     t0 = time.monotonic()
     versions = stack_versions()
-    inst = installation()
+    try:
+        inst = installation()
+    except NotInstalled as exc:  # no Java: said with the command that installs it
+        raise SetupError(f"setup cannot continue:\n  {exc}") from exc
     inst.root.mkdir(parents=True, exist_ok=True)
     missing_parts = [c for c in COMPONENTS if not (inst.root / c / DONE).exists()]
     need_libhdfs = libhdfs.existing(inst) is None
@@ -98,8 +126,10 @@ def run(say: Say = print) -> Installation:
     say(f"installing into {inst.root}")
     for i, component in enumerate(missing_parts, 1):
         say(f"[{i}/{len(missing_parts) + need_libhdfs}] {component} (Maven)")
-        _resolve(component, inst, say)
+        _resolve(component, inst, say, cancel)
     if need_libhdfs:
+        if cancel.is_set():
+            raise SetupCancelled()
         say(f"[{len(missing_parts) + 1}/{len(missing_parts) + 1}] libhdfs.so")
         libhdfs.install(inst, say)
     say(f"setup finished in {time.monotonic() - t0:.1f} s")
