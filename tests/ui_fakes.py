@@ -179,3 +179,30 @@ def make_config(tmp_path: Path):
     config = Config(paths=paths)
     config.ui.refresh_seconds = 0.2
     return config
+
+
+class FakeInstaller:
+    """The window's third boundary: `ecomdesk setup`. `lines` are said one by one; `gate` holds the run
+    until set (or until cancelled); `error` makes it fail."""
+
+    def __init__(self, installed: bool = True, lines: tuple[str, ...] = (), error: str | None = None):
+        self.is_installed = installed
+        self.lines = lines
+        self.error = error
+        self.gate = threading.Event()
+        self.cancelled = False
+
+    def installed(self) -> bool:
+        return self.is_installed
+
+    def run(self, say, cancel: threading.Event) -> None:
+        for line in self.lines:
+            say(line)
+        while not (self.gate.is_set() or cancel.is_set()):
+            cancel.wait(0.05)
+        if cancel.is_set():
+            self.cancelled = True
+            raise RuntimeError("setup cancelled")
+        if self.error:
+            raise RuntimeError(self.error)
+        self.is_installed = True

@@ -28,6 +28,7 @@ from ecomdesk.core.spec import ACTIVE, STARTABLE, dependency_order, dependents_o
 from ecomdesk.data.chart_views import Business
 from ecomdesk.data.pipeline_history import PipelineHistory
 from ecomdesk.data.readers import Unreachable
+from ecomdesk.stack.install.setup import Installer
 from ecomdesk.ui import fmt
 from ecomdesk.ui.about import show_about
 from ecomdesk.ui.banner import Banner
@@ -40,15 +41,18 @@ from ecomdesk.ui.pipeline_charts import PipelineCharts
 from ecomdesk.ui.producer_panel import ProducerPanel
 from ecomdesk.ui.services_panel import ServicesPanel
 from ecomdesk.ui.settings_dialog import SettingsDialog
+from ecomdesk.ui.setup_dialog import SetupDialog, SetupPrompt
 
 SNAPSHOT_MS = 1000
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, supervisor, reader, config, settings: QSettings | None = None):
+    def __init__(self, supervisor, reader, config, settings: QSettings | None = None, installer=None):
         super().__init__()
         self.supervisor = supervisor
         self.reader = reader
+        self.installer = installer or Installer()
+        self.setup_dialog: SetupDialog | None = None
         self.config = config
         self.settings = settings or QSettings(
             str(config.paths.config_dir / "window.ini"), QSettings.Format.IniFormat
@@ -73,6 +77,9 @@ class MainWindow(QMainWindow):
         self.producer = ProducerPanel(config.producer.rate, config.producer.invalid_fraction)
         self.producer.setVisible("producer" in supervisor.specs)
         self.banner = Banner()
+        self.setup_prompt = SetupPrompt()
+        self.setup_prompt.setup_requested.connect(self.open_setup)
+        self.setup_prompt.setVisible(not self.installer.installed())
         self.business = BusinessCharts(config.spark.top_n)
         self.pipeline = PipelineCharts()
         self.logs = LogsPanel(services, supervisor.log_file)
@@ -133,6 +140,7 @@ class MainWindow(QMainWindow):
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.addWidget(self.banner)
+        layout.addWidget(self.setup_prompt)
         layout.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
         self.resize(1400, 900)
@@ -162,7 +170,9 @@ class MainWindow(QMainWindow):
         by_name = {s.name: s for s in statuses}
         self.producer.update_status(by_name.get("producer"))
         idle = not busy and not self._closing
-        self.start_all.setEnabled(idle and any(s.state in STARTABLE for s in statuses))
+        installed = not self.setup_prompt.isVisibleTo(self)
+        self.start_all.setEnabled(idle and installed and any(s.state in STARTABLE for s in statuses))
+        self.start_all.setToolTip("Start every service" if installed else "Set up the stack first")
         self.stop_all.setEnabled(not self._closing and any(s.state in ACTIVE for s in statuses))
         if self.history.ingest(statuses):
             self.pipeline.draw_history(self.history)
@@ -207,6 +217,20 @@ class MainWindow(QMainWindow):
 
     def _stop_all(self) -> None:
         self.stop(None)
+
+    def open_setup(self) -> None:
+        """Run setup in a dialog (current step, files downloaded, elapsed time, Cancel)."""
+        if self.setup_dialog is not None and self.setup_dialog.running:
+            self.setup_dialog.raise_()
+            return
+        self.setup_dialog = SetupDialog(self.installer, self)
+        self.setup_dialog.finished.connect(self._setup_closed)
+        self.setup_dialog.start()
+        self.setup_dialog.open()
+
+    def _setup_closed(self) -> None:
+        self.setup_prompt.setVisible(not self.installer.installed())
+        self.refresh_services()
 
     def _about(self) -> None:
         show_about(self)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,8 +24,13 @@ class NotInstalled(RuntimeError):
 
 
 def stack_dir() -> Path:
+    """The stack's directory: inside the standalone bundle when it was built --with-stack, else the cache."""
     v = stack_versions()
-    return cache_root() / f"stack-kafka{v['kafka']}-hadoop{v['hadoop']}-spark{v['spark']}"
+    name = f"stack-kafka{v['kafka']}-hadoop{v['hadoop']}-spark{v['spark']}"
+    bundled = Path(sys.executable).parent / "stack" / name
+    if getattr(sys, "frozen", False) and bundled.is_dir():
+        return bundled
+    return cache_root() / name
 
 
 def find_java_home() -> Path | None:

@@ -20,7 +20,15 @@ from pathlib import Path
 from ecomdesk.core.process import killpg
 from ecomdesk.paths import resource
 from ecomdesk.stack.install import libhdfs, prereqs
-from ecomdesk.stack.install.layout import COMPONENTS, DONE, Installation, NotInstalled, installation, pyspark_jars
+from ecomdesk.stack.install.layout import (
+    COMPONENTS,
+    DONE,
+    Installation,
+    NotInstalled,
+    installation,
+    installed_at,
+    pyspark_jars,
+)
 from ecomdesk.versions import stack_versions
 
 Say = Callable[[str], None]
@@ -134,6 +142,19 @@ def run(say: Say = print, cancel: threading.Event | None = None) -> Installation
         libhdfs.install(inst, say)
     say(f"setup finished in {time.monotonic() - t0:.1f} s")
     return inst
+
+
+class Installer:
+    """What the window drives: whether the stack is installed, and installing it (with progress and cancel)."""
+
+    def installed(self) -> bool:
+        try:
+            return installed_at() is not None and libhdfs.existing(installation()) is not None
+        except NotInstalled:
+            return False
+
+    def run(self, say: Say, cancel: threading.Event) -> None:
+        run(say, cancel)
 
 
 def main() -> int:
