@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from xwindow import wait_for_window, xvfb
 
 from ecomdesk.testing.sandbox import isolated_config
 
@@ -51,12 +53,32 @@ def _run(venv: Path, *args: str, env: dict, cwd: Path, timeout: float = 300) -> 
                           text=True, timeout=timeout)
 
 
-@pytest.mark.stack
-def test_installed_wheel_runs_the_pipeline(wheel, tmp_path):
-    venv = tmp_path / "venv"
+@pytest.fixture(scope="module")
+def venv(wheel, tmp_path_factory) -> Path:
+    """A fresh venv with the wheel and its dependencies installed by pip, as a user would."""
+    venv = tmp_path_factory.mktemp("wheel") / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
     subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
                     str(wheel)], check=True, capture_output=True, timeout=900)
+    return venv
+
+
+@pytest.mark.stack
+def test_installed_wheel_opens_its_window(venv, tmp_path):
+    isolated_config(tmp_path / "home")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    with xvfb() as display:
+        env |= {"ECOMDESK_HOME": str(tmp_path / "home"), "DISPLAY": display, "QT_QPA_PLATFORM": "xcb"}
+        app = subprocess.Popen([str(venv / "bin" / "ecomdesk")], env=env, cwd=tmp_path, stdout=subprocess.DEVNULL,
+                               stderr=open(tmp_path / "app.log", "w"))
+        window, after = wait_for_window(display, app, tmp_path / "app.log")
+        print(f"installed wheel's window visible after {after:.1f} s")
+        app.send_signal(signal.SIGTERM)
+        assert app.wait(60) == 0
+
+
+@pytest.mark.stack
+def test_installed_wheel_runs_the_pipeline(venv, tmp_path):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     config = isolated_config(tmp_path / "home")

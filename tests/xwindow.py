@@ -1,0 +1,50 @@
+"""A real X server for the tests that open the app's window as a user would, and a window finder."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+XDOTOOL, XPROP = shutil.which("xdotool") or "xdotool", shutil.which("xprop") or "xprop"
+
+
+@contextlib.contextmanager
+def xvfb() -> Iterator[str]:
+    """An Xvfb on a free display; yields its DISPLAY value."""
+    n = 90
+    while Path(f"/tmp/.X11-unix/X{n}").exists() or Path(f"/tmp/.X{n}-lock").exists():
+        n += 1
+    server = subprocess.Popen(["Xvfb", f":{n}", "-screen", "0", "1600x1000x24", "-nolisten", "tcp"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while not Path(f"/tmp/.X11-unix/X{n}").exists():
+            assert server.poll() is None and time.monotonic() < deadline, "Xvfb did not start"
+            time.sleep(0.1)
+        yield f":{n}"
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+def wait_for_window(display: str, app: subprocess.Popen, log: Path, timeout: float = 120) -> tuple[str, float]:
+    """The id of the app's visible ecomdesk window and how long after now it appeared."""
+    t0 = time.monotonic()
+    env = {"DISPLAY": display}
+    while True:
+        assert app.poll() is None, f"the app exited with {app.returncode}:\n{log.read_text()[-3000:]}"
+        assert time.monotonic() - t0 < timeout, f"no ecomdesk window after {timeout} s"
+        found = subprocess.run([XDOTOOL, "search", "--onlyvisible", "--name", "ecomdesk"], env=env,
+                               capture_output=True, text=True).stdout.split()
+        if found:
+            return found[0], time.monotonic() - t0
+        time.sleep(0.1)
+
+
+def wm_class(display: str, window: str) -> str:
+    return subprocess.run([XPROP, "-id", window, "WM_CLASS"], env={"DISPLAY": display}, capture_output=True,
+                          text=True).stdout
