@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -16,6 +17,7 @@ from ecomdesk.core.control import ControlError, request
 from ecomdesk.core.spec import State
 from ecomdesk.core.supervisor import ServiceStatus, StartError, Supervisor, owner_alive, read_state
 from ecomdesk.stack.catalog import build_specs
+from ecomdesk.stack.destroy import describe, destroy, plan
 
 
 def add_parser(subparsers) -> None:
@@ -31,6 +33,11 @@ def add_parser(subparsers) -> None:
     restart.add_argument("service")
     restart.add_argument("--timeout", type=float, default=300.0)
     restart.set_defaults(func=cmd_restart)
+    destroy = sub.add_parser("destroy", help="remove this home's stack data (Kafka topics, HDFS, the job's "
+                             "checkpoint and aggregates) to start over; config and logs stay")
+    destroy.add_argument("--stop", action="store_true", help="stop the running stack first instead of refusing")
+    destroy.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+    destroy.set_defaults(func=cmd_destroy)
     status = sub.add_parser("status", help="state of every service")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.set_defaults(func=cmd_status)
@@ -134,6 +141,32 @@ def cmd_down(args: argparse.Namespace, config: Config) -> int:
         time.sleep(0.5)
     print(f"the owning process {owner} did not stop within {args.timeout:.0f} s", file=sys.stderr)
     return 1
+
+
+def cmd_destroy(args: argparse.Namespace, config: Config) -> int:
+    doomed = plan(config)
+    if not doomed:
+        print(describe(doomed), file=sys.stderr)
+        return 0
+    running = owner_alive(config.paths.run_dir)
+    if running and not args.stop:
+        print("ecomdesk stack destroy: the stack of this home is running; stop it first "
+              "(`ecomdesk stack down`) or pass --stop", file=sys.stderr)
+        return 1
+    print(f"this removes:\n{describe(doomed)}", file=sys.stderr)
+    if not args.yes:
+        if not sys.stdin.isatty():
+            print("ecomdesk stack destroy: not a terminal to confirm on; pass --yes", file=sys.stderr)
+            return 1
+        if input("type 'destroy' to remove it: ").strip() != "destroy":
+            print("nothing removed", file=sys.stderr)
+            return 1
+    with contextlib.redirect_stdout(sys.stderr):  # stdout lists what was removed, nothing else
+        if running and cmd_down(argparse.Namespace(timeout=120.0), config) != 0:
+            return 1
+    for d in destroy(config):
+        print(d.path)
+    return 0
 
 
 def cmd_restart(args: argparse.Namespace, config: Config) -> int:

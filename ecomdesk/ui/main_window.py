@@ -8,6 +8,7 @@ polled on a timer. The window never owns a service itself: closing it closes the
 from __future__ import annotations
 
 import time
+from functools import partial
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent
@@ -28,6 +29,7 @@ from ecomdesk.core.spec import ACTIVE, STARTABLE, dependency_order, dependents_o
 from ecomdesk.data.chart_views import Business
 from ecomdesk.data.pipeline_history import PipelineHistory
 from ecomdesk.data.readers import Unreachable
+from ecomdesk.stack.destroy import describe, plan, stop_and_destroy
 from ecomdesk.stack.install.setup import Installer
 from ecomdesk.ui import fmt
 from ecomdesk.ui.about import show_about
@@ -151,6 +153,10 @@ class MainWindow(QMainWindow):
         self.start_all = QAction("▶ Start all", self)
         self.stop_all = QAction("■ Stop all", self)
         settings = QAction("Settings…", self)
+        self.destroy_action = QAction("Destroy data…", self)
+        self.destroy_action.setToolTip("Remove this home's Kafka topics, HDFS data, the job's checkpoint and "
+                                       "aggregates, to start over (asks first)")
+        self.destroy_action.triggered.connect(self.destroy_data)
         about = QAction("About", self)
         self.start_all.triggered.connect(self._start_all)
         self.stop_all.triggered.connect(self._stop_all)
@@ -160,6 +166,7 @@ class MainWindow(QMainWindow):
             bar.addAction(a)
         bar.addSeparator()
         bar.addAction(settings)
+        bar.addAction(self.destroy_action)
         bar.addAction(about)
 
     # ----- services ----------------------------------------------------------------------
@@ -231,6 +238,23 @@ class MainWindow(QMainWindow):
     def _setup_closed(self) -> None:
         self.setup_prompt.setVisible(not self.installer.installed())
         self.refresh_services()
+
+    def destroy_data(self) -> None:
+        """Remove this home's stack data, after a confirmation that names exactly what goes."""
+        doomed = plan(self.config)
+        if not doomed:
+            QMessageBox.information(self, "Destroy data", describe(doomed).capitalize() + ".")
+            return
+        live = [s.title for s in self.supervisor.snapshot() if s.state in ACTIVE]
+        text = f"This removes:\n{describe(doomed)}\n\nThe config and the logs stay."
+        if live:
+            text += f"\n\nRunning now: {', '.join(live)}. They are stopped first."
+        box = QMessageBox(QMessageBox.Icon.Warning, "Destroy data", text, QMessageBox.StandardButton.Cancel, self)
+        go = box.addButton("Stop and destroy" if live else "Destroy", QMessageBox.ButtonRole.DestructiveRole)
+        box.exec()
+        if box.clickedButton() is go:
+            self._run("Destroy data", list(self.supervisor.specs), partial(stop_and_destroy, self.supervisor,
+                                                                            self.config))
 
     def _about(self) -> None:
         show_about(self)
