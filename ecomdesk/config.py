@@ -105,6 +105,17 @@ class Restart:
 
 
 @dataclass
+class Alerts:
+    """Thresholds of the alerts (0 turns one off); see ecomdesk.stack.alerts."""
+
+    service_down: bool = True  # a service failed or restarting
+    lag_seconds: float = 120.0  # the newest event the job committed is older than this
+    slow_batches: int = 5  # this many batches in a row took longer than the trigger
+    quarantine_percent: float = 5.0  # share of a batch's records quarantined
+    silence_seconds: float = 30.0  # no events reach the job while the producer should be sending
+
+
+@dataclass
 class Dirs:
     # Empty means <data dir of the app>; set to keep service data elsewhere.
     data: str = ""
@@ -120,6 +131,7 @@ class Config:
     producer: Producer = field(default_factory=Producer)
     ui: Ui = field(default_factory=Ui)
     restart: Restart = field(default_factory=Restart)
+    alerts: Alerts = field(default_factory=Alerts)
     dirs: Dirs = field(default_factory=Dirs)
     paths: Paths = field(default_factory=app_paths, compare=False, repr=False)
 

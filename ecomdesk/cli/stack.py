@@ -16,6 +16,7 @@ from ecomdesk.config import Config
 from ecomdesk.core.control import ControlError, request
 from ecomdesk.core.spec import State
 from ecomdesk.core.supervisor import ServiceStatus, StartError, Supervisor, owner_alive, read_state
+from ecomdesk.stack.alerts import AlertMonitor
 from ecomdesk.stack.catalog import build_specs
 from ecomdesk.stack.destroy import describe, destroy, plan
 
@@ -83,15 +84,23 @@ def format_table(rows: list[dict]) -> str:
                      for line in lines)
 
 
+def format_alerts(rows: list[dict]) -> str:
+    active = [(r["name"], a) for r in rows for a in r.get("alerts", [])]
+    if not active:
+        return "no active alerts"
+    return "ACTIVE ALERTS\n" + "\n".join(f"  {name}: {alert}" for name, alert in active)
+
+
 def cmd_status(args: argparse.Namespace, config: Config) -> int:
     rows = current_status(config)
-    print(json.dumps(rows, indent=2) if args.json else format_table(rows))
+    print(json.dumps(rows, indent=2) if args.json else f"{format_table(rows)}\n\n{format_alerts(rows)}")
     return 0
 
 
 def cmd_up(args: argparse.Namespace, config: Config) -> int:
     config.paths.ensure()
-    sup = Supervisor(build_specs(config), config.paths.log_dir, config.paths.run_dir)
+    sup = Supervisor(build_specs(config), config.paths.log_dir, config.paths.run_dir,
+                     annotate=AlertMonitor.from_config(config).annotate)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
@@ -103,8 +112,10 @@ def cmd_up(args: argparse.Namespace, config: Config) -> int:
               flush=True)
         print("Ctrl+C stops everything", flush=True)
         shown: dict[str, str] = {}
+        alerts: dict[str, list[str]] = {}
         while not stop.wait(1.0):
             for s in sup.snapshot():
+                _print_alert_changes(s, alerts)
                 if shown.get(s.name) == s.state:
                     continue
                 if s.state == State.FAILED:
@@ -124,6 +135,16 @@ def cmd_up(args: argparse.Namespace, config: Config) -> int:
         sup.close()
         print("stopped", flush=True)
     return 0
+
+
+def _print_alert_changes(s: ServiceStatus, known: dict[str, list[str]]) -> None:
+    """`stack up` says when an alert fires and when it resolves (a message that changes is the same alert)."""
+    before = known.get(s.name, [])
+    if len(s.alerts) > len(before) or (s.alerts and not before):
+        print(f"ALERT {s.name}: {s.alerts[-1]}", flush=True)
+    elif len(s.alerts) < len(before):
+        print(f"resolved {s.name}: {len(before) - len(s.alerts)} alert(s); {len(s.alerts)} still active", flush=True)
+    known[s.name] = list(s.alerts)
 
 
 def cmd_down(args: argparse.Namespace, config: Config) -> int:

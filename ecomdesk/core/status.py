@@ -28,6 +28,7 @@ class ServiceStatus:
     last_lines: list[str] = field(default_factory=list)
     telemetry: dict = field(default_factory=dict)
     restarts: int = 0  # by the restart policy since the user last started it
+    alerts: list[str] = field(default_factory=list)  # active alerts about this service (see Supervisor.annotate)
 
     def to_dict(self) -> dict:
         return asdict(self)

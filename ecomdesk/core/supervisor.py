@@ -77,8 +77,12 @@ class _Runtime:
 
 
 class Supervisor:
-    def __init__(self, specs: list[ServiceSpec], log_dir: Path, run_dir: Path, health_interval: float = 2.0):
+    def __init__(self, specs: list[ServiceSpec], log_dir: Path, run_dir: Path, health_interval: float = 2.0,
+                 annotate: Callable[[list[ServiceStatus]], None] | None = None):
+        """`annotate` sees every snapshot before anyone else (the published one at least once a second)
+        and may add to it, e.g. the alerts the app derives from the services' states and telemetry."""
         self.specs = {s.name: s for s in specs}
+        self._annotate = annotate
         self._order = dependency_order(self.specs)  # also rejects cycles and unknown dependencies early
         run_dir.mkdir(parents=True, exist_ok=True)
         self.run_dir = run_dir
@@ -104,7 +108,10 @@ class Supervisor:
 
     def snapshot(self) -> list[ServiceStatus]:
         with self._lock:
-            return [self._status(rt) for rt in self._rt.values()]
+            statuses = [self._status(rt) for rt in self._rt.values()]
+        if self._annotate is not None:
+            self._annotate(statuses)
+        return statuses
 
     def status(self, name: str) -> ServiceStatus:
         with self._lock:

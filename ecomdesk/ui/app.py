@@ -31,10 +31,12 @@ def build_reader(config):
 
 def build_supervisor(config):
     from ecomdesk.core.supervisor import Supervisor
+    from ecomdesk.stack.alerts import AlertMonitor
     from ecomdesk.stack.catalog import build_specs
 
     paths = config.paths.ensure()
-    return Supervisor(build_specs(config), paths.log_dir, paths.run_dir)
+    return Supervisor(build_specs(config), paths.log_dir, paths.run_dir,
+                      annotate=AlertMonitor.from_config(config).annotate)
 
 
 def main(config) -> int:
