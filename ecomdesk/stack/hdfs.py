@@ -145,6 +145,13 @@ def datanode_probe(config: Config) -> Probe:
     return Probe(True, f"DataNode serving, registered with {', '.join(namenodes)}")
 
 
+def datanode_ready_probe(config: Config) -> Probe:
+    """Ready: this DataNode answers and is registered, and the cluster serves clients. The cluster
+    probe alone passes at once after a restart, while the NameNode still counts the old process."""
+    own = datanode_probe(config)
+    return cluster_probe(config) if own.ok else own
+
+
 def namenode_spec(config: Config) -> ServiceSpec:
     return ServiceSpec(
         name="hdfs-namenode",
@@ -163,7 +170,7 @@ def datanode_spec(config: Config) -> ServiceSpec:
         name="hdfs-datanode",
         title="HDFS DataNode",
         command=lambda: _command(config, DATANODE_MAIN, config.memory.datanode_heap),
-        ready=lambda: cluster_probe(config),
+        ready=lambda: datanode_ready_probe(config),
         health=lambda: datanode_probe(config),
         ports={"data": config.ports.datanode, "http": config.ports.datanode_http, "ipc": config.ports.datanode_ipc},
         data_dir=hdfs_root(config),
