@@ -32,14 +32,19 @@ class ProducerPanel(QGroupBox):
         self.rate.setSingleStep(100)
         self.rate.setSuffix(" events/s")
         self.rate.setValue(default_rate)
+        self.rate.setToolTip("Events per second the producer sends, over all three topics")
         self.apply_rate = QPushButton("Set rate")
+        self.apply_rate.setToolTip("Send the new rate to the running producer (its `rate N` command)")
         self.invalid = QDoubleSpinBox()
         self.invalid.setRange(0.0, 1.0)
         self.invalid.setDecimals(3)
         self.invalid.setSingleStep(0.01)
         self.invalid.setValue(default_invalid)
+        self.invalid.setToolTip("Fraction of the events made invalid on purpose; the Spark job quarantines them")
         self.apply_invalid = QPushButton("Set invalid fraction")
+        self.apply_invalid.setToolTip("Send the new fraction to the running producer (its `invalid F` command)")
         self.pause = QPushButton("Pause")
+        self.pause.setToolTip("Pause or resume the producer's sending; it keeps running")
         self.paused = False
 
         # bound methods, not lambdas: a lambda holding `self` in a child's connection keeps the panel alive
@@ -72,6 +77,7 @@ class ProducerPanel(QGroupBox):
         ):
             self.counters[key] = QLabel("–")
             stats.addRow(label, self.counters[key])
+        self.counters["per_topic"].setWordWrap(True)  # three topics do not set the panel's width
 
         layout = QVBoxLayout(self)
         layout.addLayout(controls)
