@@ -88,10 +88,9 @@ def clipped(root: QWidget) -> list[str]:
         if getattr(w, "elides", False):
             continue
         if isinstance(w, QLabel) and not w.wordWrap() and w.text() and w.pixmap().isNull():
-            need = w.minimumSizeHint().width()
-            if w.sizeHint().width() > w.width() + 1:
-                out.append(f"label {w.objectName() or w.text()[:40]!r}: {w.width()} < {w.sizeHint().width()}")
-            del need
+            if w.sizeHint().width() > w.width() + 1 or w.sizeHint().height() > w.height() + 1:
+                out.append(f"label {w.objectName() or w.text()[:40]!r}: {w.width()}x{w.height()} < "
+                           f"{w.sizeHint().width()}x{w.sizeHint().height()}")
         elif isinstance(w, QAbstractButton) and w.text():
             if w.sizeHint().width() > w.width() + 1:
                 out.append(f"button {w.text()!r}: {w.width()} < {w.sizeHint().width()}")
@@ -137,10 +136,15 @@ def main() -> int:
         app.processEvents()
         time.sleep(0.02)
     scroll = window.findChild(QScrollArea, "services-scroll")
+    viewport = scroll.viewport()
+    outside = [b.objectName() for b in window.services.findChildren(QAbstractButton)
+               if not viewport.rect().contains(b.mapTo(viewport, b.rect().bottomRight()))]
     report = {
         "size": [window.width(), window.height()],
         "clipped": clipped(window),
-        "services_hscroll": bool(scroll and scroll.horizontalScrollBar().isVisible()),
+        "services_hscroll": scroll.horizontalScrollBar().isVisible(),
+        "services_wider_than_view": window.services.width() > viewport.width(),
+        "buttons_outside_view": outside,
         "banner": window.banner.isVisible(),
     }
     if args.screenshot:

@@ -182,7 +182,7 @@ def fit_flat(view: pg.ViewBox, values: list[np.ndarray], flat_was: bool) -> bool
     if flat:
         top = float(finite.max())
         lo, hi = (0.0, top * 1.2) if top > 0 else (top * 1.2, 0.0) if top < 0 else (0.0, 1.0)
-        view.setYRange(lo, hi, padding=0)
+        view.setYRange(lo, hi, padding=0.05)  # not 0: a label at the very edge is not drawn
     elif flat_was:
         view.enableAutoRange(axis=pg.ViewBox.YAxis)
     return flat

@@ -77,7 +77,6 @@ class ProducerPanel(QGroupBox):
         ):
             self.counters[key] = QLabel("–")
             stats.addRow(label, self.counters[key])
-        self.counters["per_topic"].setWordWrap(True)  # three topics do not set the panel's width
 
         layout = QVBoxLayout(self)
         layout.addLayout(controls)
@@ -118,5 +117,6 @@ class ProducerPanel(QGroupBox):
         )
         per_topic = tel.get("per_topic") or {}
         self.counters["per_topic"].setText(
-            "  ".join(f"{t} {fmt.number(per_topic.get(t))}" for t in TOPICS) if per_topic else "–"
+            # one line each: three topics on one line would set the panel's width
+            "\n".join(f"{t} {fmt.number(per_topic.get(t))}" for t in TOPICS) if per_topic else "–"
         )
