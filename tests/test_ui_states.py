@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -88,8 +89,7 @@ def test_an_external_cluster_that_does_not_answer_is_an_alarm_even_with_nothing_
     sup = FakeSupervisor(tmp_path)
     for name in ("hdfs-namenode", "hdfs-datanode"):  # [hdfs] namenode = an external cluster
         del sup.specs[name], sup.state[name]
-    sup.specs["spark-job"] = sup.specs["spark-job"].__class__(**{**sup.specs["spark-job"].__dict__,
-                                                                 "depends_on": ("kafka",)})
+    sup.specs["spark-job"] = dataclasses.replace(sup.specs["spark-job"], depends_on=("kafka",))
     window, _, reader = make_window(supervisor=sup)
     reader.down.add("hdfs")
     qtbot.waitUntil(window.banner.isVisible, timeout=5000)

@@ -221,9 +221,10 @@ class MainWindow(QMainWindow):
             if installed else "Set up the stack first"
         )
         self.stop_all.setEnabled(not self._closing and any(s.state in ACTIVE for s in statuses))
+        context = stack_state.context(statuses, installed)
         stopped = installed and not self._closing and stack_state.stack_stopped(statuses)
-        self.notice.show_state(stack_state.STOPPED if stopped else None, can_start)
-        self._set_context(stack_state.context(statuses, installed))
+        self.notice.show_state(context if stopped else None, can_start)
+        self._set_context(context)
         if self.history.ingest(statuses):
             self.pipeline.draw_history(self.history)
 
