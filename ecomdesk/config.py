@@ -74,6 +74,7 @@ class Producer:
 @dataclass
 class Ui:
     refresh_seconds: float = 2.0
+    currency: str = "$"  # the simulator's prices carry none; the charts' money axes show this one
 
 
 @dataclass

@@ -123,13 +123,14 @@ def test_line_charts_break_where_minutes_have_no_data(qtbot, make_window):
     assert np.nanmax(np.diff(xs[:10])) == 60 and xs[11] - xs[9] == 91 * 60
 
 
-def test_unreachable_hdfs_shows_a_banner_keeps_data_and_recovers(qtbot, make_window):
+def test_unreachable_hdfs_of_a_running_stack_shows_a_banner_keeps_data_and_recovers(qtbot, make_window):
     window, _, reader = make_window()
+    _started(qtbot, window)  # the NameNode runs: HDFS not answering is an alarm
     qtbot.waitUntil(lambda: window.last_updated is not None, timeout=5000)
     before = window.business.sales.sales.getData()[1].copy()
     reader.down.add("hdfs")
     qtbot.waitUntil(lambda: window.banner.isVisible(), timeout=5000)
-    assert "hdfs unreachable: Connection refused" in window.banner.text()
+    assert "hdfs unreachable: Connection refused — HDFS NameNode is running" in window.banner.text()
     qtbot.wait(500)
     assert list(window.business.sales.sales.getData()[1]) == list(before)
     reader.frames["sales_per_minute"].loc[0, "total_sales"] = 123456.0

@@ -13,12 +13,12 @@ XDOTOOL, XPROP = shutil.which("xdotool") or "xdotool", shutil.which("xprop") or 
 
 
 @contextlib.contextmanager
-def xvfb() -> Iterator[str]:
-    """An Xvfb on a free display; yields its DISPLAY value."""
+def xvfb(screen: str = "1600x1000") -> Iterator[str]:
+    """An Xvfb on a free display with a `screen` of WIDTHxHEIGHT; yields its DISPLAY value."""
     n = 90
     while Path(f"/tmp/.X11-unix/X{n}").exists() or Path(f"/tmp/.X{n}-lock").exists():
         n += 1
-    server = subprocess.Popen(["Xvfb", f":{n}", "-screen", "0", "1600x1000x24", "-nolisten", "tcp"],
+    server = subprocess.Popen(["Xvfb", f":{n}", "-screen", "0", f"{screen}x24", "-nolisten", "tcp"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 30

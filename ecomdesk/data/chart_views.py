@@ -224,3 +224,13 @@ def business(frames: dict[str, pd.DataFrame], top_n: int, user_sort: str = "avg_
     parts = {name: [(None, pa.Table.from_pandas(frames[name], schema=schema, preserve_index=False))]
              for name, schema in TABLE_SCHEMAS.items()}
     return ChartShaper().shape(parts, top_n, user_sort)
+
+
+MINUTE = 60.0
+
+
+def finished_minutes(t: np.ndarray, now: float) -> int:
+    """How many of the per-minute points `t` (window starts, epoch seconds, ascending) are of minutes
+    that have ended by `now`; the points after them are of the minute still in progress, which is
+    still filling and must not read as a drop."""
+    return int(np.searchsorted(np.asarray(t, dtype=float) + MINUTE, now, side="right"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 
 
@@ -35,3 +36,18 @@ def number(v: float | int | None, digits: int = 0) -> str:
     if v is None:
         return "–"
     return f"{v:,.{digits}f}"
+
+
+def compact(v: float, spacing: float = 1.0, prefix: str = "") -> str:
+    """An axis value that reads at a glance: separators below 10,000, then k and M, with `prefix`
+    (a currency) after the sign. `spacing` (between ticks) decides how many decimals it needs."""
+    sign, a = ("-" if v < 0 else ""), abs(v)
+    if a >= 1e6:
+        scale, suffix = 1e6, "M"
+    elif a >= 1e4:
+        scale, suffix = 1e3, "k"
+    else:
+        scale, suffix = 1.0, ""
+    step = abs(spacing) / scale if spacing else 1.0
+    digits = 0 if step >= 1 else min(3, -math.floor(math.log10(step) + 1e-9))
+    return f"{sign}{prefix}{a / scale:,.{digits}f}{suffix}"

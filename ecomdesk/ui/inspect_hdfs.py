@@ -24,6 +24,7 @@ class HdfsBrowser(QWidget):
         super().__init__(parent)
         self.base_path = base_path
         self.refresh = QPushButton("Refresh")
+        self.refresh.setToolTip(f"List the files and bytes under {base_path} on HDFS again")
         self.status = QLabel(f"Base path {base_path}")
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(["Directory", "Files", "Size", "Last modified"])

@@ -48,6 +48,7 @@ class KafkaInspector(QWidget):
         self.count.setRange(1, 1000)
         self.count.setValue(20)
         self.peek = QPushButton("Peek last messages")
+        self.peek.setToolTip("Read the last messages of the chosen topic from Kafka (the pipeline is not affected)")
         self.status = QLabel("Waiting for the broker…")
         self.messages = _table(["Partition", "Offset", "Time", "Key", "Value"])
         bar = QHBoxLayout()

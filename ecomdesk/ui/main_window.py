@@ -11,7 +11,7 @@ import time
 from functools import partial
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
@@ -31,9 +31,9 @@ from ecomdesk.data.pipeline_history import PipelineHistory
 from ecomdesk.data.readers import Unreachable
 from ecomdesk.stack.destroy import describe, plan, stop_and_destroy
 from ecomdesk.stack.install.setup import Installer
-from ecomdesk.ui import fmt
+from ecomdesk.ui import fmt, stack_state
 from ecomdesk.ui.about import show_about
-from ecomdesk.ui.banner import Banner
+from ecomdesk.ui.banner import Banner, StackNotice
 from ecomdesk.ui.charts import BusinessCharts
 from ecomdesk.ui.inspect_hdfs import HdfsBrowser
 from ecomdesk.ui.inspect_kafka import KafkaInspector
@@ -79,11 +79,15 @@ class MainWindow(QMainWindow):
         self.producer = ProducerPanel(config.producer.rate, config.producer.invalid_fraction)
         self.producer.setVisible("producer" in supervisor.specs)
         self.banner = Banner()
+        self.notice = StackNotice()
+        self.notice.start_requested.connect(self._start_all)
+        self.context = ""
         self.setup_prompt = SetupPrompt()
         self.setup_prompt.setup_requested.connect(self.open_setup)
         self.setup_prompt.setVisible(not self.installer.installed())
-        self.business = BusinessCharts(config.spark.top_n)
-        self.pipeline = PipelineCharts()
+        base_path = config.hdfs.base_path
+        self.business = BusinessCharts(config.spark.top_n, base_path=base_path, currency=config.ui.currency)
+        self.pipeline = PipelineCharts(base_path=base_path)
         self.logs = LogsPanel(services, supervisor.log_file)
         self.hdfs = HdfsBrowser(reader.base_path)
         self.kafka = KafkaInspector()
@@ -118,8 +122,11 @@ class MainWindow(QMainWindow):
         services_box = QGroupBox("Services")
         box_layout = QVBoxLayout(services_box)
         scroll = QScrollArea()  # small screens scroll the rows instead of forcing a huge window
+        scroll.setObjectName("services-scroll")
         scroll.setWidget(self.services)
         scroll.setWidgetResizable(True)
+        # the rows fit the width (long messages are elided): never a horizontal bar over the buttons
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         box_layout.addWidget(scroll, 1)
         box_layout.addWidget(self.command_status)
@@ -129,11 +136,9 @@ class MainWindow(QMainWindow):
         top_layout.addWidget(services_box, 3)
         top_layout.addWidget(self.producer, 1)
         self.tabs = QTabWidget()
-        self.tabs.addTab(self.business, "Business")
-        self.tabs.addTab(self.pipeline, "Pipeline")
-        self.tabs.addTab(self.logs, "Logs")
-        self.tabs.addTab(self.hdfs, "HDFS")
-        self.tabs.addTab(self.kafka, "Kafka")
+        for i, (page, name, tip) in enumerate(self._pages()):
+            self.tabs.addTab(page, name)
+            self.tabs.setTabToolTip(i, f"{tip} (Ctrl+{i + 1})")
         self.tabs.setCornerWidget(self.updated_label, Qt.Corner.TopRightCorner)
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.addWidget(top)
@@ -142,32 +147,69 @@ class MainWindow(QMainWindow):
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.addWidget(self.banner)
+        layout.addWidget(self.notice)
         layout.addWidget(self.setup_prompt)
         layout.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
         self.resize(1400, 900)
 
+    def _pages(self) -> list[tuple[QWidget, str, str]]:
+        base = self.config.hdfs.base_path
+        return [
+            (self.business, "Business", f"Business charts, from the aggregates under {base}/aggregates on HDFS"),
+            (self.pipeline, "Pipeline", "Pipeline health: producer and Spark job telemetry, quarantine"),
+            (self.logs, "Logs", "The services' logs, live"),
+            (self.hdfs, "HDFS", f"Files and bytes under {base} on HDFS"),
+            (self.kafka, "Kafka", "Topics, their offsets, and the last messages of one"),
+        ]
+
+    def _action(self, text: str, keys: str, tip: str, slot) -> QAction:
+        action = QAction(text, self)
+        action.setShortcut(QKeySequence(keys))
+        action.setToolTip(f"{tip} ({keys})")
+        action.triggered.connect(slot)
+        self.addAction(action)  # its shortcut works wherever the focus is
+        return action
+
     def _build_actions(self) -> None:
         bar = self.addToolBar("Main")
         bar.setObjectName("main-toolbar")
-        self.start_all = QAction("▶ Start all", self)
-        self.stop_all = QAction("■ Stop all", self)
-        settings = QAction("Settings…", self)
-        self.destroy_action = QAction("Destroy data…", self)
-        self.destroy_action.setToolTip("Remove this home's Kafka topics, HDFS data, the job's checkpoint and "
-                                       "aggregates, to start over (asks first)")
-        self.destroy_action.triggered.connect(self.destroy_data)
-        about = QAction("About", self)
-        self.start_all.triggered.connect(self._start_all)
-        self.stop_all.triggered.connect(self._stop_all)
-        settings.triggered.connect(self.open_settings)
-        about.triggered.connect(self._about)
-        for a in (self.start_all, self.stop_all):
+        self.start_all = self._action("▶ Start all", stack_state.START_KEYS,
+                                      "Start HDFS, Kafka, the Spark job and the producer", self._start_all)
+        self.stop_all = self._action("■ Stop all", "Ctrl+Shift+S", "Stop every service", self._stop_all)
+        self.refresh_action = self._action("⟳ Refresh", "F5", "Read the services, charts, HDFS and Kafka now",
+                                    self.refresh_now)
+        settings = self._action("Settings…", "Ctrl+,", "Edit the configuration (ports, endpoints, charts)",
+                                self.open_settings)
+        self.destroy_action = self._action("Destroy data…", "Ctrl+Shift+Del",
+                                           "Remove this home's Kafka topics, HDFS data, the job's checkpoint and "
+                                           "aggregates, to start over (asks first)", self.destroy_data)
+        about = self._action("About", "F1", "Versions of ecomdesk, Kafka, Hadoop and Spark", self._about)
+        for a in (self.start_all, self.stop_all, self.refresh_action):
             bar.addAction(a)
         bar.addSeparator()
         bar.addAction(settings)
         bar.addAction(self.destroy_action)
         bar.addAction(about)
+        self.tab_actions = []
+        for i, (_page, name, _) in enumerate(self._pages()):
+            action = QAction(f"Show {name}", self)
+            action.setShortcut(QKeySequence(f"Ctrl+{i + 1}"))
+            action.setData(i)
+            action.triggered.connect(self._show_tab)
+            self.addAction(action)
+            self.tab_actions.append(action)
+
+    def _show_tab(self) -> None:
+        action = self.sender()
+        if isinstance(action, QAction):
+            self.tabs.setCurrentIndex(int(action.data()))
+
+    def refresh_now(self) -> None:
+        self.refresh_services()
+        self.poll_data()
+        self.refresh_hdfs()  # also off its tab (a read already running is not started twice)
+        self.statusBar().showMessage("Refreshing…", 2000)
 
     # ----- services ----------------------------------------------------------------------
     def refresh_services(self) -> None:
@@ -178,11 +220,27 @@ class MainWindow(QMainWindow):
         self.producer.update_status(by_name.get("producer"))
         idle = not busy and not self._closing
         installed = not self.setup_prompt.isVisibleTo(self)
-        self.start_all.setEnabled(idle and installed and any(s.state in STARTABLE for s in statuses))
-        self.start_all.setToolTip("Start every service" if installed else "Set up the stack first")
+        can_start = idle and installed and any(s.state in STARTABLE for s in statuses)
+        self.start_all.setEnabled(can_start)
+        self.start_all.setToolTip(
+            f"Start HDFS, Kafka, the Spark job and the producer ({stack_state.START_KEYS})"
+            if installed else "Set up the stack first"
+        )
         self.stop_all.setEnabled(not self._closing and any(s.state in ACTIVE for s in statuses))
+        context = stack_state.context(statuses, installed)
+        stopped = installed and not self._closing and stack_state.stack_stopped(statuses)
+        self.notice.show_state(context if stopped else None, can_start)
+        self._set_context(context)
         if self.history.ingest(statuses):
             self.pipeline.draw_history(self.history)
+
+    def _set_context(self, context: str) -> None:
+        """Tell every chart why it may have no data (shown only by the charts that have none)."""
+        if context == self.context:
+            return
+        self.context = context
+        for box in self.business.boxes() + self.pipeline.boxes():
+            box.set_context(context)
 
     def _run(self, label: str, names: list[str], fn) -> None:
         for n in names:
@@ -284,6 +342,7 @@ class MainWindow(QMainWindow):
         if key in self.inflight or self._closing:
             return
         self.inflight.add(key)
+        before = stack_state.states_of(self.supervisor.snapshot())
 
         def ok(result) -> None:
             self.inflight.discard(key)
@@ -293,11 +352,22 @@ class MainWindow(QMainWindow):
         def failed(exc: BaseException) -> None:
             self.inflight.discard(key)
             if isinstance(exc, Unreachable):
-                self.banner.set_problem(source, str(exc))
+                self._unreachable(source, str(exc), before)
             else:
                 self.banner.set_problem(source, f"{source.upper()} read failed: {type(exc).__name__}: {exc}")
 
         self.reads.submit(fn, on_done=ok, on_error=failed)
+
+    def _unreachable(self, source: str, message: str, before: dict[str, str]) -> None:
+        """A source did not answer: the stopped stack's state (the charts' empty state says so), or
+        an alarm when its service should be up or it is an external cluster (the banner)."""
+        statuses = self.supervisor.snapshot()
+        if stack_state.unreachable_is_expected(source, stack_state.states_of(statuses), before):
+            self.banner.set_problem(source, None)
+            return
+        service = stack_state.service_for(source, statuses)
+        why = f" — {service[0]} is {service[1]}" if service else " — an external cluster (see Settings)"
+        self.banner.set_problem(source, message + why)
 
     def poll_data(self) -> None:
         top_n, user_sort = self.business.top_n, self.business.user_sort_key()  # read on the UI thread

@@ -32,14 +32,19 @@ class ProducerPanel(QGroupBox):
         self.rate.setSingleStep(100)
         self.rate.setSuffix(" events/s")
         self.rate.setValue(default_rate)
+        self.rate.setToolTip("Events per second the producer sends, over all three topics")
         self.apply_rate = QPushButton("Set rate")
+        self.apply_rate.setToolTip("Send the new rate to the running producer (its `rate N` command)")
         self.invalid = QDoubleSpinBox()
         self.invalid.setRange(0.0, 1.0)
         self.invalid.setDecimals(3)
         self.invalid.setSingleStep(0.01)
         self.invalid.setValue(default_invalid)
+        self.invalid.setToolTip("Fraction of the events made invalid on purpose; the Spark job quarantines them")
         self.apply_invalid = QPushButton("Set invalid fraction")
+        self.apply_invalid.setToolTip("Send the new fraction to the running producer (its `invalid F` command)")
         self.pause = QPushButton("Pause")
+        self.pause.setToolTip("Pause or resume the producer's sending; it keeps running")
         self.paused = False
 
         # bound methods, not lambdas: a lambda holding `self` in a child's connection keeps the panel alive
@@ -112,5 +117,6 @@ class ProducerPanel(QGroupBox):
         )
         per_topic = tel.get("per_topic") or {}
         self.counters["per_topic"].setText(
-            "  ".join(f"{t} {fmt.number(per_topic.get(t))}" for t in TOPICS) if per_topic else "–"
+            # one line each: three topics on one line would set the panel's width
+            "\n".join(f"{t} {fmt.number(per_topic.get(t))}" for t in TOPICS) if per_topic else "–"
         )

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import partial
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import QGridLayout, QLabel, QPushButton, QSizePolicy, QWidget
 
 from ecomdesk.core.spec import RESTARTABLE, STARTABLE, STOPPABLE, State
@@ -21,6 +22,34 @@ BADGE_COLORS = {
     State.STOPPING: "#8e44ad",
 }
 COLUMNS = ("Service", "State", "PID", "Uptime", "CPU %", "RSS", "Ports", "Message", "", "", "")
+
+
+class ElidedLabel(QLabel):
+    """One line that takes the room its column has and ends in "…" when the text is longer; `text()`
+    stays the whole text, and the tooltip (set by the row) holds it too."""
+
+    elides = True  # the window's fit test knows it is short on purpose
+
+    def __init__(self, minimum: int = 48, parent=None):
+        super().__init__(parent)
+        self.minimum = minimum
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt override)
+        return QSize(self.minimum, super().minimumSizeHint().height())
+
+    def elided(self) -> bool:
+        return self.fontMetrics().horizontalAdvance(self.text()) > self.contentsRect().width()
+
+    def paintEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        rect = self.contentsRect()
+        text = self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, rect.width())
+        painter = QPainter(self)
+        try:
+            self.style().drawItemText(painter, rect, int(self.alignment()), self.palette(), self.isEnabled(), text,
+                                      self.foregroundRole())
+        finally:
+            painter.end()
 
 
 @dataclass(frozen=True)
@@ -50,13 +79,13 @@ class ServiceRow:
         self.badge.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.badge.setMinimumWidth(80)
         self.pid, self.uptime, self.cpu, self.rss, self.ports = (QLabel() for _ in range(5))
-        self.message = QLabel()
-        self.message.setWordWrap(False)
-        self.message.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.message = ElidedLabel(80)
         self.start = QPushButton("Start")
         self.stop = QPushButton("Stop")
         self.restart = QPushButton("Restart")
+        self.start.setToolTip(f"Start {title} and the services it needs")
+        self.stop.setToolTip(f"Stop {title} and the services that run on it")
+        self.restart.setToolTip(f"Stop and start {title} again, with the services that run on it")
         for b in (self.start, self.stop, self.restart):
             b.setObjectName(f"{b.text().lower()}-{name}")
         # partials of the signals' emit: a lambda holding `panel` would keep the panel alive for good
@@ -96,6 +125,7 @@ class ServiceRow:
         self.cpu.setText(fmt.number(st.cpu_percent, 1))
         self.rss.setText(fmt.size(st.rss))
         self.ports.setText(", ".join(f"{k} {v.rsplit(':', 1)[-1]}" for k, v in st.endpoints.items()) or "–")
+        self.ports.setToolTip("\n".join(f"{k}: {v}" for k, v in st.endpoints.items()))
         text = st.message or ""
         if self.state == State.FAILED and st.exit_code is not None and "exit code" not in text:
             text = f"{text} (exit code {st.exit_code})"

@@ -41,6 +41,7 @@ HINTS = {
     ("hdfs", "namenode"): "empty = the managed local NameNode (host:port otherwise)",
     ("dirs", "data"): "empty = the app's data dir",
     ("producer", "seed"): "empty = random",
+    ("ui", "currency"): "shown on the sales axes",
 }
 
 
