@@ -95,11 +95,18 @@ def test_logs_arrive_from_other_threads_are_bounded_filtered_and_highlighted(qtb
     assert opened == [str(sup.log_file("kafka"))]
 
 
+def _last_6_hours(qtbot, window) -> None:
+    """The last 6 hours of the sample day, minute by minute (the default range is the last hour)."""
+    window.business.range_bar.combo.setCurrentIndex(window.business.range_bar.combo.findData("6h"))
+    qtbot.waitUntil(lambda: len(window.business.sales.data) > 60, timeout=5000)  # the last hour has 60 rows
+
+
 def test_charts_show_the_aggregates_read_off_the_ui_thread(qtbot, make_window):
     window, _, reader = make_window()
     qtbot.waitUntil(lambda: window.last_updated is not None, timeout=5000)
+    _last_6_hours(qtbot, window)
     assert threading.main_thread().name not in reader.threads
-    sales = reader.frames["sales_per_minute"].sort_values("window_start")
+    sales = reader.frames["sales_per_minute"].sort_values("window_start").tail(360)
     xs, ys = window.business.sales.sales.getData()
     assert list(ys) == sales["total_sales"].tolist()
     assert len(xs) == len(sales) and xs[0] == sales["window_start"].iloc[0].timestamp()
@@ -115,12 +122,15 @@ def test_charts_show_the_aggregates_read_off_the_ui_thread(qtbot, make_window):
 def test_line_charts_break_where_minutes_have_no_data(qtbot, make_window):
     window, _, reader = make_window()
     spm = reader.frames["sales_per_minute"].sort_values("window_start").reset_index(drop=True)
-    reader.frames["sales_per_minute"] = spm.drop(index=range(10, 100))  # 90 minutes without data
+    n = len(spm)
+    reader.frames["sales_per_minute"] = spm.drop(index=range(n - 100, n - 10))  # 90 minutes without data
     qtbot.waitUntil(lambda: window.last_updated is not None, timeout=5000)
+    _last_6_hours(qtbot, window)
     xs, ys = window.business.sales.sales.getData()
     gaps = np.flatnonzero(np.isnan(ys))
-    assert gaps.tolist() == [10] and np.isnan(xs[10])
-    assert np.nanmax(np.diff(xs[:10])) == 60 and xs[11] - xs[9] == 91 * 60
+    first = 360 - 100  # the 6 hours' rows before the gap
+    assert gaps.tolist() == [first] and np.isnan(xs[first])
+    assert np.nanmax(np.diff(xs[:first])) == 60 and xs[first + 1] - xs[first - 1] == 91 * 60
 
 
 def test_unreachable_hdfs_of_a_running_stack_shows_a_banner_keeps_data_and_recovers(qtbot, make_window):
@@ -133,7 +143,8 @@ def test_unreachable_hdfs_of_a_running_stack_shows_a_banner_keeps_data_and_recov
     assert "hdfs unreachable: Connection refused — HDFS NameNode is running" in window.banner.text()
     qtbot.wait(500)
     assert list(window.business.sales.sales.getData()[1]) == list(before)
-    reader.frames["sales_per_minute"].loc[0, "total_sales"] = 123456.0
+    newest = reader.frames["sales_per_minute"]["window_start"].idxmax()  # inside the default last hour
+    reader.frames["sales_per_minute"].loc[newest, "total_sales"] = 123456.0
     reader.down.clear()
     qtbot.waitUntil(lambda: not window.banner.isVisible(), timeout=5000)
     qtbot.waitUntil(lambda: 123456.0 in window.business.sales.sales.getData()[1], timeout=5000)

@@ -136,6 +136,7 @@ class FakeReader:
         self.down: set[str] = set()
         self.threads: list[str] = []
         self.business_calls = 0
+        self.views: list = []  # the ChartView of each business read
         self.peeks: list[tuple[str, int]] = []
 
     def _check(self, source: str) -> None:
@@ -143,12 +144,13 @@ class FakeReader:
         if source in self.down:
             raise Unreachable(source, "Connection refused")
 
-    def business(self, top_n: int, user_sort: str = "avg_ticket") -> Business:
+    def business(self, top_n: int, user_sort: str = "avg_ticket", view=None) -> Business:
         self._check("hdfs")
         self.business_calls += 1
+        self.views.append(view)
         frames = {k: v.copy() for k, v in self.frames.items()}
         frames[QUARANTINE_COUNTS] = frames.pop("quarantine")
-        return business(frames, top_n, user_sort)
+        return business(frames, top_n, user_sort, view)
 
     def hdfs_listing(self):
         self._check("hdfs")

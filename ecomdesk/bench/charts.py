@@ -28,6 +28,7 @@ import pandas as pd
 import pyarrow.fs as pafs
 
 from ecomdesk.data import chart_views, contract
+from ecomdesk.data.time_range import BY_KEY, DEFAULT, ChartView
 from ecomdesk.testing.contract_data import publish, publish_next, sample_frames, whole
 
 
@@ -135,25 +136,31 @@ def main(argv: list[str]) -> int:
             pub.check(cold())
         cold_ms, cold_load = _phase(args.runs, lambda: None, cold, pub.check)
 
-        reader, shaper = contract.CurrentReader(fs, base), chart_views.ChartShaper()
-        pub.check(refresh(reader, shaper))
-        shape_ms: list[float] = []
+        def steady_phase(view: ChartView | None):
+            """(b) every minute, as before the time range existed; (c) the GUI's default range."""
+            reader, shaper = contract.CurrentReader(fs, base), chart_views.ChartShaper()
+            pub.check(refresh(reader, shaper))
+            shape_ms: list[float] = []
 
-        def steady():
-            parts = reader.read_parts()
-            t0 = time.perf_counter()
-            views = shaper.shape(parts, 10).views
-            shape_ms.append((time.perf_counter() - t0) * 1000)
-            return views
+            def steady():
+                parts = reader.read_parts()
+                t0 = time.perf_counter()
+                views = shaper.shape(parts, 10, view=view).views
+                shape_ms.append((time.perf_counter() - t0) * 1000)
+                return views
 
-        for _ in range(3):
-            pub.next()
-            pub.check(steady())
-        shape_ms.clear()
-        fetched = reader.files_read
-        steady_ms, steady_load = _phase(args.runs, pub.next, steady, pub.check)
-        per_refresh = (reader.files_read - fetched) / args.runs
-        reader.close()
+            for _ in range(3):
+                pub.next()
+                steady()
+            shape_ms.clear()
+            fetched = reader.files_read
+            ms, load = _phase(args.runs, pub.next, steady, pub.check if view is None else lambda _: None)
+            per_refresh = (reader.files_read - fetched) / args.runs
+            reader.close()
+            return ms, load, shape_ms, per_refresh
+
+        steady_ms, steady_load, shape_ms, per_refresh = steady_phase(None)
+        ranged_ms, ranged_load, ranged_shape_ms, _ = steady_phase(ChartView(DEFAULT, None, 1200))
 
         # pyspark may warn about the pandas version on every toPandas(); the figures are what this prints
         warnings.filterwarnings("ignore", category=FutureWarning, module="pyspark")
@@ -199,6 +206,11 @@ def main(argv: list[str]) -> int:
           f"aggregates rewritten), one reader kept, read + shape ({args.runs} runs, {per_refresh:.1f} files "
           f"fetched per refresh): p50 {r50:.1f} ms  p95 {r95:.1f} ms, of which shaping p50 {h50:.1f} ms  "
           f"p95 {h95:.1f} ms  [{steady_load}]")
+    g50, g95 = _stats(ranged_ms)
+    q50, q95 = _stats(ranged_shape_ms)
+    print(f"(c) the same refresh as the GUI draws it by default (range: {BY_KEY[DEFAULT].label.lower()}, rolled up "
+          f"to 1200 points at most): p50 {g50:.1f} ms  p95 {g95:.1f} ms, of which shaping p50 {q50:.1f} ms  "
+          f"p95 {q95:.1f} ms  [{ranged_load}]; ratio (c)/(b) p50 {g50 / r50:.2f}x  p95 {g95 / r95:.2f}x")
     print(f"warm SparkSession (started in {startup:.1f} s) reading the current version's files + shape, "
           f"a new version before each ({args.spark_runs} runs): p50 {s50:.1f} ms  p95 {s95:.1f} ms  [{spark_load}]")
     print(f"ratio Spark / steady refresh: p50 {s50 / r50:.1f}x  p95 {s95 / r95:.1f}x")

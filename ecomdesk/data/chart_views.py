@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ecomdesk.data.contract import QUARANTINE_COUNTS, TABLE_SCHEMAS
+from ecomdesk.data.time_range import BY_KEY, MINUTE, ChartView, Window, rollup, window_for
 
 USER_SORT_KEYS = ("avg_ticket", "total_spent", "orders")
 PRODUCT_LINES = 5  # products drawn in "sales by product per minute"
@@ -188,7 +189,9 @@ class ChartShaper:
     def __init__(self) -> None:
         self._pieces: dict[str, dict[str, object]] = {name: {} for name in self._PER_FILE}
 
-    def shape(self, parts: Parts, top_n: int, user_sort: str = "avg_ticket") -> Business:
+    def shape(self, parts: Parts, top_n: int, user_sort: str = "avg_ticket", view: ChartView | None = None
+              ) -> Business:
+        """`view`: the per-minute charts' time range, rolled up to fit; None keeps every minute."""
         pieces = {name: self._shaped(name, parts[name]) for name in self._PER_FILE}
         overall = _small(parts, "conversion_overall")
         users = _table(parts, "avg_ticket_per_user")
@@ -201,6 +204,8 @@ class ChartShaper:
             "conversion_funnel": conversion_funnel(overall),
             "conversion_rate": float(overall["rate"][0]) if overall["rate"] else None,
         }
+        if view is not None:
+            _apply_view(views, view)
         quarantine = pd.DataFrame(_small(parts, QUARANTINE_COUNTS), columns=["reason", "count"])
         return Business(views, users, quarantine)
 
@@ -218,19 +223,39 @@ class ChartShaper:
         return out
 
 
-def business(frames: dict[str, pd.DataFrame], top_n: int, user_sort: str = "avg_ticket") -> Business:
+def _apply_view(views: dict, view: ChartView) -> None:
+    """The per-minute charts' rows inside the view's range, summed per bucket (`views["window"]`)."""
+    sales = views["sales_per_minute"]
+    t = sales["t"].to_numpy() if len(sales) else np.array([])
+    window = window_for(BY_KEY[view.range_key], t[0] if len(t) else None, t[-1] if len(t) else None, view.end,
+                        view.max_points)
+    views["window"] = window
+    views["sales_per_minute"] = _rolled(sales, window, ["total_sales", "total_orders"])
+    wide = views["sales_by_product_per_minute"]
+    views["sales_by_product_per_minute"] = _rolled(wide, window, [c for c in wide.columns
+                                                                  if c not in ("t", "window_start")])
+
+
+def _rolled(df: pd.DataFrame, window: Window, sums: list[str]) -> pd.DataFrame:
+    if df.empty:
+        return df
+    out = rollup(df[["t", *sums]], window, sums)
+    out.insert(1, "window_start", _utc((out["t"].to_numpy() * 1e9).astype("int64")))
+    return out
+
+
+def business(frames: dict[str, pd.DataFrame], top_n: int, user_sort: str = "avg_ticket",
+             view: ChartView | None = None) -> Business:
     """`ChartShaper.shape` of whole frames (one part per table, nothing kept), keyed as the
     contract's tables are."""
     parts = {name: [(None, pa.Table.from_pandas(frames[name], schema=schema, preserve_index=False))]
              for name, schema in TABLE_SCHEMAS.items()}
-    return ChartShaper().shape(parts, top_n, user_sort)
+    return ChartShaper().shape(parts, top_n, user_sort, view)
 
 
-MINUTE = 60.0
 
-
-def finished_minutes(t: np.ndarray, now: float) -> int:
-    """How many of the per-minute points `t` (window starts, epoch seconds, ascending) are of minutes
-    that have ended by `now`; the points after them are of the minute still in progress, which is
-    still filling and must not read as a drop."""
-    return int(np.searchsorted(np.asarray(t, dtype=float) + MINUTE, now, side="right"))
+def finished_minutes(t: np.ndarray, now: float, bucket: float = MINUTE) -> int:
+    """How many of the points `t` (bucket starts, epoch seconds, ascending) are of buckets (minutes,
+    or the roll-up's hours...) that have ended by `now`; the points after them are of the bucket still
+    in progress, which is still filling and must not read as a drop."""
+    return int(np.searchsorted(np.asarray(t, dtype=float) + bucket, now, side="right"))

@@ -19,6 +19,7 @@ import pyarrow.fs as pafs
 from ecomdesk.data import contract
 from ecomdesk.data.chart_views import Business, ChartShaper
 from ecomdesk.data.hdfs import check_namenode
+from ecomdesk.data.time_range import ChartView
 
 if TYPE_CHECKING:
     from confluent_kafka import Consumer
@@ -110,7 +111,7 @@ class DataReader:
                 self._fs = None  # reconnect next time: the NameNode may have restarted
                 raise Unreachable("hdfs", str(exc)) from exc
 
-    def business(self, top_n: int, user_sort: str = "avg_ticket") -> Business:
+    def business(self, top_n: int, user_sort: str = "avg_ticket", view: ChartView | None = None) -> Business:
         """The business charts' data from the current aggregates, shaped for drawing."""
 
         def read(fs):
@@ -119,7 +120,7 @@ class DataReader:
                 if self._current is not None:
                     self._current.close()
                 self._current, self._shaper = contract.CurrentReader(fs, self.base_path), ChartShaper()
-            return self._shaper.shape(self._current.read_parts(), top_n, user_sort)
+            return self._shaper.shape(self._current.read_parts(), top_n, user_sort, view)
 
         return self._with_fs(read)
 

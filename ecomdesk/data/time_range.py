@@ -53,6 +53,16 @@ def bucket_label(bucket: int) -> str:
 
 
 @dataclass(frozen=True)
+class ChartView:
+    """What the window asks of a refresh: a range, where it ends (None: follow the live edge), and how
+    many points the per-minute charts have room for."""
+
+    range_key: str = DEFAULT
+    end: float | None = None
+    max_points: int = 1200
+
+
+@dataclass(frozen=True)
 class Window:
     """What a per-minute chart shows: [start, end) in epoch seconds, summed per `bucket` seconds."""
 

@@ -9,12 +9,13 @@ import pandas as pd
 import pyarrow as pa
 import pyqtgraph as pg
 from numpy.typing import ArrayLike
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QComboBox, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from ecomdesk.data import chart_views
 from ecomdesk.data.chart_views import Business
+from ecomdesk.data.time_range import BY_KEY, DEFAULT, MINUTE, RANGES, ChartView, bucket_label
 from ecomdesk.ui.chart_box import LEGEND_BRUSH, PALETTE, ChartBox, ValueAxis, aggregate_source, bars, hbars, lay_out
 
 SORT_LABELS = {"avg_ticket": "Average ticket", "total_spent": "Total spent", "orders": "Orders"}
@@ -47,9 +48,9 @@ class MinuteLine:
         add(self.done)
         add(self.progress)
 
-    def set_data(self, t: ArrayLike, y: ArrayLike, now: float) -> None:
+    def set_data(self, t: ArrayLike, y: ArrayLike, now: float, bucket: float = MINUTE) -> None:
         t, y = np.asarray(t, dtype=float), np.asarray(y, dtype=float)
-        k = chart_views.finished_minutes(t, now)
+        k = chart_views.finished_minutes(t, now, bucket)
         self.done.setSymbol("o" if len(t) <= MARKERS_UP_TO else None)
         self.done.setData(*gapped(t[:k], y[:k]), connect="finite")
         tail = slice(max(k - 1, 0), None) if k < len(t) else slice(0, 0)
@@ -88,19 +89,49 @@ class SalesChart(ChartBox):
         self.orders_view.setGeometry(vb.sceneBoundingRect())
         self.orders_view.linkedViewChanged(vb, self.orders_view.XAxis)
 
-    def draw(self, df: pd.DataFrame, now: float | None = None) -> None:
+    def draw(self, df: pd.DataFrame, now: float | None = None, bucket: float = MINUTE) -> None:
         now = time.time() if now is None else now
         self.data = df.drop(columns="t")
-        self.line.set_data(df["t"], df["total_sales"], now)
-        self.orders_line.set_data(df["t"], df["total_orders"], now)
+        self.line.set_data(df["t"], df["total_sales"], now, bucket)
+        self.orders_line.set_data(df["t"], df["total_orders"], now, bucket)
         self.orders_view.enableAutoRange()
         self.set_has_data(len(df) > 0)
 
 
+class RangeBar(QWidget):
+    """The per-minute charts' time range, and Back to live while the user looks elsewhere."""
+
+    def __init__(self, key: str, parent=None):
+        super().__init__(parent)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(QLabel("Time range:"))
+        self.combo = QComboBox()
+        self.combo.setToolTip("Range of the per-minute charts; long ranges are summed per 5 min, hour, ...")
+        for r in RANGES:
+            self.combo.addItem(r.label, r.key)
+        self.combo.setCurrentIndex(max(0, self.combo.findData(key if key in BY_KEY else DEFAULT)))
+        layout.addWidget(self.combo)
+        self.live = QPushButton("⏵ Back to live")
+        self.live.setToolTip("Follow the newest data again (panning or zooming a per-minute chart pauses it)")
+        self.live.hide()
+        layout.addWidget(self.live)
+        self.bucket = QLabel("")
+        layout.addWidget(self.bucket)
+        layout.addStretch(1)
+
+    def key(self) -> str:
+        return self.combo.currentData()
+
+
 class BusinessCharts(QWidget):
-    def __init__(self, top_n: int, parent=None, base_path: str = "/ecommerce", currency: str = "$"):
+    view_changed = Signal()  # the time range changed, or following the live edge paused or resumed
+
+    def __init__(self, top_n: int, parent=None, base_path: str = "/ecommerce", currency: str = "$",
+                 time_range: str = DEFAULT):
         super().__init__(parent)
         self.top_n = top_n
+        self.following = True
         self.currency = currency
         self.all_users: pa.Table | None = None  # every user, for re-sorting without a read
         self.sales = SalesChart(base_path, currency)
@@ -137,7 +168,41 @@ class BusinessCharts(QWidget):
         self.product_lines: list[MinuteLine] = []
         self.funnel = ChartBox("Conversion funnel", empty="No carts yet", source=aggregate_source(
             base_path, "conversion_overall", "Carts, purchases and carts converted to a purchase, all time."))
-        lay_out(self, self.boxes())
+        self.range_bar = RangeBar(time_range)
+        self.range_bar.combo.currentIndexChanged.connect(self._range_chosen)
+        self.range_bar.live.clicked.connect(self.back_to_live)
+        self.product_sales.plot.setXLink(self.sales.plot)  # the two per-minute charts pan together
+        self._timeline().sigRangeChangedManually.connect(self._paused)
+        self.product_sales.plot.getPlotItem().vb.sigRangeChangedManually.connect(self._paused)
+        grid = QWidget()
+        lay_out(grid, self.boxes())
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.range_bar)
+        layout.addWidget(grid, 1)
+
+    def _timeline(self) -> pg.ViewBox:
+        return self.sales.plot.getPlotItem().vb
+
+    def chart_view(self) -> ChartView:
+        """What the next read should return: the chosen range, ending now or where the user looks."""
+        end = None if self.following else float(self._timeline().viewRange()[0][1])
+        return ChartView(self.range_bar.key(), end, max(100, self.sales.plot.width()))
+
+    def _range_chosen(self) -> None:
+        self.back_to_live()
+
+    def _paused(self, *_) -> None:
+        if self.following:
+            self.following = False
+            self.range_bar.live.show()
+            self.view_changed.emit()
+
+    def back_to_live(self) -> None:
+        self.following = True
+        self.range_bar.live.hide()
+        self._timeline().enableAutoRange(x=True)
+        self.view_changed.emit()
 
     def boxes(self) -> list[ChartBox]:
         return [self.sales, self.users, self.categories, self.products, self.product_sales, self.funnel]
@@ -150,7 +215,13 @@ class BusinessCharts(QWidget):
         now = time.time() if now is None else now
         self.all_users = data.users
         views = data.views
-        self.sales.draw(views["sales_per_minute"], now)
+        window = views.get("window")
+        bucket = window.bucket if window is not None else MINUTE
+        per = "" if bucket == MINUTE else f"— summed per {bucket_label(bucket)}"
+        for box in (self.sales, self.product_sales):
+            box.set_heading(per)
+        self.range_bar.bucket.setText(f"one point per {bucket_label(bucket)}")
+        self.sales.draw(views["sales_per_minute"], now, bucket)
         self._draw_users(views["avg_ticket_per_user"])
         cats = views["views_by_category"]
         self.categories.data = cats
@@ -158,7 +229,7 @@ class BusinessCharts(QWidget):
         prods = views["top_products"]
         self.products.data = prods
         bars(self.products, prods["product_id"].astype(str).tolist(), prods["views"].tolist(), PALETTE[4])
-        self._draw_product_sales(views["sales_by_product_per_minute"], now)
+        self._draw_product_sales(views["sales_by_product_per_minute"], now, bucket)
         funnel = views["conversion_funnel"]
         self.funnel.data = funnel
         bars(self.funnel, funnel["stage"].tolist(), funnel["count"].tolist(), PALETTE[3])
@@ -178,7 +249,7 @@ class BusinessCharts(QWidget):
         item.getAxis("bottom").set_format(prefix=self.currency if money else "", integer=not money)
         item.setLabel("bottom", SORT_LABELS[key].lower() + (f" ({self.currency})" if money else ""))
 
-    def _draw_product_sales(self, wide: pd.DataFrame, now: float) -> None:
+    def _draw_product_sales(self, wide: pd.DataFrame, now: float, bucket: float = MINUTE) -> None:
         self.product_sales.data = wide.drop(columns="t", errors="ignore")
         item = self.product_sales.plot.getPlotItem()
         item.clear()
@@ -187,6 +258,6 @@ class BusinessCharts(QWidget):
         self.product_lines = []
         for i, product in enumerate(products):
             line = MinuteLine(item.addItem, PALETTE[i % len(PALETTE)], product)
-            line.set_data(wide["t"], wide[product], now)
+            line.set_data(wide["t"], wide[product], now, bucket)
             self.product_lines.append(line)
         self.product_sales.set_has_data(len(wide) > 0 and bool(products))

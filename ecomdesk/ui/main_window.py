@@ -29,6 +29,7 @@ from ecomdesk.core.spec import ACTIVE, STARTABLE, dependency_order, dependents_o
 from ecomdesk.data.chart_views import Business
 from ecomdesk.data.pipeline_history import PipelineHistory
 from ecomdesk.data.readers import Unreachable
+from ecomdesk.data.time_range import DEFAULT
 from ecomdesk.stack.destroy import describe, plan, stop_and_destroy
 from ecomdesk.stack.install.setup import Installer
 from ecomdesk.ui import fmt, stack_state
@@ -86,7 +87,9 @@ class MainWindow(QMainWindow):
         self.setup_prompt.setup_requested.connect(self.open_setup)
         self.setup_prompt.setVisible(not self.installer.installed())
         base_path = config.hdfs.base_path
-        self.business = BusinessCharts(config.spark.top_n, base_path=base_path, currency=config.ui.currency)
+        self.business = BusinessCharts(config.spark.top_n, base_path=base_path, currency=config.ui.currency,
+                                       time_range=str(self.settings.value("time_range", DEFAULT)))
+        self.business.view_changed.connect(self._view_changed)
         self.pipeline = PipelineCharts(base_path=base_path)
         self.logs = LogsPanel(services, supervisor.log_file)
         self.hdfs = HdfsBrowser(reader.base_path)
@@ -370,11 +373,16 @@ class MainWindow(QMainWindow):
         self.banner.set_problem(source, message + why)
 
     def poll_data(self) -> None:
-        top_n, user_sort = self.business.top_n, self.business.user_sort_key()  # read on the UI thread
-        self._read("business", "hdfs", lambda: self.reader.business(top_n, user_sort), self._show_business)
+        # read on the UI thread, used in the reader's
+        top_n, user_sort, view = self.business.top_n, self.business.user_sort_key(), self.business.chart_view()
+        self._read("business", "hdfs", lambda: self.reader.business(top_n, user_sort, view), self._show_business)
         self._read("topics", "kafka", self.reader.kafka_topics, self.kafka.show_topics)
         if self.tabs.currentWidget() is self.hdfs:
             self.refresh_hdfs()
+
+    def _view_changed(self) -> None:
+        self.settings.setValue("time_range", self.business.range_bar.key())  # kept across restarts
+        self.poll_data()
 
     def _show_business(self, data: Business) -> None:
         self.business.show_data(data)
