@@ -102,7 +102,8 @@ def test_annotate_lists_alerts_on_their_service_and_status_shows_them():
     statuses = [ServiceStatus("kafka", "Kafka broker", "failed", message="gave up after 5 restarts"),
                 ServiceStatus("producer", "Producer", "stopped")]
     m.annotate(statuses)
-    assert statuses[0].alerts == ["Kafka broker failed: gave up after 5 restarts"] and statuses[1].alerts == []
+    assert [a["message"] for a in statuses[0].alerts] == ["Kafka broker failed: gave up after 5 restarts"]
+    assert statuses[0].alerts[0]["key"] == "down:kafka" and statuses[1].alerts == []
     text = format_alerts([s.to_dict() for s in statuses])
     assert text.startswith("ACTIVE ALERTS") and "kafka: Kafka broker failed" in text
     assert format_alerts([ServiceStatus("kafka", "Kafka broker", "running").to_dict()]) == "no active alerts"

@@ -40,6 +40,7 @@ class FakeSupervisor:
         self.state = {name: State.STOPPED for name in self.specs}
         self.message = {name: "" for name in self.specs}
         self.telemetry: dict[str, dict] = {name: {} for name in self.specs}
+        self.alerts: dict[str, list[dict]] = {}  # what the owner's AlertMonitor would list per service
         self.calls: list[tuple] = []
         self.command_threads: list[str] = []
         self.controls: list[tuple[str, str]] = []
@@ -99,6 +100,7 @@ class FakeSupervisor:
                     exit_code=1 if self.state[name] == State.FAILED else None,
                     last_lines=["boom: address in use"] if self.state[name] == State.FAILED else [],
                     telemetry=dict(self.telemetry[name]),
+                    alerts=list(self.alerts.get(name, [])),
                 )
             )
         return out

@@ -88,7 +88,9 @@ def format_alerts(rows: list[dict]) -> str:
     active = [(r["name"], a) for r in rows for a in r.get("alerts", [])]
     if not active:
         return "no active alerts"
-    return "ACTIVE ALERTS\n" + "\n".join(f"  {name}: {alert}" for name, alert in active)
+    return "ACTIVE ALERTS\n" + "\n".join(
+        f"  {name}: {a['message']} (since {time.strftime('%H:%M:%S', time.localtime(a['started']))})"
+        for name, a in active)
 
 
 def cmd_status(args: argparse.Namespace, config: Config) -> int:
@@ -112,7 +114,7 @@ def cmd_up(args: argparse.Namespace, config: Config) -> int:
               flush=True)
         print("Ctrl+C stops everything", flush=True)
         shown: dict[str, str] = {}
-        alerts: dict[str, list[str]] = {}
+        alerts: dict[str, dict[str, str]] = {}
         while not stop.wait(1.0):
             for s in sup.snapshot():
                 _print_alert_changes(s, alerts)
@@ -137,14 +139,14 @@ def cmd_up(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
-def _print_alert_changes(s: ServiceStatus, known: dict[str, list[str]]) -> None:
-    """`stack up` says when an alert fires and when it resolves (a message that changes is the same alert)."""
-    before = known.get(s.name, [])
-    if len(s.alerts) > len(before) or (s.alerts and not before):
-        print(f"ALERT {s.name}: {s.alerts[-1]}", flush=True)
-    elif len(s.alerts) < len(before):
-        print(f"resolved {s.name}: {len(before) - len(s.alerts)} alert(s); {len(s.alerts)} still active", flush=True)
-    known[s.name] = list(s.alerts)
+def _print_alert_changes(s: ServiceStatus, known: dict[str, dict[str, str]]) -> None:
+    """`stack up` says when an alert fires and when it resolves (its message may change meanwhile)."""
+    before, now = known.get(s.name, {}), {a["key"]: a["message"] for a in s.alerts}
+    for key in now.keys() - before.keys():
+        print(f"ALERT {s.name}: {now[key]}", flush=True)
+    for key in before.keys() - now.keys():
+        print(f"resolved {s.name}: {before[key]}", flush=True)
+    known[s.name] = now
 
 
 def cmd_down(args: argparse.Namespace, config: Config) -> int:

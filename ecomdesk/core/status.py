@@ -28,7 +28,8 @@ class ServiceStatus:
     last_lines: list[str] = field(default_factory=list)
     telemetry: dict = field(default_factory=dict)
     restarts: int = 0  # by the restart policy since the user last started it
-    alerts: list[str] = field(default_factory=list)  # active alerts about this service (see Supervisor.annotate)
+    # active alerts about this service, {"key", "message", "started"} each (see Supervisor's `annotate`)
+    alerts: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)

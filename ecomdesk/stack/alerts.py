@@ -69,7 +69,8 @@ class AlertMonitor:
         with self._lock:
             self._update(statuses, time.time())
             for s in statuses:
-                s.alerts = [a.message for a in self.active.values() if a.service == s.name]
+                s.alerts = [{"key": a.key, "message": a.message, "started": a.started}
+                            for a in self.active.values() if a.service == s.name]
 
     def update(self, statuses: list[ServiceStatus], now: float) -> tuple[list[Alert], list[Alert]]:
         """Evaluate at `now`; returns the alerts that fired and those that resolved."""

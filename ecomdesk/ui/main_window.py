@@ -13,6 +13,7 @@ from functools import partial
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -20,6 +21,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QScrollArea,
     QSplitter,
+    QSystemTrayIcon,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -34,6 +36,7 @@ from ecomdesk.stack.destroy import describe, plan, stop_and_destroy
 from ecomdesk.stack.install.setup import Installer
 from ecomdesk.ui import fmt, stack_state
 from ecomdesk.ui.about import show_about
+from ecomdesk.ui.alerts_panel import AlertLog, AlertsPanel
 from ecomdesk.ui.banner import Banner, StackNotice
 from ecomdesk.ui.charts import BusinessCharts
 from ecomdesk.ui.inspect_hdfs import HdfsBrowser
@@ -45,6 +48,7 @@ from ecomdesk.ui.producer_panel import ProducerPanel
 from ecomdesk.ui.services_panel import ServicesPanel
 from ecomdesk.ui.settings_dialog import SettingsDialog
 from ecomdesk.ui.setup_dialog import SetupDialog, SetupPrompt
+from ecomdesk.ui.tray import Tray, overall
 
 SNAPSHOT_MS = 1000
 
@@ -94,6 +98,11 @@ class MainWindow(QMainWindow):
         self.logs = LogsPanel(services, supervisor.log_file)
         self.hdfs = HdfsBrowser(reader.base_path)
         self.kafka = KafkaInspector()
+        self.alert_log = AlertLog()
+        self.alerts = AlertsPanel()
+        self.tray = Tray(QApplication.windowIcon(), self.show_from_tray, self.quit_from_tray, self)
+        if QSystemTrayIcon.isSystemTrayAvailable():
+            self.tray.show()
         self.updated_label = QLabel("Charts: no data read yet")
         self._build_layout()
         self._build_actions()
@@ -164,6 +173,7 @@ class MainWindow(QMainWindow):
             (self.logs, "Logs", "The services' logs, live"),
             (self.hdfs, "HDFS", f"Files and bytes under {base} on HDFS"),
             (self.kafka, "Kafka", "Topics, their offsets, and the last messages of one"),
+            (self.alerts, "Alerts", "Alerts with their start and end times; thresholds in [alerts] of the config"),
         ]
 
     def _action(self, text: str, keys: str, tip: str, slot) -> QAction:
@@ -236,6 +246,23 @@ class MainWindow(QMainWindow):
         self._set_context(context)
         if self.history.ingest(statuses):
             self.pipeline.draw_history(self.history)
+        self._update_alerts(statuses)
+
+    def _update_alerts(self, statuses) -> None:
+        """Fired and resolved alerts into the Alerts tab and the desktop's notifications; the tray's colour."""
+        fired, resolved = self.alert_log.ingest(statuses, time.time())
+        if fired or resolved:
+            self.alerts.show_log(self.alert_log)
+            active = len(self.alert_log.active)
+            self.tabs.setTabText(self.tabs.indexOf(self.alerts), f"Alerts ({active})" if active else "Alerts")
+        for e in fired:
+            self.tray.notify(f"ecomdesk: {e.service}", e.message)
+        for e in resolved:
+            self.tray.notify(f"ecomdesk: {e.service} resolved", e.message, error=False)
+        state = overall(statuses, len(self.alert_log.active))
+        running = sum(1 for s in statuses if s.state in ACTIVE)
+        self.tray.set_state(state, f"ecomdesk: {running}/{len(statuses)} services running, "
+                                   f"{len(self.alert_log.active)} active alert(s)")
 
     def _set_context(self, context: str) -> None:
         """Tell every chart why it may have no data (shown only by the charts that have none)."""
@@ -438,7 +465,16 @@ class MainWindow(QMainWindow):
         if self._closing:
             return
         live = [s.title for s in self.supervisor.snapshot() if s.state in ACTIVE]
-        if live:
+        if live and QSystemTrayIcon.isSystemTrayAvailable():
+            choice = self.settings.value("on_close") or self._ask_close(live)
+            if choice == "tray":
+                self.hide()
+                self.tray.notify("ecomdesk keeps running", "The stack runs on; the tray icon brings the window "
+                                 "back or stops it.", error=False)
+                return
+            if choice != "quit":
+                return
+        elif live:
             answer = QMessageBox.question(
                 self,
                 "Quit ecomdesk",
@@ -447,6 +483,33 @@ class MainWindow(QMainWindow):
             )
             if answer != QMessageBox.StandardButton.Yes:
                 return
+        self._stop_and_quit()
+
+    def _ask_close(self, live: list[str]) -> str | None:
+        """Asked once: keep the stack running in the tray, or stop it and quit; the answer is remembered."""
+        box = QMessageBox(QMessageBox.Icon.Question, "Close ecomdesk",
+                          f"Running: {', '.join(live)}.\n\nKeep the stack running in the tray, or stop it and quit? "
+                          "(Asked once; Settings… does not change it, the file window.ini does.)",
+                          QMessageBox.StandardButton.Cancel, self)
+        tray = box.addButton("Keep running in the tray", QMessageBox.ButtonRole.AcceptRole)
+        stop = box.addButton("Stop and quit", QMessageBox.ButtonRole.DestructiveRole)
+        box.exec()
+        clicked = box.clickedButton()
+        choice = "tray" if clicked is tray else "quit" if clicked is stop else None
+        if choice is not None:
+            self.settings.setValue("on_close", choice)
+        return choice
+
+    def show_from_tray(self) -> None:
+        self.showNormal()
+        self.raise_()
+        self.activateWindow()
+
+    def quit_from_tray(self) -> None:
+        if not self._closing:
+            self._stop_and_quit()
+
+    def _stop_and_quit(self) -> None:
         self._closing = True
         self.command_status.setText("Stopping all services before quitting…")
         self.refresh_services()
