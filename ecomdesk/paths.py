@@ -59,9 +59,9 @@ def resource(*parts: str) -> Path:
     return _real_path(files("ecomdesk.resources").joinpath(*parts))
 
 
-def job_entry() -> Path:
-    """The Spark job's spark-submit entry file (`jobs/` of the checkout)."""
-    return _real_path(files("ecomdesk.jobs") / "ecommerce_stream.py")
+def job_entry(name: str = "ecommerce_stream.py") -> Path:
+    """A Spark job's spark-submit entry file (`jobs/` of the checkout): the stream, or the rebuild."""
+    return _real_path(files("ecomdesk.jobs") / name)
 
 
 def package_dir() -> Path:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ecomdesk.cli import desktop, query
+from ecomdesk.cli import desktop, query, rebuild
 from ecomdesk.cli import stack as stack_cli
 from ecomdesk.config import ConfigError, load
 from ecomdesk.desktop.display import window_problem
@@ -61,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     produce_cli.add_parser(sub)
     query.add_parser(sub)
     desktop.add_parser(sub)
+    rebuild.add_parser(sub)
     bench = sub.add_parser("bench", help="benchmarks and the chaos run (figures on stdout); NAME --help for options")
     bench.add_argument("name", metavar="NAME", help="stack, producer, spark, charts or chaos")
     bench.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS")

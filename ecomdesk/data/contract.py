@@ -114,7 +114,8 @@ QUARANTINE_REASONS = (
     "negative_price", "missing_category",
 )
 
-MANIFEST_RE = re.compile(r"^v(\d{12})\.json$")  # see manifest_name; group 1 is the batch id
+# see manifest_name: group 1 is the batch id, group 2 the generation of a rebuilt version (none: 0)
+MANIFEST_RE = re.compile(r"^v(\d{12})(?:-g(\d+))?\.json$")
 
 # A whole-table aggregate (no window) of at most this many rows is also carried in the manifest
 # (`inline`), so a reader that has the manifest needs no extra file round trip for it.
@@ -125,8 +126,16 @@ class ContractError(RuntimeError):
     """The stored data does not follow this contract (unknown name, unreadable manifest)."""
 
 
-def manifest_name(batch_id: int) -> str:
-    return f"v{batch_id:012d}.json"
+def manifest_name(batch_id: int, generation: int = 0) -> str:
+    """`v<batch>.json`; a version rebuilt from the raw events (`ecomdesk rebuild`) is `v<batch>-g<n>.json`,
+    which supersedes the versions of that batch before it."""
+    return f"v{batch_id:012d}.json" if not generation else f"v{batch_id:012d}-g{generation}.json"
+
+
+def manifest_version(name: str) -> tuple[int, int] | None:
+    """(batch id, generation) of a manifest's file name; None for any other name. The newest is the max."""
+    m = MANIFEST_RE.match(name)
+    return None if m is None else (int(m.group(1)), int(m.group(2) or 0))
 
 
 def join(base: str, *parts: str) -> str:
@@ -141,7 +150,7 @@ def current_manifest(fs: pafs.FileSystem, base_path: str = DEFAULT_BASE) -> dict
 
 def _newest_manifest_path(fs: pafs.FileSystem, base_path: str) -> str | None:
     infos = fs.get_file_info(pafs.FileSelector(join(base_path, MANIFESTS_DIR), allow_not_found=True))
-    versions = [(int(m.group(1)), i.path) for i in infos if (m := MANIFEST_RE.match(i.base_name))]
+    versions = [(v, i.path) for i in infos if (v := manifest_version(i.base_name)) is not None]
     return max(versions)[1] if versions else None
 
 

@@ -39,9 +39,14 @@ FUNNEL_SCHEMAS = {
 }
 
 
-def data_path(name: str, part: str, batch_id: int) -> str:
+def _suffix(batch_id: int, generation: int) -> str:
+    """A version's file names; a rebuilt one's never collide with those of the version it replaces."""
+    return f"v{batch_id:012d}" + (f"-g{generation}" if generation else "")
+
+
+def data_path(name: str, part: str, batch_id: int, generation: int = 0) -> str:
     folder = f"{C.AGGREGATES_DIR}/{name}" + ("" if part == ALL else f"/day={part}")
-    return f"{folder}/v{batch_id:012d}.parquet"
+    return f"{folder}/{_suffix(batch_id, generation)}.parquet"
 
 
 def part_of(path: str) -> str:
@@ -84,7 +89,8 @@ class Committer:
             f.result()
 
     def _manifest_names(self) -> list[str]:
-        return [n for n in self.store.listdir(C.MANIFESTS_DIR) if C.MANIFEST_RE.match(n)]
+        versions = [(v, n) for n in self.store.listdir(C.MANIFESTS_DIR) if (v := C.manifest_version(n)) is not None]
+        return [n for _, n in sorted(versions)]  # oldest first; a rebuilt version after its batch's
 
     def load(self) -> Snapshot:
         """The snapshot of the last committed batch (an empty one before the first)."""
@@ -155,23 +161,27 @@ class Committer:
             self.store.rename(src, dst)
         self.store.delete(staging)
 
-    def publish(self, snap: Snapshot, changed: set[tuple[str, str]], query_id: str | None = None) -> dict:
-        """Write the changed parts and the funnel state, then commit the manifest of `snap`."""
-        prev = self.manifests[-1]["aggregates"] if self.manifests else {}
+    def publish(self, snap: Snapshot, changed: set[tuple[str, str]], query_id: str | None = None,
+                generation: int = 0, inherit: bool = True) -> dict:
+        """Write the changed parts and the funnel state, then commit the manifest of `snap`; the parts
+        not changed are the previous version's (unless `inherit` is off: a rebuild lists all its own).
+        `generation` > 0: a version of the same batch rebuilt from the raw events, which supersedes it."""
+        prev = self.manifests[-1]["aggregates"] if self.manifests and inherit else {}
         aggregates = {name: {part_of(p): p for p in prev.get(name, [])} for name in TABLES}
         files: dict[str, bytes] = {}
         for name, part in sorted(changed):
-            path = data_path(name, part, snap.batch_id)
+            path = data_path(name, part, snap.batch_id, generation)
             files[path] = to_parquet(snap.tables[name][part], C.TABLE_SCHEMAS[name])
             aggregates[name][part] = path
         state = {}
         for key, df in (("carts", snap.funnel.carts), ("purchases", snap.funnel.purchases)):
-            state[key] = f"{C.AGGREGATES_DIR}/_funnel/{key}-v{snap.batch_id:012d}.parquet"
+            state[key] = f"{C.AGGREGATES_DIR}/_funnel/{key}-{_suffix(snap.batch_id, generation)}.parquet"
             files[state[key]] = to_parquet(df, FUNNEL_SCHEMAS[key])
         self._all(self.store.write_bytes, list(files), list(files.values()))
         manifest = {
             "format": C.FORMAT_VERSION,
             "batch_id": snap.batch_id,
+            "generation": generation,
             "query_id": query_id,
             "committed_at": dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z"),
             "max_event_us": snap.max_event_us,
@@ -183,7 +193,7 @@ class Committer:
             "inline": C.inline_tables({n: parts[ALL] for n, parts in snap.tables.items() if ALL in parts}),
             "state": state,
         }
-        name = C.manifest_name(snap.batch_id)
+        name = C.manifest_name(snap.batch_id, generation)
         tmp = f"{C.MANIFESTS_DIR}/.{name}.tmp"
         self.store.write_bytes(tmp, json.dumps(manifest, indent=1).encode())
         self.store.rename(tmp, f"{C.MANIFESTS_DIR}/{name}")
@@ -198,7 +208,8 @@ class Committer:
         if expired:
             # files of the retained (and so of any later) manifests are never among these
             unshared = sorted(self._referenced(expired) - self._referenced(self.manifests))
-            manifests = [f"{C.MANIFESTS_DIR}/{C.manifest_name(m['batch_id'])}" for m in expired]
+            manifests = [f"{C.MANIFESTS_DIR}/{C.manifest_name(m['batch_id'], m.get('generation', 0))}"
+                         for m in expired]
             self.cleaner.submit(self._delete, manifests + unshared).add_done_callback(_log_failure)
 
     def _delete(self, paths: list[str]) -> None:

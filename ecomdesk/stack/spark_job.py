@@ -77,15 +77,20 @@ def base_uri(config: Config) -> str:
     return hdfs_uri(config, config.hdfs.base_path)
 
 
-def spark_submit_command(config: Config) -> list[str]:
+def submit_prefix(config: Config, app_name: str) -> list[str]:
+    """spark-submit with the app's settings, up to the entry file (shared by the stream and the rebuild)."""
     inst = installation()
     cmd = [str(pyspark_home() / "bin" / "spark-submit"), "--master", config.spark.master,
-           "--name", "ecomdesk-ecommerce-stream", "--driver-memory", config.memory.spark_driver,
+           "--name", app_name, "--driver-memory", config.memory.spark_driver,
            "--jars", ",".join(str(j) for j in inst.spark_kafka_jars),
            "--py-files", str(package_zip(config))]
     for k, v in spark_confs(config).items():
         cmd += ["--conf", f"{k}={v}"]
-    return cmd + [
+    return cmd
+
+
+def spark_submit_command(config: Config) -> list[str]:
+    return submit_prefix(config, "ecomdesk-ecommerce-stream") + [
         str(job_entry()),
         "--bootstrap", config.kafka_bootstrap, "--base", base_uri(config),
         "--trigger-seconds", str(config.spark.trigger_seconds),

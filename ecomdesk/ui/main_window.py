@@ -34,6 +34,7 @@ from ecomdesk.data.readers import Unreachable
 from ecomdesk.data.time_range import DEFAULT
 from ecomdesk.stack.destroy import describe, plan, stop_and_destroy
 from ecomdesk.stack.install.setup import Installer
+from ecomdesk.stack.rebuild import rebuild_around
 from ecomdesk.ui import fmt, stack_state
 from ecomdesk.ui.about import show_about
 from ecomdesk.ui.alerts_panel import AlertLog, AlertsPanel
@@ -197,11 +198,15 @@ class MainWindow(QMainWindow):
         self.destroy_action = self._action("Destroy data…", "Ctrl+Shift+Del",
                                            "Remove this home's Kafka topics, HDFS data, the job's checkpoint and "
                                            "aggregates, to start over (asks first)", self.destroy_data)
+        self.rebuild_action = self._action("Rebuild aggregates…", "Ctrl+Shift+B",
+                                           "Recompute every aggregate from the raw events on HDFS into a new "
+                                           "version (the Spark job pauses meanwhile; asks first)", self.rebuild)
         about = self._action("About", "F1", "Versions of ecomdesk, Kafka, Hadoop and Spark", self._about)
         for a in (self.start_all, self.stop_all, self.refresh_action):
             bar.addAction(a)
         bar.addSeparator()
         bar.addAction(settings)
+        bar.addAction(self.rebuild_action)
         bar.addAction(self.destroy_action)
         bar.addAction(about)
         self.tab_actions = []
@@ -326,6 +331,17 @@ class MainWindow(QMainWindow):
     def _setup_closed(self) -> None:
         self.setup_prompt.setVisible(not self.installer.installed())
         self.refresh_services()
+
+    def rebuild(self) -> None:
+        """Recompute the aggregates from the raw events, stopping the job around it; asks first."""
+        answer = QMessageBox.question(
+            self, "Rebuild aggregates",
+            "Recompute every aggregate from the raw events kept on HDFS, into a new version?\n\n"
+            "The Spark job stops meanwhile and starts again after; the charts switch to the new version "
+            "when it is complete, and the old one stays until then. Spark's log: logs/rebuild.log.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel)
+        if answer == QMessageBox.StandardButton.Yes:
+            self._run("Rebuild aggregates", ["spark-job"], partial(rebuild_around, self.supervisor, self.config))
 
     def destroy_data(self) -> None:
         """Remove this home's stack data, after a confirmation that names exactly what goes."""
