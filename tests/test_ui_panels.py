@@ -238,6 +238,15 @@ def test_settings_dialog_saves_a_valid_config_and_refuses_a_bad_one(qtbot, tmp_p
     )
     assert config.ports.kafka == 19092
 
+    dialog = SettingsDialog(config)  # the alert thresholds are settings too
+    qtbot.addWidget(dialog)
+    dialog.fields[("alerts", "service_down")].setChecked(False)
+    dialog.fields[("alerts", "lag_seconds")].setValue(45.0)
+    dialog.fields[("alerts", "slow_batches")].setValue(2)
+    dialog.accept()
+    saved = config_mod.load(config.paths)
+    assert (saved.alerts.service_down, saved.alerts.lag_seconds, saved.alerts.slow_batches) == (False, 45.0, 2)
+
     warnings = []
     monkeypatch.setattr(QMessageBox, "warning", lambda *a: warnings.append(a[2]))
     dialog = SettingsDialog(config)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 
 from PySide6.QtWidgets import (
+    QCheckBox,
     QDialog,
     QDialogButtonBox,
     QDoubleSpinBox,
@@ -32,6 +33,7 @@ SECTION_TITLES = {
     "spark": "Spark",
     "producer": "Producer",
     "ui": "Charts",
+    "alerts": "Alerts",
     "dirs": "Data dirs",
 }
 FLOAT_RANGES = {("producer", "invalid_fraction"): (0.0, 1.0), ("ui", "refresh_seconds"): (0.2, 3600.0)}
@@ -43,6 +45,15 @@ HINTS = {
     ("producer", "seed"): "empty = random",
     ("ui", "currency"): "shown on the sales axes",
 }
+TOOLTIPS = {
+    ("alerts", "service_down"): "alert when a service fails or is restarting",
+    ("alerts", "lag_seconds"): "alert when the job's newest committed event is older than this (0: off)",
+    ("alerts", "slow_batches"): "alert after this many batches in a row slower than the trigger (0: off)",
+    ("alerts", "quarantine_percent"): "alert when more than this share of a batch is quarantined (0: off)",
+    ("alerts", "silence_seconds"): "alert when no events reach the job for this long while the producer "
+                                   "sends (0: off)",
+}
+Editor = QSpinBox | QDoubleSpinBox | QLineEdit | QCheckBox
 
 
 class SettingsDialog(QDialog):
@@ -50,7 +61,7 @@ class SettingsDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.config = config
-        self.fields: dict[tuple[str, str], QSpinBox | QDoubleSpinBox | QLineEdit] = {}
+        self.fields: dict[tuple[str, str], Editor] = {}
         tabs = QTabWidget()
         for section in SECTION_TITLES:
             values = getattr(config, section)
@@ -58,6 +69,7 @@ class SettingsDialog(QDialog):
             form = QFormLayout(page)
             for f in dataclasses.fields(values):
                 widget = self._editor(section, f.name, getattr(values, f.name), f.default)
+                widget.setToolTip(TOOLTIPS.get((section, f.name), ""))
                 self.fields[(section, f.name)] = widget
                 form.addRow(f.name.replace("_", " "), widget)
             tabs.addTab(page, SECTION_TITLES[section])
@@ -76,9 +88,11 @@ class SettingsDialog(QDialog):
         layout.addWidget(note)
         layout.addWidget(buttons)
 
-    def _editor(self, section: str, key: str, value, default) -> QSpinBox | QDoubleSpinBox | QLineEdit:
+    def _editor(self, section: str, key: str, value, default) -> Editor:
         if isinstance(value, bool):
-            raise TypeError(f"[{section}] {key}: boolean settings need an editor")
+            box = QCheckBox()
+            box.setChecked(value)
+            return box
         if isinstance(default, float):
             w = QDoubleSpinBox()
             w.setDecimals(3)
@@ -98,7 +112,9 @@ class SettingsDialog(QDialog):
     def values(self) -> dict:
         data: dict[str, dict] = {s: {} for s in SECTION_TITLES}
         for (section, key), w in self.fields.items():
-            if isinstance(w, (QSpinBox, QDoubleSpinBox)):
+            if isinstance(w, QCheckBox):
+                data[section][key] = w.isChecked()
+            elif isinstance(w, (QSpinBox, QDoubleSpinBox)):
                 data[section][key] = w.value()
             elif (section, key) == ("producer", "seed"):
                 text = w.text().strip()
