@@ -44,6 +44,7 @@ def test_profiles_and_their_defaults():
     assert cli.settings_from(_parse(), config).model == EventModel()
     realistic = cli.settings_from(_parse("--profile", "realistic", "--users", "7"), config)
     assert realistic.model == dataclasses.replace(PROFILES["realistic"], users=7) and realistic.daily
+    assert not cli.settings_from(_parse("--profile", "realistic", "--flat"), config).daily
     with pytest.raises(argparse.ArgumentTypeError, match="classroom only"):
         cli.settings_from(_parse("--profile", "realistic", "--mix", "1,1,1"), config)
 

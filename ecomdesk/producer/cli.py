@@ -43,6 +43,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="realistic: users in sessions (view products of a category, cart some, buy some of "
                         "those; a few %% of sessions buy), traffic by hour of day around --rate; classroom: "
                         "independent events 60/25/15, users 1-100, products 100-119 (config: producer.profile)")
+    p.add_argument("--flat", action="store_true",
+                   help="realistic profile: keep --rate all day long (benchmarks, tests) instead of shaping it by hour")
     p.add_argument("--users", type=_positive_int, help="user ids 1..N (realistic 5000, classroom 100)")
     p.add_argument("--products", type=_positive_int,
                    help="product ids 100..100+N-1 (realistic 200, classroom 20)")
@@ -90,7 +92,7 @@ def settings_from(args: argparse.Namespace, config: Config) -> Settings:
         ledger=args.ledger,
         topic_prefix=args.topic_prefix,
         model=dataclasses.replace(PROFILES[profile], **{k: v for k, v in shop.items() if v is not None}),
-        daily=profile == "realistic",
+        daily=profile == "realistic" and not args.flat,
         flush_timeout=args.flush_timeout,
         kafka=dict(args.kafka_opt),
     )
