@@ -41,7 +41,7 @@ def _empty(columns: list[str]) -> pd.DataFrame:
 class FunnelState:
     views: pd.DataFrame  # views not bought yet that a cart or purchase may still advance
     carts: pd.DataFrame  # every cart a late view or purchase may still reach; `converted` once bought
-    purchases: pd.DataFrame  # distinct (user, product, time) a late view or cart may still reach
+    purchases: pd.DataFrame  # every purchase (user, product, time) a late view or cart may still reach
 
     @classmethod
     def empty(cls) -> FunnelState:
@@ -52,19 +52,31 @@ class FunnelState:
         return len(self.views) + len(self.carts) + len(self.purchases)
 
 
-def _pairs(left: pd.DataFrame, right: pd.DataFrame, suffix: str) -> pd.DataFrame:
-    """Every row of `left` (its index as `_row`) with every event of `right` of the same key."""
-    rows = left[[*KEY, "event_us"]].reset_index(names="_row")
-    return rows.merge(right[PURCHASE_COLUMNS], on=KEY, suffixes=("", suffix))
+def _first_after(left: pd.DataFrame, on: str, right: pd.DataFrame) -> pd.Series:
+    """Per row of `left` (user_id, product_id, time column `on`, may be NaN): the time of the first
+    event of `right` of the same user and product at or after it and at most W after the row's
+    latest `on`, NaN when none. An as-of join, n log n where pairing every row with every event of
+    its key would be quadratic per key."""
+    out = pd.Series(float("nan"), index=left.index)
+    lhs = left.loc[left[on].notna(), [*KEY, on]]
+    if lhs.empty or right.empty:
+        return out
+    # only events that can answer some row (callers look at most W after): a cheap cut of the state
+    us = right["event_us"]
+    near = (us >= lhs[on].min()) & (us <= lhs[on].max() + WINDOW_US)
+    rhs = right.loc[near & right["user_id"].isin(lhs["user_id"].unique()), [*KEY, "event_us"]]
+    if rhs.empty:
+        return out
+    lhs = lhs.astype({on: "int64"}).rename(columns={on: "_t"}).reset_index(names="_row").sort_values("_t")
+    rhs = rhs.rename(columns={"event_us": "_t"}).sort_values("_t")
+    hit = pd.merge_asof(lhs, rhs.assign(_next=rhs["_t"]), on="_t", by=KEY, direction="forward")
+    out.loc[hit["_row"].to_numpy()] = hit["_next"].to_numpy()
+    return out
 
 
 def _converted(carts: pd.DataFrame, purchases: pd.DataFrame) -> pd.Series:
     """Boolean per cart row: some purchase of the same user and product 0..W after it."""
-    if carts.empty or purchases.empty:
-        return pd.Series(False, index=carts.index)
-    m = _pairs(carts, purchases, "_p")
-    lag = m["event_us_p"] - m["event_us"]
-    return pd.Series(carts.index.isin(m.loc[(lag >= 0) & (lag <= WINDOW_US), "_row"]), index=carts.index)
+    return (_first_after(carts, "event_us", purchases) - carts["event_us"]) <= WINDOW_US
 
 
 def stages(views: pd.DataFrame, carts: pd.DataFrame, purchases: pd.DataFrame) -> pd.Series:
@@ -72,28 +84,20 @@ def stages(views: pd.DataFrame, carts: pd.DataFrame, purchases: pd.DataFrame) ->
 
     The earliest cart at or after the view decides both: any later cart leaves less time to buy.
     """
-    stage = pd.Series(0, index=views.index, dtype="int8")
-    if views.empty or carts.empty:
-        return stage
-    m = _pairs(views, carts, "_c")
-    lag = m["event_us_c"] - m["event_us"]
-    m = m[(lag >= 0) & (lag <= WINDOW_US)]
-    first = m.groupby("_row", sort=False).agg(cart_us=("event_us_c", "min"), event_us=("event_us", "first"))
-    stage.loc[first.index] = 1
-    if first.empty or purchases.empty:
-        return stage
-    first = first.join(views[KEY], how="left")
-    b = _pairs(first, purchases, "_p")
-    b = b.merge(first["cart_us"], left_on="_row", right_index=True)
-    hit = (b["event_us_p"] >= b["cart_us"]) & (b["event_us_p"] - b["event_us"] <= WINDOW_US)
-    stage.loc[b.loc[hit, "_row"].unique()] = 2
-    return stage
+    cart_us = _first_after(views, "event_us", carts)
+    carted = (cart_us - views["event_us"]) <= WINDOW_US
+    buy_us = _first_after(views.assign(cart_us=cart_us.where(carted)), "cart_us", purchases)
+    bought = (buy_us - views["event_us"]) <= WINDOW_US
+    return (carted.astype("int8") + bought.astype("int8")).astype("int8")
 
 
 def _touched(rows: pd.DataFrame, events: pd.DataFrame) -> pd.Series:
-    """Boolean per row: its (user, product) occurs among `events`."""
-    keys = pd.MultiIndex.from_frame(events[KEY])
-    return pd.Series(pd.MultiIndex.from_frame(rows[KEY]).isin(keys), index=rows.index)
+    """Boolean per row: its (user, product) occurs among `events` (the users first: cheap)."""
+    touched = rows["user_id"].isin(events["user_id"].unique())
+    if touched.any():
+        keys = pd.MultiIndex.from_frame(events[KEY])
+        touched[touched] = pd.MultiIndex.from_frame(rows.loc[touched, KEY]).isin(keys)
+    return touched
 
 
 def _per_minute(us: pd.Series, name: str) -> pd.DataFrame:
@@ -109,13 +113,15 @@ def advance(state: FunnelState, events: pd.DataFrame, watermark_us: int | None):
     new_views["stage"] = pd.Series(0, index=new_views.index, dtype="int8")
     new_carts = events.loc[of == "add_to_cart", CART_COLUMNS[:-1]].reset_index(drop=True)
     new_buys = events.loc[of == "purchase", PURCHASE_COLUMNS].reset_index(drop=True)
-    buys = pd.concat([state.purchases, new_buys], ignore_index=True).drop_duplicates(ignore_index=True)
+    buys = pd.concat([state.purchases, new_buys], ignore_index=True)
 
     new_carts["converted"] = _converted(new_carts, buys)
-    old_carts = state.carts.copy()
-    still_open = old_carts.loc[~old_carts["converted"]]
+    old_carts = state.carts
+    still_open = old_carts.loc[~old_carts["converted"] & _touched(old_carts, new_buys)]
     old_hit = _converted(still_open, new_buys)
-    old_carts.loc[old_hit.index[old_hit], "converted"] = True
+    if old_hit.any():
+        old_carts = old_carts.copy()
+        old_carts.loc[old_hit.index[old_hit], "converted"] = True
     carts = pd.concat([old_carts, new_carts], ignore_index=True)
 
     # open views a new cart or purchase may advance, then this batch's views: all against everything
@@ -139,10 +145,11 @@ def advance(state: FunnelState, events: pd.DataFrame, watermark_us: int | None):
         delta = delta.merge(_per_minute(us, name), on="minute_us", how="outer")
     delta = delta.fillna(0).astype("int64")
 
-    views = pd.concat([state.views.loc[~touched], views[after < 2]], ignore_index=True)
+    horizon = float("-inf") if watermark_us is None else watermark_us - WINDOW_US
+    old = state.views
+    views = pd.concat([old.loc[~touched & (old["event_us"] >= horizon)],
+                       views.loc[(after < 2) & (views["event_us"] >= horizon)]], ignore_index=True)
     if watermark_us is not None:
-        horizon = watermark_us - WINDOW_US
-        views = views[views["event_us"] >= horizon]
         carts = carts[carts["event_us"] >= horizon]
         buys = buys[buys["event_us"] >= horizon]
-    return FunnelState(*(df.reset_index(drop=True) for df in (views, carts, buys))), delta
+    return FunnelState(views, carts.reset_index(drop=True), buys.reset_index(drop=True)), delta
