@@ -103,17 +103,6 @@ def test_realistic_funnel_is_of_the_order_real_shops_report(realistic):
     assert 0.2 <= f.cart_conversion_rate <= 0.6
 
 
-def test_realistic_seed_reproduces_the_sequence_whatever_the_batch_sizes():
-    m = PROFILES["realistic"]
-    a_gen, b_gen = EventGenerator(m, 42), EventGenerator(m, 42)
-    a = Encoder(a_gen).values(a_gen.take(12000), TS)
-    b_enc = Encoder(b_gen)
-    b = []
-    for size in (1, 7, 4096, 5000, 2896):
-        b += b_enc.values(b_gen.take(size), TS)
-    assert a == b
-
-
 def test_the_ledger_records_realistic_events(tmp_path):
     gen = EventGenerator(PROFILES["realistic"], 5)
     enc = Encoder(gen)
