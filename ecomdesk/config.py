@@ -16,6 +16,8 @@ import tomli_w
 from ecomdesk.core.spec import RestartPolicy
 from ecomdesk.paths import Paths, app_paths
 
+PRODUCER_PROFILES = ("realistic", "classroom")
+
 
 class ConfigError(ValueError):
     """The configuration file cannot be used as it is."""
@@ -66,9 +68,10 @@ class Spark:
 
 @dataclass
 class Producer:
-    rate: float = 1000.0
+    rate: float = 1000.0  # events/s; the daily average with the realistic profile
     invalid_fraction: float = 0.0
     seed: int | None = None
+    profile: str = "realistic"  # one of PRODUCER_PROFILES (see ecomdesk.producer.events.PROFILES)
 
 
 @dataclass
@@ -197,6 +200,9 @@ def from_dict(data: dict, paths: Paths | None = None) -> Config:
             raise ConfigError(f"[{name}] must be a table")
         kwargs[name] = _section(f.default_factory, values, name)
     config = Config(**kwargs, paths=paths or app_paths())
+    if config.producer.profile not in PRODUCER_PROFILES:
+        raise ConfigError(f"[producer] profile must be one of {', '.join(PRODUCER_PROFILES)}, "
+                          f"got {config.producer.profile!r}")
     config.restart.policy_for("")  # reject a bad [restart] now, not when a service first fails
     for service in config.restart.services:
         config.restart.policy_for(service)

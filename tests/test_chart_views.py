@@ -34,8 +34,9 @@ def reference(frames: dict[str, pd.DataFrame], top_n: int, user_sort: str) -> di
             "category"].tolist(),
         "products": frames["top_products"].sort_values(["views", "product_id"], ascending=[False, True])[
             "product_id"].head(top_n).tolist(),
-        "funnel": [int(overall.carts), int(overall.purchases), int(overall.converted)],
-        "rate": float(overall.rate),
+        "funnel": [int(overall.viewed), int(overall.carted), int(overall.bought)],
+        "step": [1.0, overall.carted / overall.viewed, overall.bought / overall.carted],
+        "cart_rate": float(overall.converted / overall.carts),
     }
 
 
@@ -51,8 +52,12 @@ def assert_views(views: dict, want: dict) -> None:
     assert views["avg_ticket_per_user"]["user_id"].tolist() == want["users"]
     assert views["views_by_category"]["category"].tolist() == want["categories"]
     assert views["top_products"]["product_id"].tolist() == want["products"]
-    assert views["conversion_funnel"]["count"].tolist() == want["funnel"]
-    assert views["conversion_rate"] == pytest.approx(want["rate"])
+    funnel = views["conversion_funnel"]
+    assert funnel["stage"].tolist() == ["Viewed", "Added to cart", "Bought"]
+    assert funnel["count"].tolist() == want["funnel"]
+    assert funnel["step"].tolist() == pytest.approx(want["step"])
+    assert funnel["of_viewed"].tolist() == pytest.approx([1.0, want["step"][1], want["step"][1] * want["step"][2]])
+    assert views["cart_conversion_rate"] == pytest.approx(want["cart_rate"])
 
 
 def _sparse(frames: dict[str, pd.DataFrame], seed: int) -> dict[str, pd.DataFrame]:
@@ -94,4 +99,4 @@ def test_whole_frames_and_empty_data(tmp_path):
     with contract.CurrentReader(pafs.LocalFileSystem(), str(tmp_path / "nothing")) as reader:
         views = chart_views.ChartShaper().shape(reader.read_parts(), 5).views
     assert views["sales_per_minute"].empty and views["sales_by_product_per_minute"].empty
-    assert views["conversion_funnel"]["count"].tolist() == [0, 0, 0] and views["conversion_rate"] is None
+    assert views["conversion_funnel"]["count"].tolist() == [0, 0, 0] and views["cart_conversion_rate"] is None

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 import pytest
 
 from ecomdesk.config import Config, Kafka, Ports, Producer
 from ecomdesk.producer import cli
-from ecomdesk.producer.events import DEFAULT_CITIES
+from ecomdesk.producer.events import DEFAULT_CITIES, PROFILES, EventModel
 from ecomdesk.stack.producer import producer_command, producer_spec
 from ecomdesk.telemetry import ProducerReport, to_dict, to_line
 
@@ -32,10 +33,25 @@ def test_defaults_come_from_the_config():
     s = cli.settings_from(args, _config())
     assert (s.bootstrap, s.rate, s.invalid_fraction, s.seed) == ("127.0.0.1:19999", 250.0, 0.02, 9)
     assert s.count is None and s.duration is None and s.ledger is None
+    assert s.model == PROFILES["realistic"] and s.daily  # the app's default profile
+
+
+def test_profiles_and_their_defaults():
+    classroom = cli.settings_from(_parse("--profile", "classroom"), _config())
+    assert classroom.model == EventModel() and not classroom.daily
+    config = _config()
+    config.producer.profile = "classroom"
+    assert cli.settings_from(_parse(), config).model == EventModel()
+    realistic = cli.settings_from(_parse("--profile", "realistic", "--users", "7"), config)
+    assert realistic.model == dataclasses.replace(PROFILES["realistic"], users=7) and realistic.daily
+    assert not cli.settings_from(_parse("--profile", "realistic", "--flat"), config).daily
+    with pytest.raises(argparse.ArgumentTypeError, match="classroom only"):
+        cli.settings_from(_parse("--profile", "realistic", "--mix", "1,1,1"), config)
 
 
 def test_flags_override_the_config():
-    args = _parse("--rate", "0", "--count", "10", "--duration", "5", "--seed", "1", "--invalid-fraction", "0.5",
+    args = _parse("--profile", "classroom", "--rate", "0", "--count", "10", "--duration", "5", "--seed", "1",
+                  "--invalid-fraction", "0.5",
                   "--ledger", "x.parquet", "--bootstrap", "h:1", "--topic-prefix", "t-",
                   "--users", "3", "--products", "4", "--stores", "2", "--categories", "A,B",
                   "--mix", "purchase=1,page_view=3", "--cities", "quito,Loja:Loja:-3.99:-79.2",
@@ -59,6 +75,7 @@ def test_flags_override_the_config():
     (["--cities", "Atlantis"], "unknown city"),
     (["--cities", "X:Y:north:1"], "bad coordinates"),
     (["--kafka-opt", "acks"], "KEY=VALUE"),
+    (["--profile", "boutique"], "invalid choice"),
 ])
 def test_bad_flags_are_rejected_with_a_reason(argv, message, capsys):
     with pytest.raises(SystemExit) as exc:
@@ -74,6 +91,7 @@ def test_service_command_and_spec():
     flags = dict(zip(cmd[3::2], cmd[4::2], strict=True))
     assert flags == {"--bootstrap": "127.0.0.1:19999", "--rate": "250.0", "--invalid-fraction": "0.02",
                      "--partitions": "5", "--replication": "1", "--flush-timeout": "10.0", "--seed": "9",
+                     "--profile": "realistic",
                      "--ledger": "/tmp/l.parquet"}
     spec = producer_spec(config)
     assert (spec.name, spec.depends_on, spec.accepts_control) == ("producer", ("kafka",), True)

@@ -9,7 +9,16 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from ecomdesk.producer.events import DEFAULT_CITIES, EVENT_TYPES, FIELDS, Encoder, EventGenerator, EventModel, iso_utc
+from ecomdesk.producer.events import (
+    DEFAULT_CITIES,
+    EVENT_TYPES,
+    FIELDS,
+    PROFILES,
+    Encoder,
+    EventGenerator,
+    EventModel,
+    iso_utc,
+)
 
 TS = 1795862935123  # 2026-11-28T...
 
@@ -71,15 +80,17 @@ def test_product_belongs_to_one_category_and_store_to_one_city():
         assert by_store.setdefault(e["store_id"], (e["city"], e["store_type"])) == (e["city"], e["store_type"])
 
 
-def test_seed_reproduces_the_sequence_whatever_the_batch_sizes():
-    a_gen, b_gen = EventGenerator(EventModel(), 42), EventGenerator(EventModel(), 42)
+@pytest.mark.parametrize("profile", sorted(PROFILES))
+def test_seed_reproduces_the_sequence_whatever_the_batch_sizes(profile):
+    model = PROFILES[profile]
+    a_gen, b_gen = EventGenerator(model, 42), EventGenerator(model, 42)
     a = Encoder(a_gen).values(a_gen.take(10000), TS)
     b_enc = Encoder(b_gen)
     b = []
     for size in (1, 7, 4096, 3000, 2896):
         b += b_enc.values(b_gen.take(size), TS)
     assert a == b
-    c_gen = EventGenerator(EventModel(), 43)
+    c_gen = EventGenerator(model, 43)
     assert Encoder(c_gen).values(c_gen.take(100), TS) != a[:100]
 
 

@@ -166,3 +166,12 @@ def test_parse_keeps_coordinates_and_raw_of_rejected_only(spark):
     assert got["lon"].iloc[0] == -3.25 and got["lon"].iloc[1:].isna().all()
     assert got["reason"].tolist() == [None, None, None, None, "unknown_event_type"]
     assert got["raw"].tolist() == [None, None, None, None, values[4]]
+
+
+def test_the_job_refuses_data_of_another_format(tmp_path):
+    """Format 1 had no view funnel (no open views in its state): the job says what to do instead of
+    resuming from a state it cannot continue."""
+    (tmp_path / C.MANIFESTS_DIR).mkdir()
+    (tmp_path / C.MANIFESTS_DIR / C.manifest_name(3)).write_text(json.dumps({"format": 1, "batch_id": 3}))
+    with pytest.raises(C.ContractError, match="format 1.*move it away"):
+        Committer(ArrowStore(pafs.LocalFileSystem(), str(tmp_path)), DELAY_US).load()

@@ -56,7 +56,7 @@ class Job:
 
 
 def produce(home, bootstrap, prefix, ledger, count, rate, seed):
-    cmd = [sys.executable, "-m", "ecomdesk.producer", "--count", str(count), "--rate", str(rate),
+    cmd = [sys.executable, "-m", "ecomdesk.producer", "--count", str(count), "--rate", str(rate), "--flat",
            "--seed", str(seed), "--invalid-fraction", "0.03", "--ledger", str(ledger),
            "--bootstrap", bootstrap, "--topic-prefix", prefix]
     return subprocess.Popen(cmd, env={**os.environ, "ECOMDESK_HOME": str(home)},

@@ -42,8 +42,12 @@ def test_producer_controls_send_commands_and_show_counters(qtbot, make_window):
     panel.pause.click()
     panel.invalid.setValue(0.05)
     panel.apply_invalid.click()
-    qtbot.waitUntil(lambda: len(sup.controls) == 3, timeout=3000)
-    assert sup.controls == [("producer", "rate 5000"), ("producer", "pause"), ("producer", "invalid 0.05")]
+    panel.campaign_factor.setValue(4)
+    panel.campaign_minutes.setValue(15)
+    panel.apply_campaign.click()
+    qtbot.waitUntil(lambda: len(sup.controls) == 4, timeout=3000)
+    assert sup.controls == [("producer", "rate 5000"), ("producer", "pause"), ("producer", "invalid 0.05"),
+                            ("producer", "campaign 4 15")]
     sup.telemetry["producer"] = {**PRODUCER, "paused": True}
     qtbot.waitUntil(lambda: panel.pause.text() == "Resume", timeout=3000)
     panel.pause.click()

@@ -21,7 +21,7 @@ from pathlib import Path
 from confluent_kafka.admin import AdminClient
 
 from ecomdesk.data.contract import TOPICS
-from ecomdesk.producer.events import EVENT_TYPES, Encoder, EventGenerator, EventModel
+from ecomdesk.producer.events import EVENT_TYPES, PROFILES, Encoder, EventGenerator, EventModel
 from ecomdesk.producer.runner import ProducerRunner, Settings
 from ecomdesk.producer.topics import TOPIC_BY_EVENT_TYPE, ensure_topics
 from ecomdesk.telemetry import ProducerReport
@@ -35,6 +35,8 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--baseline-count", type=int, help="events for kafka-python (default: --count)")
     ap.add_argument("--bootstrap", help="an existing broker (default: start a throwaway one)")
     ap.add_argument("--partitions", type=int, default=3)
+    ap.add_argument("--profile", choices=tuple(PROFILES), default="realistic",
+                    help="the simulator profile of the events sent (default realistic, the app's)")
     ap.add_argument("--kafka-opt", action="append", default=[], metavar="KEY=VALUE",
                     help="librdkafka setting for the ecomdesk producer, to try tunings (repeatable)")
     ap.add_argument("--no-baseline", action="store_true", help="skip kafka-python (tuning runs only)")
@@ -42,14 +44,16 @@ def main(argv: list[str]) -> int:
     baseline_count = args.baseline_count or args.count
 
     with _broker(args.bootstrap) as bootstrap:
-        enc_fast, enc_dumps = _encoding(200_000)
+        model = PROFILES[args.profile]
+        print(f"profile {args.profile}")
+        enc_fast, enc_dumps = _encoding(model, 200_000)
         print(f"encoding only, 200k events: vectorised {enc_fast:,.0f}/s, json.dumps per event "
               f"{enc_dumps:,.0f}/s ({enc_fast / enc_dumps:.1f}x)")
-        ours = _ecomdesk(bootstrap, args.count, args.partitions, dict(o.split("=", 1) for o in args.kafka_opt))
+        ours = _ecomdesk(model, bootstrap, args.count, args.partitions, dict(o.split("=", 1) for o in args.kafka_opt))
         print(f"ecomdesk producer (confluent-kafka): {args.count:,} events, {ours:,.0f} events/s")
         if args.no_baseline:
             return 0
-        base = _kafka_python(bootstrap, baseline_count, args.partitions)
+        base = _kafka_python(model, bootstrap, baseline_count, args.partitions)
         print(f"kafka-python baseline:               {baseline_count:,} events, {base:,.0f} events/s")
         print(f"ratio: {ours / base:.1f}x")
     return 0
@@ -87,8 +91,8 @@ def _drop(bootstrap: str, prefix: str) -> None:
         f.result()
 
 
-def _encoding(n: int) -> tuple[float, float]:
-    gen = EventGenerator(EventModel(), SEED)
+def _encoding(model: EventModel, n: int) -> tuple[float, float]:
+    gen = EventGenerator(model, SEED)
     enc = Encoder(gen)
     batch = gen.take(n)
     ts = time.time_ns() // 1_000_000
@@ -106,10 +110,11 @@ def _encoding(n: int) -> tuple[float, float]:
     return fast, n / (time.perf_counter() - t0)
 
 
-def _ecomdesk(bootstrap: str, count: int, partitions: int, kafka: dict) -> float:
+def _ecomdesk(model: EventModel, bootstrap: str, count: int, partitions: int, kafka: dict) -> float:
     prefix = _topics(bootstrap, partitions)
     reports: list[ProducerReport] = []
-    settings = Settings(bootstrap=bootstrap, rate=0, count=count, seed=SEED, topic_prefix=prefix, kafka=kafka)
+    settings = Settings(bootstrap=bootstrap, rate=0, count=count, seed=SEED, topic_prefix=prefix, kafka=kafka,
+                        model=model)
     runner = ProducerRunner(settings, reports.append)
     t0 = time.perf_counter()
     code = runner.run()
@@ -121,12 +126,12 @@ def _ecomdesk(bootstrap: str, count: int, partitions: int, kafka: dict) -> float
     return count / elapsed
 
 
-def _kafka_python(bootstrap: str, count: int, partitions: int) -> float:
+def _kafka_python(model: EventModel, bootstrap: str, count: int, partitions: int) -> float:
     from kafka import KafkaProducer
 
     prefix = _topics(bootstrap, partitions)
     topics = [prefix + TOPIC_BY_EVENT_TYPE[e] for e in EVENT_TYPES]
-    gen = EventGenerator(EventModel(), SEED)
+    gen = EventGenerator(model, SEED)
     enc = Encoder(gen)
     batch = gen.take(count)
     ts = time.time_ns() // 1_000_000

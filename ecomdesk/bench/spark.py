@@ -73,7 +73,7 @@ class Producer:
     """`python -m ecomdesk.producer` as a subprocess; keeps its reports."""
 
     def __init__(self, config: Config, *args: str):
-        cmd = [sys.executable, "-m", "ecomdesk.producer", "--json", "--seed", "7", *args]
+        cmd = [sys.executable, "-m", "ecomdesk.producer", "--json", "--seed", "7", "--flat", *args]
         env = {**os.environ, "ECOMDESK_HOME": str(config.paths.config_dir.parent)}
         self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.last: ProducerReport | None = None

@@ -67,10 +67,21 @@ def _ranked(table: dict[str, list], label: str, n: int | None = None) -> pd.Data
     return pd.DataFrame({label: [p[0] for p in pairs], "views": np.array([p[1] for p in pairs], dtype="int64")})
 
 
+# the view funnel's steps: (count column, label, rate column of the step from the one before)
+FUNNEL_STEPS = (("viewed", "Viewed", None), ("carted", "Added to cart", "view_to_cart"),
+                ("bought", "Bought", "cart_to_buy"))
+
+
 def conversion_funnel(overall: dict[str, list]) -> pd.DataFrame:
-    """Stages carts -> purchases -> converted with their counts; rate is converted / carts."""
-    counts = [int(overall[k][0]) if overall["carts"] else 0 for k in ("carts", "purchases", "converted")]
-    return pd.DataFrame({"stage": ["carts", "purchases", "converted"], "count": counts})
+    """The view funnel's steps (docs/DATA_CONTRACT.md): label, count, `step` (the share of the step
+    before that went on to this one; 1 for the views) and `of_viewed` (the share of the views)."""
+    row = {k: v[0] for k, v in overall.items()} if overall["viewed"] else {}
+    return pd.DataFrame({
+        "stage": [label for _, label, _ in FUNNEL_STEPS],
+        "count": [int(row.get(count, 0)) for count, _, _ in FUNNEL_STEPS],
+        "step": [float(row.get(rate, 0.0)) if rate else 1.0 for _, _, rate in FUNNEL_STEPS],
+        "of_viewed": [1.0, float(row.get("view_to_cart", 0.0)), float(row.get("view_to_buy", 0.0))],
+    })
 
 
 def _small(parts: Parts, name: str) -> dict[str, list]:
@@ -202,7 +213,7 @@ class ChartShaper:
             "top_products": _ranked(_small(parts, "top_products"), "product_id", top_n),
             "sales_by_product_per_minute": _sales_by_product(pieces["sales_by_product_per_minute"], PRODUCT_LINES),
             "conversion_funnel": conversion_funnel(overall),
-            "conversion_rate": float(overall["rate"][0]) if overall["rate"] else None,
+            "cart_conversion_rate": float(overall["cart_conversion_rate"][0]) if overall["carts"] else None,
         }
         if view is not None:
             _apply_view(views, view)

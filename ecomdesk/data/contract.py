@@ -32,7 +32,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 DEFAULT_BASE = "/ecommerce"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the view funnel (viewed, carted, bought) beside the cart conversion
 
 # event_type -> (topic it must arrive on, raw events directory)
 EVENT_TYPES = {
@@ -51,6 +51,13 @@ CHECKPOINT_DIR = "_checkpoint"
 FUNNEL_WINDOW_SECONDS = 20 * 60
 
 _TS = pa.timestamp("us", tz="UTC")
+# The view funnel (views -> carted -> bought, with the rate of each step and of the whole) and, apart
+# from it, the cart conversion (carts bought within the window). Definitions: docs/DATA_CONTRACT.md.
+_FUNNEL = [
+    ("viewed", pa.int64()), ("carted", pa.int64()), ("bought", pa.int64()), ("view_to_cart", pa.float64()),
+    ("cart_to_buy", pa.float64()), ("view_to_buy", pa.float64()), ("carts", pa.int64()),
+    ("purchases", pa.int64()), ("converted", pa.int64()), ("cart_conversion_rate", pa.float64()),
+]
 
 AGGREGATE_SCHEMAS: dict[str, pa.Schema] = {
     "sales_per_minute": pa.schema(
@@ -67,13 +74,8 @@ AGGREGATE_SCHEMAS: dict[str, pa.Schema] = {
         [("product_id", pa.string()), ("window_start", _TS), ("window_end", _TS), ("orders", pa.int64()),
          ("revenue", pa.float64())]
     ),
-    "conversion_funnel": pa.schema(
-        [("window_start", _TS), ("window_end", _TS), ("carts", pa.int64()), ("purchases", pa.int64()),
-         ("converted", pa.int64()), ("rate", pa.float64())]
-    ),
-    "conversion_overall": pa.schema(
-        [("carts", pa.int64()), ("purchases", pa.int64()), ("converted", pa.int64()), ("rate", pa.float64())]
-    ),
+    "conversion_funnel": pa.schema([("window_start", _TS), ("window_end", _TS), *_FUNNEL]),
+    "conversion_overall": pa.schema(_FUNNEL),
 }
 AGGREGATES: tuple[str, ...] = tuple(AGGREGATE_SCHEMAS)
 

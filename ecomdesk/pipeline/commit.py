@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ecomdesk.data import contract as C
-from ecomdesk.pipeline.funnel import CART_COLUMNS, PURCHASE_COLUMNS, FunnelState
+from ecomdesk.pipeline.funnel import CART_COLUMNS, PURCHASE_COLUMNS, VIEW_COLUMNS, FunnelState
 from ecomdesk.pipeline.snapshot import ALL, TABLES, Snapshot, utc
 from ecomdesk.pipeline.store import Store
 
@@ -32,10 +32,12 @@ log = logging.getLogger(__name__)
 
 KEEP = 5
 _BATCH_DIR = re.compile(r"^batch_id=(\d+)$")
+_EVENT = [("user_id", pa.string()), ("product_id", pa.string()), ("event_us", pa.int64())]
 FUNNEL_SCHEMAS = {
-    "carts": pa.schema([("user_id", pa.string()), ("product_id", pa.string()), ("event_us", pa.int64()),
-                        ("topic", pa.string()), ("partition", pa.int64()), ("offset", pa.int64())]),
-    "purchases": pa.schema([("user_id", pa.string()), ("product_id", pa.string()), ("event_us", pa.int64())]),
+    "views": pa.schema([*_EVENT, ("stage", pa.int8())]),
+    "carts": pa.schema([*_EVENT, ("topic", pa.string()), ("partition", pa.int64()), ("offset", pa.int64()),
+                        ("converted", pa.bool_())]),
+    "purchases": pa.schema(_EVENT),
 }
 
 
@@ -99,12 +101,16 @@ class Committer:
         if not self.manifests:
             return Snapshot()
         m = self.manifests[-1]
+        if m.get("format") != C.FORMAT_VERSION:
+            raise C.ContractError(f"the data under {self.store.uri('')} has format {m.get('format')!r}, this job "
+                                  f"writes {C.FORMAT_VERSION}: move it away (or delete it) to start afresh")
         tables: dict[str, dict[str, pd.DataFrame]] = {n: {} for n in TABLES}
         for name, paths in m["aggregates"].items():
             for path in paths:
                 tables[name][part_of(path)] = from_parquet(self.store.read_bytes(path))
         state = {k: from_parquet(self.store.read_bytes(p)) for k, p in m["state"].items()}
-        funnel = FunnelState(state["carts"][CART_COLUMNS], state["purchases"][PURCHASE_COLUMNS])
+        funnel = FunnelState(state["views"][VIEW_COLUMNS], state["carts"][CART_COLUMNS],
+                             state["purchases"][PURCHASE_COLUMNS])
         return Snapshot(batch_id=m["batch_id"], max_event_us=m["max_event_us"], quarantined=m["quarantined"],
                         tables=tables, funnel=funnel)
 
@@ -174,7 +180,8 @@ class Committer:
             files[path] = to_parquet(snap.tables[name][part], C.TABLE_SCHEMAS[name])
             aggregates[name][part] = path
         state = {}
-        for key, df in (("carts", snap.funnel.carts), ("purchases", snap.funnel.purchases)):
+        funnel = snap.funnel
+        for key, df in (("views", funnel.views), ("carts", funnel.carts), ("purchases", funnel.purchases)):
             state[key] = f"{C.AGGREGATES_DIR}/_funnel/{key}-{_suffix(snap.batch_id, generation)}.parquet"
             files[state[key]] = to_parquet(df, FUNNEL_SCHEMAS[key])
         self._all(self.store.write_bytes, list(files), list(files.values()))

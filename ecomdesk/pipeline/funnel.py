@@ -1,11 +1,16 @@
-"""Cart -> purchase matching across micro-batches, on event time, with state bounded by the watermark.
+"""The conversion funnel across micro-batches, on event time, with state bounded by the watermark.
 
-A cart converts when the same user buys the same product 0..20 minutes after it. Matching is
-order-independent, so a batch only has to match its carts against the purchases kept in the state
-plus its own, and the carts kept open against its purchases. Open carts and purchases older than
-`watermark - 20 min` can no longer match an on-time event and are dropped from the state, and of
-the purchases only those that can decide a match are kept (`thin`), so the state does not grow with
-the event rate.
+Two figures (definitions in docs/DATA_CONTRACT.md), both per (user, product) and within W = 20 min:
+- the view funnel: a page view is *carted* when an add_to_cart follows it within W, and *bought*
+  when a purchase follows such a cart, still within W of the view; counted once per view at the
+  view's minute, so bought <= carted <= viewed by construction;
+- the cart conversion: a cart *converts* when a purchase follows it within W; at the cart's minute.
+
+More events can only advance a view or a cart, never set it back, so the answer does not depend
+on the order events arrive in: a batch decides its own views and carts against the state plus its
+events, and decides again the open views and carts that its carts and purchases can advance. Each
+counts when it advances, hence once. State older than `watermark - W` can no longer be reached by
+an on-time event and is dropped, so it holds about W + the watermark delay of events.
 """
 
 from __future__ import annotations
@@ -18,59 +23,81 @@ from ecomdesk.data.contract import FUNNEL_WINDOW_SECONDS
 
 WINDOW_US = FUNNEL_WINDOW_SECONDS * 1_000_000
 MINUTE_US = 60 * 1_000_000
-CART_COLUMNS = ["user_id", "product_id", "event_us", "topic", "partition", "offset"]
-PURCHASE_COLUMNS = ["user_id", "product_id", "event_us"]
+KEY = ["user_id", "product_id"]
+VIEW_COLUMNS = [*KEY, "event_us", "stage"]  # stage: 0 viewed, 1 carted (bought views leave the state)
+CART_COLUMNS = [*KEY, "event_us", "topic", "partition", "offset", "converted"]
+PURCHASE_COLUMNS = [*KEY, "event_us"]
+EVENT_COLUMNS = [*KEY, "event_type", "event_us", "topic", "partition", "offset"]  # what `advance` takes
+COUNTS = ["viewed", "carted", "bought", "carts", "purchases", "converted"]
+_INT = ("event_us", "partition", "offset")
 
 
-def empty_carts() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype="int64" if c in ("event_us", "partition", "offset") else object)
-                         for c in CART_COLUMNS})
-
-
-def empty_purchases() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype="int64" if c == "event_us" else object)
-                         for c in PURCHASE_COLUMNS})
+def _empty(columns: list[str]) -> pd.DataFrame:
+    kinds = {"stage": "int8", "converted": "bool"}
+    return pd.DataFrame({c: pd.Series(dtype=kinds.get(c, "int64" if c in _INT else object)) for c in columns})
 
 
 @dataclass
 class FunnelState:
-    carts: pd.DataFrame  # open carts: not converted yet and still able to convert
-    purchases: pd.DataFrame  # recent purchases that a late-arriving cart may still match
+    views: pd.DataFrame  # views not bought yet that a cart or purchase may still advance
+    carts: pd.DataFrame  # every cart a late view or purchase may still reach; `converted` once bought
+    purchases: pd.DataFrame  # every purchase (user, product, time) a late view or cart may still reach
 
     @classmethod
     def empty(cls) -> FunnelState:
-        return cls(empty_carts(), empty_purchases())
+        return cls(_empty(VIEW_COLUMNS), _empty(CART_COLUMNS), _empty(PURCHASE_COLUMNS))
 
     @property
     def rows(self) -> int:
-        return len(self.carts) + len(self.purchases)
+        return len(self.views) + len(self.carts) + len(self.purchases)
 
 
-def _matched(carts: pd.DataFrame, purchases: pd.DataFrame) -> pd.Series:
-    """Boolean per cart row: some purchase of the same user and product 0..20 min after it."""
-    if carts.empty or purchases.empty:
-        return pd.Series(False, index=carts.index)
-    c = carts[["user_id", "product_id", "event_us"]].reset_index(names="_cart")
-    m = c.merge(purchases[PURCHASE_COLUMNS], on=["user_id", "product_id"], suffixes=("", "_p"))
-    lag = m["event_us_p"] - m["event_us"]
-    hit = set(m.loc[(lag >= 0) & (lag <= WINDOW_US), "_cart"])
-    return pd.Series(carts.index.isin(list(hit)), index=carts.index)
+def _first_after(left: pd.DataFrame, on: str, right: pd.DataFrame) -> pd.Series:
+    """Per row of `left` (user_id, product_id, time column `on`, may be NaN): the time of the first
+    event of `right` of the same user and product at or after it and at most W after the row's
+    latest `on`, NaN when none. An as-of join, n log n where pairing every row with every event of
+    its key would be quadratic per key."""
+    out = pd.Series(float("nan"), index=left.index)
+    lhs = left.loc[left[on].notna(), [*KEY, on]]
+    if lhs.empty or right.empty:
+        return out
+    # only events that can answer some row (callers look at most W after): a cheap cut of the state
+    us = right["event_us"]
+    near = (us >= lhs[on].min()) & (us <= lhs[on].max() + WINDOW_US)
+    rhs = right.loc[near & right["user_id"].isin(lhs["user_id"].unique()), [*KEY, "event_us"]]
+    if rhs.empty:
+        return out
+    lhs = lhs.astype({on: "int64"}).rename(columns={on: "_t"}).reset_index(names="_row").sort_values("_t")
+    rhs = rhs.rename(columns={"event_us": "_t"}).sort_values("_t")
+    hit = pd.merge_asof(lhs, rhs.assign(_next=rhs["_t"]), on="_t", by=KEY, direction="forward")
+    out.loc[hit["_row"].to_numpy()] = hit["_next"].to_numpy()
+    return out
 
 
-def thin(purchases: pd.DataFrame) -> pd.DataFrame:
-    """The first and last purchase per user, product and half funnel window (10 min).
+def _converted(carts: pd.DataFrame, purchases: pd.DataFrame) -> pd.Series:
+    """Boolean per cart row: some purchase of the same user and product 0..W after it."""
+    return (_first_after(carts, "event_us", purchases) - carts["event_us"]) <= WINDOW_US
 
-    A cart matches one of them whenever it matches any purchase of that slot: if the cart is not
-    after the first, the first lies between cart and matched purchase; otherwise the last lies at
-    or after the matched purchase and less than half a window after the first, hence after the cart
-    and within the window. So matching against the thinned purchases gives the same answer.
+
+def stages(views: pd.DataFrame, carts: pd.DataFrame, purchases: pd.DataFrame) -> pd.Series:
+    """Stage per view row: 2 when bought, 1 when carted, else 0.
+
+    The earliest cart at or after the view decides both: any later cart leaves less time to buy.
     """
-    if purchases.empty:
-        return purchases
-    slot = purchases["event_us"] // (WINDOW_US // 2)
-    us = purchases.groupby([purchases["user_id"], purchases["product_id"], slot], sort=False)["event_us"]
-    keep = (purchases["event_us"] == us.transform("min")) | (purchases["event_us"] == us.transform("max"))
-    return purchases[keep].drop_duplicates(PURCHASE_COLUMNS)
+    cart_us = _first_after(views, "event_us", carts)
+    carted = (cart_us - views["event_us"]) <= WINDOW_US
+    buy_us = _first_after(views.assign(cart_us=cart_us.where(carted)), "cart_us", purchases)
+    bought = (buy_us - views["event_us"]) <= WINDOW_US
+    return (carted.astype("int8") + bought.astype("int8")).astype("int8")
+
+
+def _touched(rows: pd.DataFrame, events: pd.DataFrame) -> pd.Series:
+    """Boolean per row: its (user, product) occurs among `events` (the users first: cheap)."""
+    touched = rows["user_id"].isin(events["user_id"].unique())
+    if touched.any():
+        keys = pd.MultiIndex.from_frame(events[KEY])
+        touched[touched] = pd.MultiIndex.from_frame(rows.loc[touched, KEY]).isin(keys)
+    return touched
 
 
 def _per_minute(us: pd.Series, name: str) -> pd.DataFrame:
@@ -79,27 +106,50 @@ def _per_minute(us: pd.Series, name: str) -> pd.DataFrame:
 
 
 def advance(state: FunnelState, events: pd.DataFrame, watermark_us: int | None):
-    """Fold one batch of funnel events (user_id, product_id, event_type, event_us, topic, partition,
-    offset) into the state. Returns (new state, per-minute deltas: minute_us, carts, purchases, converted).
-    """
-    new_carts = events.loc[events["event_type"] == "add_to_cart", CART_COLUMNS].reset_index(drop=True)
-    new_buys = events.loc[events["event_type"] == "purchase", PURCHASE_COLUMNS].reset_index(drop=True)
-    all_buys = pd.concat([state.purchases, new_buys], ignore_index=True)
+    """Fold one batch of funnel events (EVENT_COLUMNS) into the state.
+    Returns (new state, per-minute deltas: minute_us and COUNTS)."""
+    of = events["event_type"]
+    new_views = events.loc[of == "page_view", [*KEY, "event_us"]].reset_index(drop=True)
+    new_views["stage"] = pd.Series(0, index=new_views.index, dtype="int8")
+    new_carts = events.loc[of == "add_to_cart", CART_COLUMNS[:-1]].reset_index(drop=True)
+    new_buys = events.loc[of == "purchase", PURCHASE_COLUMNS].reset_index(drop=True)
+    buys = pd.concat([state.purchases, new_buys], ignore_index=True)
 
-    new_hit = _matched(new_carts, all_buys)
-    old_hit = _matched(state.carts, new_buys)
-    converted_us = pd.concat([new_carts.loc[new_hit, "event_us"], state.carts.loc[old_hit, "event_us"]])
+    new_carts["converted"] = _converted(new_carts, buys)
+    old_carts = state.carts
+    still_open = old_carts.loc[~old_carts["converted"] & _touched(old_carts, new_buys)]
+    old_hit = _converted(still_open, new_buys)
+    if old_hit.any():
+        old_carts = old_carts.copy()
+        old_carts.loc[old_hit.index[old_hit], "converted"] = True
+    carts = pd.concat([old_carts, new_carts], ignore_index=True)
 
-    parts = [_per_minute(new_carts["event_us"], "carts"), _per_minute(new_buys["event_us"], "purchases"),
-             _per_minute(converted_us, "converted")]
-    delta = parts[0]
-    for p in parts[1:]:
-        delta = delta.merge(p, on="minute_us", how="outer")
+    # open views a new cart or purchase may advance, then this batch's views: all against everything
+    touched = _touched(state.views, pd.concat([new_carts[KEY], new_buys[KEY]]))
+    before = pd.concat([state.views.loc[touched, "stage"], new_views["stage"]], ignore_index=True)
+    views = pd.concat([state.views.loc[touched], new_views], ignore_index=True)
+    views["stage"] = stages(views, carts, buys).to_numpy()
+    after = views["stage"]
+
+    counts = {
+        "viewed": new_views["event_us"],
+        "carted": views.loc[(before < 1) & (after >= 1), "event_us"],
+        "bought": views.loc[(before < 2) & (after >= 2), "event_us"],
+        "carts": new_carts["event_us"],
+        "purchases": new_buys["event_us"],
+        "converted": pd.concat([new_carts.loc[new_carts["converted"], "event_us"],
+                                still_open.loc[old_hit, "event_us"]]),
+    }
+    delta = pd.DataFrame({"minute_us": pd.Series(dtype="int64")})
+    for name, us in counts.items():
+        delta = delta.merge(_per_minute(us, name), on="minute_us", how="outer")
     delta = delta.fillna(0).astype("int64")
 
-    carts = pd.concat([state.carts.loc[~old_hit], new_carts.loc[~new_hit]], ignore_index=True)
+    horizon = float("-inf") if watermark_us is None else watermark_us - WINDOW_US
+    old = state.views
+    views = pd.concat([old.loc[~touched & (old["event_us"] >= horizon)],
+                       views.loc[(after < 2) & (views["event_us"] >= horizon)]], ignore_index=True)
     if watermark_us is not None:
-        horizon = watermark_us - WINDOW_US
         carts = carts[carts["event_us"] >= horizon]
-        all_buys = all_buys[all_buys["event_us"] >= horizon]
-    return FunnelState(carts.reset_index(drop=True), thin(all_buys).reset_index(drop=True)), delta
+        buys = buys[buys["event_us"] >= horizon]
+    return FunnelState(views, carts.reset_index(drop=True), buys.reset_index(drop=True)), delta

@@ -2,7 +2,7 @@
 
 Applied to a whole static DataFrame they give the final answer; applied to one micro-batch they give
 that batch's partial, which `snapshot.merge` folds into the previous snapshot. Every function here
-is additive across batches. The funnel is not: Spark only selects its events (`funnel_events`) and
+is additive across batches. The funnel is not: Spark only selects its columns (`funnel_events`) and
 the cross-batch matching lives in `funnel.py`.
 """
 
@@ -62,7 +62,7 @@ def sales_by_product_per_minute(events: DataFrame) -> DataFrame:
 
 def funnel_events(events: DataFrame) -> DataFrame:
     """The only columns the cross-batch funnel needs; (partition, offset, topic) identify a cart."""
-    return events.where(F.col("event_type").isin("add_to_cart", "purchase")).select(
+    return events.select(
         "user_id", "product_id", "event_type", "event_time", "topic", "partition", "offset"
     )
 

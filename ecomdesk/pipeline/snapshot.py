@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 import pandas as pd
 
 from ecomdesk.data.contract import AGGREGATE_KEYS, AGGREGATE_SCHEMAS, QUARANTINE_COUNTS
-from ecomdesk.pipeline.funnel import FunnelState, advance
+from ecomdesk.pipeline.funnel import COUNTS, FunnelState, advance
 
 ALL = "all"
 SUMS = {
@@ -21,10 +21,13 @@ SUMS = {
     "views_by_category": ["views"],
     "top_products": ["views"],
     "sales_by_product_per_minute": ["orders", "revenue"],
-    "conversion_funnel": ["carts", "purchases", "converted"],
-    "conversion_overall": ["carts", "purchases", "converted"],
+    "conversion_funnel": COUNTS,
+    "conversion_overall": COUNTS,
     QUARANTINE_COUNTS: ["count"],
 }
+# the funnel's derived rates: name -> (numerator, denominator); 0 when the denominator is 0
+RATES = {"view_to_cart": ("carted", "viewed"), "cart_to_buy": ("bought", "carted"),
+         "view_to_buy": ("bought", "viewed"), "cart_conversion_rate": ("converted", "carts")}
 KEYS = {**AGGREGATE_KEYS, QUARANTINE_COUNTS: ("reason",)}
 TABLES = (*AGGREGATE_SCHEMAS, QUARANTINE_COUNTS)
 
@@ -34,14 +37,22 @@ def utc(values) -> pd.Series:
     return pd.to_datetime(pd.Series(values), utc=True).astype("datetime64[us, UTC]")
 
 
+def with_rates(counts: pd.DataFrame) -> pd.DataFrame:
+    """The funnel's counts (COUNTS) with their RATES added."""
+    out = counts.copy()
+    for rate, (part, whole) in RATES.items():
+        base = out[whole].astype("float64")
+        out[rate] = (out[part] / base.where(base > 0)).fillna(0.0)
+    return out
+
+
 def _derive(name: str, df: pd.DataFrame) -> pd.DataFrame:
     """Recompute the non-additive columns from the additive ones."""
     df = df.copy()
     if name == "avg_ticket_per_user":
         df["avg_ticket"] = df["total_spent"] / df["orders"]
     if name in ("conversion_funnel", "conversion_overall"):
-        carts = df["carts"].astype("float64")
-        df["rate"] = (df["converted"] / carts.where(carts > 0)).fillna(0.0)
+        df = with_rates(df)
     if "window_start" in df.columns:
         df["window_end"] = df["window_start"] + pd.Timedelta(minutes=1)
     schema = AGGREGATE_SCHEMAS.get(name)
@@ -96,10 +107,8 @@ def merge(snap: Snapshot, batch_id: int, partials: BatchPartials, delay_us: int)
     tables = dict(partials.tables)
     if not delta.empty:
         start = utc(delta["minute_us"].to_numpy().astype("datetime64[us]"))
-        tables["conversion_funnel"] = pd.DataFrame(
-            {"window_start": start, "carts": delta["carts"], "purchases": delta["purchases"],
-             "converted": delta["converted"]})
-        tables["conversion_overall"] = delta[["carts", "purchases", "converted"]].sum().to_frame().T
+        tables["conversion_funnel"] = pd.DataFrame({"window_start": start, **{c: delta[c] for c in COUNTS}})
+        tables["conversion_overall"] = delta[COUNTS].sum().to_frame().T
     new_tables = {n: dict(parts) for n, parts in snap.tables.items()}
     changed: set[tuple[str, str]] = set()
     for name, part_df in tables.items():

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import signal
 import sys
 from pathlib import Path
 
-from ecomdesk.config import Config
+from ecomdesk.config import PRODUCER_PROFILES, Config
 from ecomdesk.data.contract import TOPICS
 from ecomdesk.producer import control
-from ecomdesk.producer.events import DEFAULT_CITIES, EVENT_TYPES, City, EventModel
+from ecomdesk.producer.events import DEFAULT_CITIES, EVENT_TYPES, PROFILES, City
 from ecomdesk.producer.runner import ProducerRunner, Settings
 from ecomdesk.producer.topics import TopicError, ensure_topics
 from ecomdesk.telemetry import ProducerReport, to_line
@@ -38,15 +39,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="partitions of topics created (config: kafka.partitions)")
     p.add_argument("--replication", type=_positive_int,
                    help="replication of topics created (config: kafka.replication)")
-    p.add_argument("--users", type=_positive_int, default=100, help="user ids 1..N (default 100)")
-    p.add_argument("--products", type=_positive_int, default=20, help="product ids 100..100+N-1 (default 20)")
-    p.add_argument("--stores", type=_positive_int, default=10, help="store ids 1..N (default 10)")
-    p.add_argument("--categories", type=_names, default=EventModel().categories,
-                   help="comma-separated product categories (default Tech,Home,Sports,Fashion)")
-    p.add_argument("--mix", type=_mix, default=EventModel().mix,
-                   help="event-type weights page_view,add_to_cart,purchase (default 60,25,15)")
-    p.add_argument("--cities", type=_cities, default=DEFAULT_CITIES,
-                   help="comma-separated cities: Guayaquil, Quito, Cuenca or Name:Province:lat:lon")
+    p.add_argument("--profile", choices=PRODUCER_PROFILES,
+                   help="realistic: users in sessions (view products of a category, cart some, buy some of "
+                        "those; a few %% of sessions buy), traffic by hour of day around --rate; classroom: "
+                        "independent events 60/25/15, users 1-100, products 100-119 (config: producer.profile)")
+    p.add_argument("--flat", action="store_true",
+                   help="realistic profile: keep --rate all day long (benchmarks, tests) instead of shaping it by hour")
+    p.add_argument("--users", type=_positive_int, help="user ids 1..N (realistic 5000, classroom 100)")
+    p.add_argument("--products", type=_positive_int,
+                   help="product ids 100..100+N-1 (realistic 200, classroom 20)")
+    p.add_argument("--stores", type=_positive_int, help="store ids 1..N (default 10)")
+    p.add_argument("--categories", type=_names,
+                   help="comma-separated product categories (classroom Tech,Home,Sports,Fashion; realistic "
+                        "also Books,Toys,Beauty,Food)")
+    p.add_argument("--mix", type=_mix,
+                   help="classroom only: event-type weights page_view,add_to_cart,purchase (default 60,25,15)")
+    p.add_argument("--cities", type=_cities,
+                   help="comma-separated cities: Guayaquil, Quito, Cuenca or Name:Province:lat:lon (default all three)")
     p.add_argument("--flush-timeout", type=float, default=10.0,
                    help="on SIGTERM/stop, seconds to wait for acknowledgements (default 10)")
     p.add_argument("--kafka-opt", action="append", default=[], type=_kafka_opt, metavar="KEY=VALUE",
@@ -68,6 +77,11 @@ def add_parser(subparsers) -> None:
 
 def settings_from(args: argparse.Namespace, config: Config) -> Settings:
     pc = config.producer
+    profile = args.profile or pc.profile
+    if args.mix is not None and profile != "classroom":
+        raise argparse.ArgumentTypeError("--mix applies to --profile classroom only (sessions decide the mix)")
+    shop = {"users": args.users, "products": args.products, "stores": args.stores, "categories": args.categories,
+            "mix": args.mix, "cities": args.cities}
     return Settings(
         bootstrap=args.bootstrap or config.kafka_bootstrap,
         rate=pc.rate if args.rate is None else args.rate,
@@ -77,15 +91,19 @@ def settings_from(args: argparse.Namespace, config: Config) -> Settings:
         invalid_fraction=pc.invalid_fraction if args.invalid_fraction is None else args.invalid_fraction,
         ledger=args.ledger,
         topic_prefix=args.topic_prefix,
-        model=EventModel(users=args.users, products=args.products, stores=args.stores,
-                         categories=args.categories, mix=args.mix, cities=args.cities),
+        model=dataclasses.replace(PROFILES[profile], **{k: v for k, v in shop.items() if v is not None}),
+        daily=profile == "realistic" and not args.flat,
         flush_timeout=args.flush_timeout,
         kafka=dict(args.kafka_opt),
     )
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
-    settings = settings_from(args, config)
+    try:
+        settings = settings_from(args, config)
+    except argparse.ArgumentTypeError as exc:
+        print(f"produce: {exc}", file=sys.stderr)
+        return 2
     try:
         ensure_topics(settings.bootstrap,
                       args.partitions or config.kafka.partitions,

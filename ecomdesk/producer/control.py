@@ -5,6 +5,7 @@ Commands (case-insensitive, surrounding blanks ignored):
   pause         stop sending; telemetry keeps coming
   resume        continue at the current target rate
   invalid F     fraction (0..1) of deliberately invalid events
+  campaign N M  a campaign: N times the rate for M minutes (M = 0 ends one)
   status        emit a telemetry line now
   stop          flush and exit, as on SIGTERM
 """
@@ -17,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO
 
-HELP = "commands: rate N | pause | resume | invalid F | status | stop"
+HELP = "commands: rate N | pause | resume | invalid F | campaign N M | status | stop"
 
 
 class ControlError(ValueError):
@@ -28,6 +29,7 @@ class ControlError(ValueError):
 class Command:
     verb: str
     value: float | None = None
+    minutes: float | None = None  # campaign only: how long it lasts
 
 
 def parse(line: str) -> Command | None:
@@ -43,13 +45,26 @@ def parse(line: str) -> Command | None:
     if verb in ("rate", "invalid"):
         if len(args) != 1:
             raise ControlError(f"{verb!r} takes one number; {HELP}")
-        try:
-            value = float(args[0])
-        except ValueError:
-            raise ControlError(f"{verb!r} needs a number, got {args[0]!r}") from None
+        value = _float(verb, args[0])
         check = check_rate if verb == "rate" else check_fraction
         return Command(verb, check(value))
+    if verb == "campaign":
+        if len(args) != 2:
+            raise ControlError(f"'campaign' takes a factor and minutes, e.g. 'campaign 3 10'; {HELP}")
+        factor, minutes = (_float(verb, a) for a in args)
+        if not math.isfinite(factor) or factor <= 0:
+            raise ControlError(f"campaign factor must be a finite number > 0, got {factor}")
+        if not math.isfinite(minutes) or minutes < 0:
+            raise ControlError(f"campaign minutes must be a finite number >= 0, got {minutes}")
+        return Command(verb, factor, minutes)
     raise ControlError(f"unknown command {verb!r}; {HELP}")
+
+
+def _float(verb: str, text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise ControlError(f"{verb!r} needs a number, got {text!r}") from None
 
 
 def check_rate(value: float) -> float:

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from ecomdesk.producer.sessions import Sessions, catalog_prices, session_block
 from ecomdesk.producer.topics import TOPIC_BY_EVENT_TYPE
 
 EVENT_TYPES = tuple(TOPIC_BY_EVENT_TYPE)  # page_view, add_to_cart, purchase
@@ -48,6 +49,8 @@ class EventModel:
 
     Product `first_product + i` belongs to category `categories[i % len(categories)]`;
     store `s` (1-based) is in city `cities[(s - 1) % len(cities)]`, physical or online in turns.
+    Without `sessions` events are independent draws (`mix`, any price); with them, users browse
+    in sessions (`ecomdesk.producer.sessions`) and each product has one price.
     """
 
     users: int = 100
@@ -59,6 +62,7 @@ class EventModel:
     stores: int = 10
     min_price_cents: int = 1000
     max_price_cents: int = 50000
+    sessions: Sessions | None = None
 
     def __post_init__(self) -> None:
         problems = []
@@ -80,6 +84,13 @@ class EventModel:
         """(store_type, city) of a store id."""
         n = len(self.cities)
         return STORE_TYPES[((store_id - 1) // n) % len(STORE_TYPES)], self.cities[(store_id - 1) % n]
+
+
+PROFILES = {
+    "realistic": EventModel(users=5000, products=200, sessions=Sessions(),
+                            categories=("Tech", "Home", "Sports", "Fashion", "Books", "Toys", "Beauty", "Food")),
+    "classroom": EventModel(),  # independent events, 60/25/15, users 1-100, products 100-119
+}
 
 
 @dataclass
@@ -114,6 +125,7 @@ class EventGenerator:
         mix = np.asarray(model.mix, dtype=float)
         self._mix = mix / mix.sum()
         self._locations = self._draw_locations()
+        self._prices = catalog_prices(model.products, model.min_price_cents, model.max_price_cents)
         self._buffer: Batch | None = None
 
     def _draw_locations(self) -> np.ndarray:
@@ -129,6 +141,8 @@ class EventGenerator:
 
     def _block(self) -> Batch:
         m, r, n = self.model, self.rng, BLOCK
+        if m.sessions is not None:
+            return self._session_block(m.sessions)
         return Batch(
             user=r.integers(1, m.users + 1, n),
             product=r.integers(0, m.products, n),
@@ -139,6 +153,12 @@ class EventGenerator:
             chance=r.random(n),
             kind=r.integers(0, 1 << 30, n),
         )
+
+    def _session_block(self, sessions: Sessions) -> Batch:
+        m, r = self.model, self.rng
+        ev = session_block(sessions, m.users, len(m.categories), m.products, m.stores, LOCATIONS_PER_CITY, r)
+        n = len(ev["user"])
+        return Batch(cents=self._prices[ev["product"]], chance=r.random(n), kind=r.integers(0, 1 << 30, n), **ev)
 
     def take(self, n: int) -> Batch:
         """The next `n` events of the sequence."""

@@ -33,6 +33,7 @@ from ecomdesk.producer.invalid import chosen, corrupt, kind_of
 from ecomdesk.producer.ledger import Ledger
 from ecomdesk.producer.pacer import Pacer
 from ecomdesk.producer.topics import TOPIC_BY_EVENT_TYPE
+from ecomdesk.producer.traffic import Traffic
 from ecomdesk.telemetry import ProducerReport
 
 # Throughput settings measured with `scripts/bench producer` (docs/BENCHMARKS.md): zstd makes
@@ -56,7 +57,7 @@ LOG_EVERY = 5.0  # at most one line per kind of broker trouble in this many seco
 @dataclass
 class Settings:
     bootstrap: str
-    rate: float = 1000.0  # events/s; 0 = as fast as possible
+    rate: float = 1000.0  # events/s (the daily average when `daily`); 0 = as fast as possible
     count: int | None = None  # stop after this many events
     duration: float | None = None  # stop after this many seconds
     seed: int | None = None
@@ -64,6 +65,7 @@ class Settings:
     ledger: Path | None = None
     topic_prefix: str = ""
     model: EventModel = field(default_factory=EventModel)
+    daily: bool = False  # shape the rate by the hour of day (`ecomdesk.producer.traffic`)
     telemetry_interval: float = 1.0
     flush_timeout: float = 10.0  # on stop: how long to wait for acknowledgements
     kafka: dict = field(default_factory=dict)  # overrides of KAFKA_DEFAULTS
@@ -98,6 +100,8 @@ class ProducerRunner:
         self._stop_reason: str | None = None
         self._hurry = False
         self._last_log: dict[str, float] = {}
+        self.traffic = Traffic(settings.daily)
+        self.clock = time.time  # wall clock for the hour of day and campaigns (tests replace it)
         self.generator = EventGenerator(settings.model, settings.seed)
         self.encoder = Encoder(self.generator)
         self.ledger = Ledger(settings.ledger, self.generator) if settings.ledger else None
@@ -148,22 +152,37 @@ class ProducerRunner:
 
     def _apply(self, cmd: Command, pacer: Pacer, now: float) -> None:
         if cmd.verb == "rate":
-            assert cmd.value is not None  # parse gives "rate" and "invalid" a number
+            assert cmd.value is not None  # parse gives "rate", "invalid" and "campaign" a number
             self.s.rate = cmd.value
-            pacer.reset(cmd.value, now)
+            pacer.reset(self.target_rate(), now)
         elif cmd.verb == "pause":
             self.paused = True
         elif cmd.verb == "resume":
             if self.paused:
-                pacer.reset(self.s.rate, now)
+                pacer.reset(self.target_rate(), now)
             self.paused = False
+        elif cmd.verb == "campaign":
+            assert cmd.value is not None and cmd.minutes is not None
+            self.traffic.campaign(cmd.value, cmd.minutes, self.clock())  # the loop steers to it
         elif cmd.verb == "invalid":
             assert cmd.value is not None
             self.s.invalid_fraction = cmd.value
         elif cmd.verb == "stop":
             self.request_stop("stop command")
-        self.log(f"control: {cmd.verb}{'' if cmd.value is None else f' {cmd.value:g}'}")
+        args = "".join(f" {v:g}" for v in (cmd.value, cmd.minutes) if v is not None)
+        self.log(f"control: {cmd.verb}{args}")
         self._tick(now, force=True)
+
+    def target_rate(self) -> float:
+        """The rate to keep now: the configured one shaped by the hour of day and a campaign."""
+        return self.s.rate * self.traffic.multiplier(self.clock())
+
+    def _steer(self, pacer: Pacer, now: float) -> None:
+        """Follow the target as it moves (hours, a campaign's start and end): a new schedule once it
+        is more than 1 % off."""
+        target = self.target_rate()
+        if abs(target - pacer.rate) > 0.01 * pacer.rate:
+            pacer.reset(target, now)
 
     # ----- telemetry ---------------------------------------------------------------------
     def snapshot(self, rate: float, final: bool = False) -> ProducerReport:
@@ -175,7 +194,7 @@ class ProducerRunner:
             failed=t.failed,
             in_flight=in_flight,
             rate=round(rate, 1),
-            target_rate=float(self.s.rate),
+            target_rate=float(self.target_rate()),
             paused=self.paused,
             invalid_fraction=float(self.s.invalid_fraction),
             per_topic=dict(t.per_topic),
@@ -196,12 +215,13 @@ class ProducerRunner:
         """Produce until count, duration, a stop command or request_stop; 0 when all acknowledged."""
         start = self._tick_at = time.monotonic()
         self._tick_sent = 0
-        pacer = Pacer(self.s.rate, start)
+        pacer = Pacer(self.target_rate(), start)
         try:
             while self._stop_reason is None:
                 now = time.monotonic()
                 while not self.commands.empty():
                     self._apply(self.commands.get(), pacer, now)
+                self._steer(pacer, now)
                 if self._finished(now - start):
                     break
                 n = 0 if self.paused else pacer.due(now)

@@ -1,7 +1,7 @@
 """The producer as a managed service of the supervisor.
 
 It reads control commands on stdin (see `ecomdesk.producer.control`: `rate N`, `pause`,
-`resume`, `invalid F`, `status`, `stop`), writes one telemetry line (a ProducerReport) per second,
+`resume`, `invalid F`, `campaign N M`, `status`, `stop`), writes one telemetry line (a ProducerReport) per second,
 and is ready once the first of those lines arrived (it has connected and started sending).
 """
 
@@ -61,6 +61,7 @@ def producer_command(config: Config, ledger: Path | None = None) -> list[str]:
         "--bootstrap", config.kafka_bootstrap,
         "--rate", repr(float(p.rate)),
         "--invalid-fraction", repr(float(p.invalid_fraction)),
+        "--profile", p.profile,
         "--partitions", str(config.kafka.partitions),
         "--replication", str(config.kafka.replication),
         "--flush-timeout", str(FLUSH_TIMEOUT),

@@ -16,8 +16,8 @@ import pyarrow.fs as pafs
 
 from ecomdesk.data import contract
 from ecomdesk.pipeline.commit import Committer
-from ecomdesk.pipeline.funnel import CART_COLUMNS
-from ecomdesk.pipeline.snapshot import ALL, SUMS, TABLES, BatchPartials, Snapshot, day_parts, merge
+from ecomdesk.pipeline.funnel import COUNTS, EVENT_COLUMNS
+from ecomdesk.pipeline.snapshot import ALL, SUMS, TABLES, BatchPartials, Snapshot, day_parts, merge, with_rates
 from ecomdesk.pipeline.store import ArrowStore
 
 QUERY_ID = "sample-query"
@@ -43,9 +43,7 @@ def sample_frames(days: int, products: int, users: int = 5000, seed: int = 7) ->
         }
     )
     per_product["revenue"] = per_product["orders"] * rng.uniform(5, 500, len(per_product)).round(2)
-    carts = rng.poisson(80, len(minutes))
-    purchases = np.minimum(carts, orders)
-    converted = (purchases * 0.8).astype(int)
+    funnel = _funnel(rng, len(minutes), orders)
     user_orders = rng.integers(1, 30, users)
     spent = (user_orders * rng.uniform(10, 300, users)).round(2)
     return {
@@ -68,26 +66,20 @@ def sample_frames(days: int, products: int, users: int = 5000, seed: int = 7) ->
         "views_by_category": pd.DataFrame({"category": CATEGORIES, "views": rng.integers(1000, 90000, 8)}),
         "top_products": pd.DataFrame({"product_id": pids, "views": rng.integers(100, 50000, products)}),
         "sales_by_product_per_minute": per_product,
-        "conversion_funnel": pd.DataFrame(
-            {
-                "window_start": minutes,
-                "window_end": ends,
-                "carts": carts,
-                "purchases": purchases,
-                "converted": converted,
-                "rate": np.where(carts > 0, converted / np.maximum(carts, 1), 0.0),
-            }
-        ),
-        "conversion_overall": pd.DataFrame(
-            {
-                "carts": [int(carts.sum())],
-                "purchases": [int(purchases.sum())],
-                "converted": [int(converted.sum())],
-                "rate": [float(converted.sum() / carts.sum())],
-            }
-        ),
+        "conversion_funnel": funnel.assign(window_start=minutes, window_end=ends),
+        "conversion_overall": with_rates(funnel[COUNTS].sum().to_frame().T),
         contract.QUARANTINE_COUNTS: pd.DataFrame({"reason": ["malformed_json", "negative_price"], "count": [12, 3]}),
     }
+
+
+def _funnel(rng: np.random.Generator, n: int, orders: np.ndarray) -> pd.DataFrame:
+    """Per-minute funnel counts in the shape real shops report: a few percent of views are bought."""
+    viewed = rng.poisson(2000, n)
+    carted = rng.binomial(viewed, 0.08)
+    carts = carted + rng.poisson(5, n)
+    converted = rng.binomial(carts, 0.35)
+    return with_rates(pd.DataFrame({"viewed": viewed, "carted": carted, "bought": rng.binomial(carted, 0.35),
+                                "carts": carts, "purchases": np.maximum(orders, converted), "converted": converted}))
 
 
 def whole(snap: Snapshot, name: str) -> pd.DataFrame:
@@ -145,6 +137,6 @@ def publish_next(prev: Published, step: int = 1, days: set[str] | None = None) -
         rows = [df for part, df in parts.items() if part == ALL or part in days]
         if rows:
             partials[name] = pd.concat(rows, ignore_index=True).assign(**dict.fromkeys(SUMS[name], step))
-    no_events = pd.DataFrame({c: [] for c in [*CART_COLUMNS, "event_type"]})
+    no_events = pd.DataFrame({c: [] for c in EVENT_COLUMNS})
     snap, changed = merge(prev.snap, prev.snap.batch_id + 1, BatchPartials(partials, no_events, None), DELAY_US)
     return Published(prev.committer, snap, prev.committer.publish(snap, changed, query_id=prev.manifest["query_id"]))

@@ -16,6 +16,46 @@ def _ns(ts: pd.Series) -> pd.Series:
     return pd.to_datetime(ts, utc=True).astype("datetime64[ns, UTC]")
 
 
+def _next(left: pd.DataFrame, on: str, right: pd.DataFrame) -> pd.Series:
+    """Per row of `left` (user_id, product_id, column `on`), the time of the first event of `right`
+    of the same user and product at or after `on` (NaT when none): an as-of join, linear in the
+    events where pairing every row with every event is quadratic per key."""
+    keys = ["user_id", "product_id"]
+    lhs = left[keys].assign(t=_ns(left[on]), row=range(len(left))).dropna(subset=["t"]).sort_values("t")
+    rhs = right[keys].assign(t=_ns(right["event_time"])).sort_values("t")
+    hit = pd.merge_asof(lhs, rhs.assign(t_next=rhs["t"]), on="t", by=keys, direction="forward")
+    return hit.set_index("row")["t_next"].reindex(range(len(left))).set_axis(left.index)
+
+
+def _funnel(views, carts, orders) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The view funnel and the cart conversion (docs/DATA_CONTRACT.md), per minute and overall.
+
+    A view's earliest cart within the window decides it: carted when that cart is at most 20 min
+    after the view, bought when the first purchase at or after that cart is too. A cart converts
+    when the first purchase at or after it is at most 20 minutes later.
+    """
+    views = views.assign(t=_ns(views["event_time"]))
+    views["cart"] = _next(views, "event_time", carts)
+    views["buy"] = _next(views, "cart", orders)
+    carted = views[views["cart"] - views["t"] <= FUNNEL]
+    bought = carted[carted["buy"] - carted["t"] <= FUNNEL]
+    buy_after_cart = _next(carts, "event_time", orders)
+    converted = carts[buy_after_cart - _ns(carts["event_time"]) <= FUNNEL]
+    parts = {"viewed": views, "carted": carted, "bought": bought, "carts": carts, "purchases": orders,
+             "converted": converted}
+    f = pd.concat([df.groupby("minute").size().rename(name) for name, df in parts.items()], axis=1)
+    f = f.fillna(0).astype("int64").rename_axis("window_start").reset_index()
+    overall = pd.DataFrame({name: [len(df)] for name, df in parts.items()})
+    return _rates(f), _rates(overall)
+
+
+def _rates(f: pd.DataFrame) -> pd.DataFrame:
+    for rate, part, whole in (("view_to_cart", "carted", "viewed"), ("cart_to_buy", "bought", "carted"),
+                              ("view_to_buy", "bought", "viewed"), ("cart_conversion_rate", "converted", "carts")):
+        f[rate] = [p / w if w else 0.0 for p, w in zip(f[part], f[whole], strict=True)]
+    return f
+
+
 def aggregates(ev: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """ev: user_id, product_id (str), category, event_type, price, event_time (UTC)."""
     ev = ev.assign(minute=_minute(ev["event_time"]))
@@ -34,25 +74,7 @@ def aggregates(ev: pd.DataFrame) -> dict[str, pd.DataFrame]:
     out["sales_by_product_per_minute"] = orders.groupby(["product_id", "minute"]).agg(
         orders=("price", "size"), revenue=("price", "sum")).reset_index().rename(
         columns={"minute": "window_start"})
-    # A cart converts when the same user buys the same product 0..20 minutes after it, i.e. when the
-    # first such purchase at or after the cart's time is at most 20 minutes later (an as-of join:
-    # linear in the events, where pairing every cart with every purchase is quadratic per key).
-    keys = ["user_id", "product_id"]
-    c = carts[keys].assign(t=_ns(carts["event_time"]), row=range(len(carts))).sort_values("t")
-    p = orders[keys].assign(t=_ns(orders["event_time"])).sort_values("t")
-    first = pd.merge_asof(c, p.assign(t_p=p["t"]), on="t", by=keys, direction="forward", allow_exact_matches=True)
-    converted = carts.iloc[sorted(first.loc[(first["t_p"] - first["t"]) <= FUNNEL, "row"])]
-    f = pd.concat([
-        carts.groupby("minute").size().rename("carts"),
-        orders.groupby("minute").size().rename("purchases"),
-        converted.groupby("minute").size().rename("converted"),
-    ], axis=1).fillna(0).astype("int64").reset_index().rename(columns={"index": "window_start",
-                                                                         "minute": "window_start"})
-    f["rate"] = (f.converted / f.carts.where(f.carts > 0)).fillna(0.0)
-    out["conversion_funnel"] = f
-    n_c, n_p, n_k = len(carts), len(orders), len(converted)
-    out["conversion_overall"] = pd.DataFrame(
-        {"carts": [n_c], "purchases": [n_p], "converted": [n_k], "rate": [n_k / n_c if n_c else 0.0]})
+    out["conversion_funnel"], out["conversion_overall"] = _funnel(views, carts, orders)
     return out
 
 

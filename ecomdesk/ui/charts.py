@@ -19,6 +19,10 @@ from ecomdesk.data.time_range import BY_KEY, DEFAULT, MINUTE, RANGES, ChartView,
 from ecomdesk.ui.chart_box import LEGEND_BRUSH, PALETTE, ChartBox, ValueAxis, aggregate_source, bars, hbars, lay_out
 
 SORT_LABELS = {"avg_ticket": "Average ticket", "total_spent": "Total spent", "orders": "Orders"}
+FUNNEL_TIP = ("Product views, and those the same user added to the cart within 20 minutes, then bought "
+              "(after that cart, within 20 minutes of the view). Each bar: views; % of the bar before.")
+CART_CONVERSION_TIP = ("Cart conversion rate: carts (add_to_cart events) that the same user bought, same product, "
+                       "0-20 minutes after the cart, out of all carts. Not a step of the funnel.")
 GAP_SECONDS = 90  # consecutive points further apart than this (minutes without data) are not joined
 MARKERS_UP_TO = 120  # per-minute lines mark each point while they have at most this many
 
@@ -166,8 +170,11 @@ class BusinessCharts(QWidget):
         )
         self.product_sales.plot.getPlotItem().addLegend(offset=(10, 5), brush=LEGEND_BRUSH)
         self.product_lines: list[MinuteLine] = []
-        self.funnel = ChartBox("Conversion funnel", empty="No carts yet", source=aggregate_source(
-            base_path, "conversion_overall", "Carts, purchases and carts converted to a purchase, all time."))
+        self.funnel = ChartBox("Conversion funnel", empty="No page views yet", source=aggregate_source(
+            base_path, "conversion_overall", "Page views, those added to the cart and those bought within the "
+            "conversion window, all time; the cart conversion rate beside the title is another figure."))
+        self.funnel.plot.setToolTip(FUNNEL_TIP)
+        self.funnel.heading.setToolTip(f"{self.funnel.heading.toolTip()}\n\n{CART_CONVERSION_TIP}")
         self.range_bar = RangeBar(time_range)
         self.range_bar.combo.currentIndexChanged.connect(self._range_chosen)
         self.range_bar.live.clicked.connect(self.back_to_live)
@@ -230,11 +237,21 @@ class BusinessCharts(QWidget):
         self.products.data = prods
         bars(self.products, prods["product_id"].astype(str).tolist(), prods["views"].tolist(), PALETTE[4])
         self._draw_product_sales(views["sales_by_product_per_minute"], now, bucket)
-        funnel = views["conversion_funnel"]
+        self._draw_funnel(views["conversion_funnel"], views["cart_conversion_rate"])
+
+    def _draw_funnel(self, funnel: pd.DataFrame, cart_rate: float | None) -> None:
+        """Viewed -> Added to cart -> Bought, each bar labelled with its share of the step before;
+        the cart conversion rate, a different figure, beside the title with its definition."""
         self.funnel.data = funnel
         bars(self.funnel, funnel["stage"].tolist(), funnel["count"].tolist(), PALETTE[3])
-        rate = views["conversion_rate"]
-        self.funnel.set_heading("" if rate is None else f"— conversion {rate:.1%}")
+        item = self.funnel.plot.getPlotItem()
+        item.getAxis("bottom").setTicks([[(i, stage) for i, stage in enumerate(funnel["stage"])]])
+        for i, (count, step) in enumerate(zip(funnel["count"], funnel["step"], strict=True)):
+            label = pg.TextItem(f"{count:,}" + (f"\n{step:.1%} of the step before" if i else ""),
+                                color="#333", anchor=(0.5, 1.0))
+            label.setPos(i, count)
+            item.addItem(label)
+        self.funnel.set_heading("" if cart_rate is None else f"— cart conversion rate {cart_rate:.1%}")
 
     def _redraw_users(self) -> None:
         if self.all_users is not None:

@@ -1,6 +1,6 @@
-"""Live producer controls (rate, pause/resume, invalid fraction) and its delivery counters.
+"""Live producer controls (rate, pause/resume, invalid fraction, campaign) and its delivery counters.
 
-Commands are the producer's stdin protocol: "rate N", "pause", "resume", "invalid F".
+Commands are the producer's stdin protocol: "rate N", "pause", "resume", "invalid F", "campaign N M".
 """
 
 from __future__ import annotations
@@ -46,12 +46,25 @@ class ProducerPanel(QGroupBox):
         self.pause = QPushButton("Pause")
         self.pause.setToolTip("Pause or resume the producer's sending; it keeps running")
         self.paused = False
+        self.campaign_factor = QDoubleSpinBox()
+        self.campaign_factor.setRange(1.1, 100.0)
+        self.campaign_factor.setDecimals(1)
+        self.campaign_factor.setPrefix("x")
+        self.campaign_factor.setValue(3.0)
+        self.campaign_minutes = QDoubleSpinBox()
+        self.campaign_minutes.setRange(1.0, 24 * 60.0)
+        self.campaign_minutes.setDecimals(0)
+        self.campaign_minutes.setSuffix(" min")
+        self.campaign_minutes.setValue(10.0)
+        self.apply_campaign = QPushButton("Start campaign")
+        self.apply_campaign.setToolTip("A burst: the rate times the factor for that many minutes")
 
         # bound methods, not lambdas: a lambda holding `self` in a child's connection keeps the panel alive
         self.apply_rate.clicked.connect(self._send_rate)
         self.rate.editingFinished.connect(self._rate_edited)
         self.apply_invalid.clicked.connect(self._send_invalid)
         self.pause.clicked.connect(self._toggle_pause)
+        self.apply_campaign.clicked.connect(self._send_campaign)
 
         controls = QFormLayout()
         row = QHBoxLayout()
@@ -62,6 +75,11 @@ class ProducerPanel(QGroupBox):
         row.addWidget(self.invalid, 1)
         row.addWidget(self.apply_invalid)
         controls.addRow("Invalid events", row)
+        row = QHBoxLayout()
+        row.addWidget(self.campaign_factor)
+        row.addWidget(self.campaign_minutes)
+        row.addWidget(self.apply_campaign)
+        controls.addRow("Campaign", row)
         controls.addRow("", self.pause)
 
         self.counters: dict[str, QLabel] = {}
@@ -90,6 +108,9 @@ class ProducerPanel(QGroupBox):
     def _send_invalid(self) -> None:
         self.control.emit(f"invalid {self.invalid.value():g}")
 
+    def _send_campaign(self) -> None:
+        self.control.emit(f"campaign {self.campaign_factor.value():g} {self.campaign_minutes.value():g}")
+
     def _toggle_pause(self) -> None:
         self.control.emit("resume" if self.paused else "pause")
 
@@ -98,7 +119,7 @@ class ProducerPanel(QGroupBox):
             self._send_rate()
 
     def _set_enabled(self, on: bool) -> None:
-        for w in (self.apply_rate, self.apply_invalid, self.pause):
+        for w in (self.apply_rate, self.apply_invalid, self.apply_campaign, self.pause):
             w.setEnabled(on)
 
     def update_status(self, st) -> None:
