@@ -247,10 +247,11 @@ class BusinessCharts(QWidget):
         item = self.funnel.plot.getPlotItem()
         item.getAxis("bottom").setTicks([[(i, stage) for i, stage in enumerate(funnel["stage"])]])
         for i, (count, step) in enumerate(zip(funnel["count"], funnel["step"], strict=True)):
-            label = pg.TextItem(f"{count:,}" + (f"\n{step:.1%} of the step before" if i else ""),
-                                color="#333", anchor=(0.5, 1.0))
+            label = pg.TextItem(f"{count:,}" + (f"\n{step:.1%}" if i else ""), color="#333", anchor=(0.5, 1.0))
             label.setPos(i, count)
             item.addItem(label)
+        top = max(funnel["count"].max(), 1) if len(funnel) else 1
+        item.setYRange(0, top * 1.25, padding=0)  # room for the first bar's label
         self.funnel.set_heading("" if cart_rate is None else f"— cart conversion rate {cart_rate:.1%}")
 
     def _redraw_users(self) -> None:
