@@ -72,6 +72,7 @@ class Producer:
     invalid_fraction: float = 0.0
     seed: int | None = None
     profile: str = "realistic"  # one of PRODUCER_PROFILES (see ecomdesk.producer.events.PROFILES)
+    flat: bool = False  # realistic profile: the rate all day long instead of shaped by the hour (benchmarks)
 
 
 @dataclass

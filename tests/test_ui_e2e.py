@@ -43,7 +43,8 @@ def _per_minute(ledger: pd.DataFrame) -> pd.DataFrame:
 
 def test_start_all_chart_rate_change_stop_all(qtbot, tmp_path, monkeypatch):
     config = isolated_config(tmp_path / "home")
-    config.producer = dataclasses.replace(config.producer, rate=200.0, invalid_fraction=0.0, seed=11)
+    # flat: the target rate is what the panel sets at any hour (the realistic profile shapes it by the hour)
+    config.producer = dataclasses.replace(config.producer, rate=200.0, invalid_fraction=0.0, seed=11, flat=True)
     config.ui.refresh_seconds = 1.0
     config.save()
     ledger = tmp_path / "ledger.parquet"

@@ -403,7 +403,7 @@ def run(opts: Options) -> Result:
     with tempfile.TemporaryDirectory(prefix="ecomdesk-chaos-") as tmp:
         home = (opts.home or Path(tmp)).resolve()
         config = isolated_config(home)
-        config.producer = dataclasses.replace(config.producer, rate=opts.rate,
+        config.producer = dataclasses.replace(config.producer, rate=opts.rate, flat=True,  # R at any hour
                                               invalid_fraction=opts.invalid_fraction, seed=None)
         if opts.restart_attempts is not None:
             config.restart = dataclasses.replace(config.restart, attempts=opts.restart_attempts)

@@ -68,6 +68,8 @@ def producer_command(config: Config, ledger: Path | None = None) -> list[str]:
     ]
     if p.seed is not None:
         cmd += ["--seed", str(p.seed)]
+    if p.flat:
+        cmd += ["--flat"]
     if ledger is not None:
         cmd += ["--ledger", str(ledger)]
     return cmd
