@@ -17,7 +17,7 @@ def test_short_chaos_run_loses_nothing_and_doubles_nothing(tmp_path):
     # seed 35 draws: SIGKILL spark-job, SIGKILL hdfs-datanode, SIGSTOP hdfs-namenode, SIGKILL kafka,
     # SIGKILL producer. The intervals are shortened so the run fits a test, and each fault
     # waits for the previous one's recovery (overlapping faults are the full run's business).
-    opts = chaos.Options(minutes=0, faults=5, rate=500, seed=35, gap=(3, 5), pause=(4, 8), warmup=5,
+    opts = chaos.Options(minutes=0, faults=5, rate=200, seed=35, gap=(3, 5), pause=(4, 8), warmup=5,
                          after_recovery=True, target_timeout=240, settle_timeout=300, drain_timeout=180,
                          home=tmp_path / "home")
     result = chaos.run(opts)
