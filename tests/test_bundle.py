@@ -82,8 +82,8 @@ def test_the_bundle_opens_its_window(bundle, bare_env, tmp_path):
         window, after = wait_for_window(display, app, tmp_path / "app.log")
         print(f"bundle window visible after {after:.1f} s")
         assert '"ecomdesk", "ecomdesk"' in wm_class(display, window)  # the desktop entry's StartupWMClass
-        app.send_signal(signal.SIGTERM)  # closes the window the normal way
-        assert app.wait(60) == 0
+        app.send_signal(signal.SIGTERM)  # closes the window the normal way (reads in flight finish first)
+        assert app.wait(120) == 0
 
 
 def test_the_bundle_is_its_own_launcher(bundle):
