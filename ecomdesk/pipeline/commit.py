@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ecomdesk.data import contract as C
@@ -166,6 +167,22 @@ class Committer:
             self.store.delete(dst)
             self.store.rename(src, dst)
         self.store.delete(staging)
+
+    def write_events(self, batch_id: int, events: pa.Table) -> None:
+        """Write a batch's valid events (EVENT_SCHEMA plus `kind` and `event_date`) from the driver into
+        the layout Spark's partitioned writer gives them: one file per kind and day, concurrently."""
+        files = {}
+        for key in events.group_by(["kind", "event_date"]).aggregate([]).to_pylist():
+            mask = pc.and_(pc.equal(events["kind"], key["kind"]), pc.equal(events["event_date"], key["event_date"]))
+            buf = io.BytesIO()
+            pq.write_table(events.filter(mask).select(C.EVENT_SCHEMA.names).cast(C.EVENT_SCHEMA), buf)
+            files[f"{key['kind']}/event_date={key['event_date']}/batch_id={batch_id}"] = buf.getvalue()
+        self._all(self._replace_folder, list(files), list(files.values()))
+
+    def _replace_folder(self, folder: str, data: bytes) -> None:
+        """A folder holding one file, whatever an earlier attempt left in it."""
+        self.store.delete(folder)
+        self.store.write_bytes(f"{folder}/part-00000-driver.parquet", data)
 
     def publish(self, snap: Snapshot, changed: set[tuple[str, str]], query_id: str | None = None,
                 generation: int = 0, inherit: bool = True) -> dict:
