@@ -28,6 +28,7 @@ from ecomdesk.pipeline.snapshot import BatchPartials, Snapshot, merge, utc
 
 log = logging.getLogger(__name__)
 
+STATE_EVERY_BATCHES = 30
 _TAG = "_partial"
 _FUNNEL = "_funnel_events"
 _TOTALS = "_totals"
@@ -102,20 +103,23 @@ def collect_partials(events: DataFrame, rejected: DataFrame, keep_rows: int = 0)
 class BatchProcessor:
     """The foreachBatch function; keeps the current snapshot in driver memory between batches.
 
-    A batch of at most `driver_rows` valid events is one Spark job: its events come home with the
-    partials and the driver writes them (a few small Parquet files), where Spark's writer costs a
-    second job and its commit protocol's round trips to the NameNode. A larger batch is parsed into
-    a cache, and Spark writes its events (in parallel, on a cluster's executors) while the partials
-    are collected. The previous batch's size decides which way the next one goes.
+    The batch's records are parsed into a cache. A batch of at most `driver_rows` valid events is
+    then one Spark job: its events come home with the partials and the driver writes them (a few
+    small Parquet files), where Spark's writer costs a second job and its commit protocol's round
+    trips to the NameNode. A larger batch's events are written by Spark (in parallel, on a cluster's
+    executors) while the partials are collected. The previous batch's size decides which way the
+    next one goes.
     """
 
     def __init__(self, committer: Committer, snapshot: Snapshot, delay_us: int, topic_prefix: str = "",
-                 driver_rows: int = 20_000):
+                 driver_rows: int = 20_000, state_every: float = 60.0):
         self.committer, self.snapshot, self.delay_us = committer, snapshot, delay_us
         self.topic_prefix, self.driver_rows = topic_prefix, driver_rows
         self.query_id: str | None = None
         self.timings: dict[int, dict[str, int]] = {}  # batch id -> its steps in ms, until reported
         self.last_events = 0
+        # the funnel state is saved every state_every seconds (or 30 batches): a restart replays the rest
+        self.state_every, self.state_saved_at = state_every, time.monotonic()
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch")
 
     def _spark_write(self, events: DataFrame, staging: str):
@@ -132,9 +136,8 @@ class BatchProcessor:
         store.delete(staging)
         cores = kafka_batch.sparkSession.sparkContext.defaultParallelism
         large = self.last_events > self.driver_rows
-        parsed = parse_records(kafka_batch.coalesce(cores), self.topic_prefix)
-        if large:
-            parsed = parsed.persist(StorageLevel.MEMORY_AND_DISK)
+        # cached: every partial of the union reads it, and reading Kafka once per partial is far slower
+        parsed = parse_records(kafka_batch.coalesce(cores), self.topic_prefix).persist(StorageLevel.MEMORY_AND_DISK)
         try:
             events, rejected = valid_events(parsed), quarantined(parsed)
             write = self._spark_write(events, staging) if large else None
@@ -148,15 +151,18 @@ class BatchProcessor:
                 write.result()
             t2 = time.monotonic()
         finally:
-            if large:
-                parsed.unpersist()
+            parsed.unpersist()
         if partials.events is not None:
             self.committer.write_events(batch_id, partials.events)
         self.committer.move_staged(batch_id, staging)
         t3 = time.monotonic()
         snapshot, changed = merge(self.snapshot, batch_id, partials, self.delay_us)
         t4 = time.monotonic()
-        self.committer.publish(snapshot, changed, self.query_id)
+        save_state = (time.monotonic() - self.state_saved_at >= self.state_every
+                      or self.committer.state_age(batch_id) >= STATE_EVERY_BATCHES)
+        self.committer.publish(snapshot, changed, self.query_id, save_state=save_state)
+        if save_state:
+            self.state_saved_at = time.monotonic()
         self.snapshot = snapshot
         self.last_events = partials.count
         t5 = time.monotonic()
