@@ -162,7 +162,8 @@ def test_the_state_keeps_what_a_late_event_within_the_horizon_can_reach():
     early = [("buy", 1, 10, horizon + MIN // 2), ("buy", 2, 10, horizon - 1),
              ("cart", 1, 10, horizon + MIN // 4), ("cart", 2, 10, horizon - 1)]
     state, _ = advance(FunnelState.empty(), batch(early), horizon + 20 * MIN)
-    assert state.saved()["purchases"]["user_id"].tolist() == ["1"] and state.saved()["carts"]["user_id"].tolist() == ["1"]
+    saved = state.saved()
+    assert saved["purchases"]["user_id"].tolist() == ["1"] and saved["carts"]["user_id"].tolist() == ["1"]
     late = [("cart", 1, 10, horizon), ("cart", 2, 10, horizon - MIN), ("view", 1, 10, horizon)]
     _, delta = advance(state, batch(late), horizon + 20 * MIN)
     assert delta.set_index("minute_us")[["converted", "bought"]].to_dict("list") == {
