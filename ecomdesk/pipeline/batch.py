@@ -120,43 +120,51 @@ class BatchProcessor:
         self.last_events = 0
         # the funnel state is saved every state_every seconds (or 30 batches): a restart replays the rest
         self.state_every, self.state_saved_at = state_every, time.monotonic()
-        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch")
+        self.staged = False  # whether Spark wrote into the current batch's staging directory
+        self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="batch")
 
-    def _spark_write(self, events: DataFrame, staging: str):
-        return self.pool.submit(events.write.partitionBy("kind", "event_date").parquet,
-                                self.committer.store.uri(f"{staging}/events"))
+    def _stage(self, write, path: str, staging: str):
+        """Start one of Spark's writes into the batch's staging directory (emptied first: an earlier
+        attempt may have left files in it)."""
+        if not self.staged:
+            self.committer.store.delete(staging)
+            self.staged = True
+        return self.pool.submit(write, self.committer.store.uri(f"{staging}/{path}"))
 
     def __call__(self, kafka_batch: DataFrame, batch_id: int) -> None:
         if batch_id <= self.snapshot.batch_id:
             log.warning("batch %d was already committed (manifest exists): skipping its replay", batch_id)
             return
         t0 = time.monotonic()
-        store = self.committer.store
-        staging = f"{STAGING_DIR}/batch-{batch_id}"
-        store.delete(staging)
+        staging, self.staged = f"{STAGING_DIR}/batch-{batch_id}", False
         cores = kafka_batch.sparkSession.sparkContext.defaultParallelism
         large = self.last_events > self.driver_rows
         # cached: every partial of the union reads it, and reading Kafka once per partial is far slower
         parsed = parse_records(kafka_batch.coalesce(cores), self.topic_prefix).persist(StorageLevel.MEMORY_AND_DISK)
         try:
             events, rejected = valid_events(parsed), quarantined(parsed)
-            write = self._spark_write(events, staging) if large else None
+            by_spark = events.write.partitionBy("kind", "event_date").parquet
+            write = self._stage(by_spark, "events", staging) if large else None
             partials = collect_partials(events, rejected, 0 if large else self.driver_rows)
             if write is None and partials.events is None:  # larger than the previous batch foretold
-                write = self._spark_write(events, staging)
+                write = self._stage(by_spark, "events", staging)
             t1 = time.monotonic()
             if not partials.tables[QUARANTINE_COUNTS].empty:
-                rejected.write.partitionBy("ingest_date").parquet(store.uri(f"{staging}/quarantine"))
+                self._stage(rejected.write.partitionBy("ingest_date").parquet, "quarantine", staging).result()
             if write is not None:
                 write.result()
             t2 = time.monotonic()
         finally:
             parsed.unpersist()
-        if partials.events is not None:
-            self.committer.write_events(batch_id, partials.events)
-        self.committer.move_staged(batch_id, staging)
-        t3 = time.monotonic()
+        # the driver's writes and Spark's moves go on while the driver merges
+        io = [self.pool.submit(self.committer.write_events, batch_id, partials.events)
+              if partials.events is not None else None,
+              self.pool.submit(self.committer.move_staged, batch_id, staging) if self.staged else None]
         snapshot, changed = merge(self.snapshot, batch_id, partials, self.delay_us)
+        t3 = time.monotonic()
+        for f in io:
+            if f is not None:
+                f.result()
         t4 = time.monotonic()
         save_state = (time.monotonic() - self.state_saved_at >= self.state_every
                       or self.committer.state_age(batch_id) >= STATE_EVERY_BATCHES)
@@ -166,10 +174,10 @@ class BatchProcessor:
         self.snapshot = snapshot
         self.last_events = partials.count
         t5 = time.monotonic()
-        steps = {"partials": t1 - t0, "writes": t2 - t1, "move": t3 - t2, "merge": t4 - t3, "publish": t5 - t4}
+        steps = {"partials": t1 - t0, "writes": t2 - t1, "merge": t3 - t2, "move": t4 - t3, "publish": t5 - t4}
         self.timings = {b: t for b, t in self.timings.items() if b > batch_id - 10}
         self.timings[batch_id] = {k: round(v * 1000) for k, v in steps.items()}
-        log.info("batch %d timing: partials %.2f s, writes +%.2f s, move %.2f s, merge %.2f s, publish %.2f s "
+        log.info("batch %d timing: partials %.2f s, writes +%.2f s, merge %.2f s, moves +%.2f s, publish %.2f s "
                  "(%d events, written by %s; %d changed parts, %d funnel state rows)", batch_id, t1 - t0,
                  t2 - t1, t3 - t2, t4 - t3, t5 - t4, partials.count,
                  "the driver" if partials.events is not None else "Spark", len(changed), snapshot.funnel.rows)
