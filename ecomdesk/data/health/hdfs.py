@@ -70,27 +70,27 @@ def _detail(namenodes: list[m.NameNode], beans: dict[str, dict]) -> m.HdfsDetail
         safe_mode=str(safe_mode), datanodes=tuple(nodes))
 
 
-def _problems(d: m.HdfsDetail) -> list[str]:
-    problems = []
+def problems(d: m.HdfsDetail) -> list[str]:
+    out = []
     if not any(n.state == "active" for n in d.namenodes):
-        problems.append("no active NameNode: " + ", ".join(f"{n.address} {n.state}" for n in d.namenodes))
-    problems += [f"NameNode {n.address} unreachable: {n.error}" for n in d.namenodes if n.state == "unreachable"]
+        out.append("no active NameNode: " + ", ".join(f"{n.address} {n.state}" for n in d.namenodes))
+    out += [f"NameNode {n.address} unreachable: {n.error}" for n in d.namenodes if n.state == "unreachable"]
     if d.live == 0:
-        problems.append("no live DataNode: nothing can be read or written")
+        out.append("no live DataNode: nothing can be read or written")
     dead = [n.name for n in d.datanodes if n.state == "dead"]
     if dead:
-        problems.append(f"{len(dead)} dead DataNode(s): {', '.join(dead)}")
-    problems += [f"DataNode {n.name} stale: no heartbeat for {n.last_contact:.0f} s" for n in d.datanodes
+        out.append(f"{len(dead)} dead DataNode(s): {', '.join(dead)}")
+    out += [f"DataNode {n.name} stale: no heartbeat for {n.last_contact:.0f} s" for n in d.datanodes
                  if n.state == "stale" and n.last_contact is not None]
     if d.safe_mode:
-        problems.append(f"safe mode on: {d.safe_mode[:200]}")
+        out.append(f"safe mode on: {d.safe_mode[:200]}")
     if d.missing_blocks:
-        problems.append(f"{d.missing_blocks} missing block(s): files cannot be read whole")
+        out.append(f"{d.missing_blocks} missing block(s): files cannot be read whole")
     if d.corrupt_blocks:
-        problems.append(f"{d.corrupt_blocks} corrupt block(s)")
+        out.append(f"{d.corrupt_blocks} corrupt block(s)")
     if d.under_replicated_blocks:
-        problems.append(f"{d.under_replicated_blocks} under-replicated block(s)")
-    return problems
+        out.append(f"{d.under_replicated_blocks} under-replicated block(s)")
+    return out
 
 
 def _gib(n: int) -> str:
@@ -121,11 +121,11 @@ def read_hdfs(config: Config, timeout: float = 3.0) -> m.SystemHealth:
         return m.SystemHealth("hdfs", m.UNREACHABLE, f"no NameNode answered: {why}", source,
                               read_at=time.time(), elapsed=time.monotonic() - t0)
     d = _detail(namenodes, chosen)
-    problems = _problems(d)
+    found = problems(d)
     summary = (f"DataNodes: {d.live} live ({d.stale} stale), {d.dead} dead, {d.decommissioning} decommissioning; "
                f"{_gib(d.capacity_used)} used of {_gib(d.capacity_total)}, {_gib(d.capacity_remaining)} free; "
                f"blocks: {d.under_replicated_blocks} under-replicated, {d.missing_blocks} missing; "
                f"safe mode {'ON' if d.safe_mode else 'off'}; NameNode "
                + ", ".join(f"{n.address} {n.state}" for n in namenodes))
-    return m.SystemHealth("hdfs", m.DEGRADED if problems else m.OK, summary, source, tuple(problems), d,
+    return m.SystemHealth("hdfs", m.DEGRADED if found else m.OK, summary, source, tuple(found), d,
                           time.time(), time.monotonic() - t0)

@@ -70,21 +70,21 @@ def _named(parts: list[m.Partition]) -> str:
     return names + (f" and {len(parts) - SHOWN} more" if len(parts) > SHOWN else "")
 
 
-def _problems(detail: m.KafkaDetail) -> list[str]:
-    problems = []
+def problems(detail: m.KafkaDetail) -> list[str]:
+    out = []
     offline = [p for p in detail.partitions if p.leader is None]
     under = [p for p in detail.partitions if p.status == "under-replicated"]
     if offline:
-        problems.append(f"{len(offline)} offline partition(s), no leader: {_named(offline)}")
+        out.append(f"{len(offline)} offline partition(s), no leader: {_named(offline)}")
     if under:
-        problems.append(f"{len(under)} under-replicated partition(s), ISR smaller than the replicas: {_named(under)}")
+        out.append(f"{len(under)} under-replicated partition(s), ISR smaller than the replicas: {_named(under)}")
     up = {b.id for b in detail.brokers}
     missing = sorted({r for p in detail.partitions for r in p.replicas} - up)
     if missing:
-        problems.append(f"broker(s) {', '.join(map(str, missing))} hold replicas but are not in the cluster")
+        out.append(f"broker(s) {', '.join(map(str, missing))} hold replicas but are not in the cluster")
     if detail.controller is None:
-        problems.append("no controller")
-    return problems
+        out.append("no controller")
+    return out
 
 
 def read_kafka(config: Config, timeout: float = 3.0) -> m.SystemHealth:
@@ -114,9 +114,9 @@ def read_kafka(config: Config, timeout: float = 3.0) -> m.SystemHealth:
         brokers=tuple(m.Broker(b.id, str(b.host), b.port) for b in sorted(meta.brokers.values(), key=lambda b: b.id)),
         partitions=partitions, under_replicated=sum(p.status == "under-replicated" for p in partitions),
         offline=sum(p.leader is None for p in partitions), job=job_note, job_lag=sum(lags) if lags else None)
-    problems = _problems(detail)
+    found = problems(detail)
     summary = (f"{len(detail.brokers)} broker(s) up, controller {detail.controller}, {len(partitions)} partition(s): "
                f"{detail.under_replicated} under-replicated, {detail.offline} offline; job lag "
                f"{'unknown' if detail.job_lag is None else detail.job_lag} ({job_note})")
-    return m.SystemHealth("kafka", m.DEGRADED if problems else m.OK, summary, bootstrap, tuple(problems), detail,
+    return m.SystemHealth("kafka", m.DEGRADED if found else m.OK, summary, bootstrap, tuple(found), detail,
                           time.time(), time.monotonic() - t0)

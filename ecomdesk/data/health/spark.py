@@ -32,17 +32,17 @@ def parse_master(data: dict, masters: list[tuple[str, str]]) -> m.SparkDetail:
         memory_used_mb=_int(data.get("memoryused")), workers=workers, applications=apps)
 
 
-def _problems(d: m.SparkDetail) -> list[str]:
-    problems = []
+def problems(d: m.SparkDetail) -> list[str]:
+    out = []
     if d.status != "ALIVE":
-        problems.append("no alive master: " + ", ".join(f"{web} {status}" for web, status in d.masters))
+        out.append("no alive master: " + ", ".join(f"{web} {status}" for web, status in d.masters))
     # a restarted worker registers again under a new id; its old entry stays DEAD for a while
     alive_webs = {w.web for w in d.workers if w.state == "ALIVE"}
     lost = [w for w in d.workers if w.state != "ALIVE" and w.web not in alive_webs]
-    problems += [f"worker {w.address} {w.state}: its executors are gone" for w in lost]
+    out += [f"worker {w.address} {w.state}: its executors are gone" for w in lost]
     if d.alive_workers == 0:
-        problems.append("no alive worker: the job gets no executors")
-    return problems
+        out.append("no alive worker: the job gets no executors")
+    return out
 
 
 def read_spark(config: Config, timeout: float = 3.0) -> m.SystemHealth:
@@ -69,10 +69,10 @@ def read_spark(config: Config, timeout: float = 3.0) -> m.SystemHealth:
         return m.SystemHealth("spark", m.UNREACHABLE, "no master answered: " + "; ".join(s for _, s in masters),
                               source, read_at=time.time(), elapsed=time.monotonic() - t0)
     d = parse_master(answered, masters)
-    problems = _problems(d)
+    found = problems(d)
     summary = (f"master {d.url} {d.status}; workers: {d.alive_workers} alive of {len(d.workers)}; cores "
                f"{d.cores_used}/{d.cores} used, memory {d.memory_used_mb}/{d.memory_mb} MiB used; "
                f"{len(d.applications)} running application(s)"
                + "".join(f"; {a.name} ({a.cores} cores)" for a in d.applications))
-    return m.SystemHealth("spark", m.DEGRADED if problems else m.OK, summary, source, tuple(problems), d,
+    return m.SystemHealth("spark", m.DEGRADED if found else m.OK, summary, source, tuple(found), d,
                           time.time(), time.monotonic() - t0)
