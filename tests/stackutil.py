@@ -43,7 +43,9 @@ class StandaloneCluster:
         master_port, master_ui, worker_ui = free_ports(3)
         self.url = f"spark://127.0.0.1:{master_port}"
         self.web = f"127.0.0.1:{master_ui}"
-        env = {**os.environ, **job_env(), "SPARK_LOCAL_IP": "127.0.0.1"}
+        # no REST submission server: it would take the fixed port 6066, shared by every master on the machine
+        env = {**os.environ, **job_env(), "SPARK_LOCAL_IP": "127.0.0.1",
+               "SPARK_MASTER_OPTS": "-Dspark.master.rest.enabled=false"}
         spark_class = str(pyspark_home() / "bin" / "spark-class")
         self.procs = [subprocess.Popen(
             [spark_class, "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1", "--port",

@@ -159,15 +159,16 @@ def test_the_jobs_lag_per_partition_from_its_checkpoint(rig, tmp_path):
         job = Job(config, log)
         try:
             # the job runs on the standalone master: an application there, and it catches up
-            spark, _ = _wait_for(lambda: read_spark(rig.config),
-                                 lambda h: isinstance(h.detail, m.SparkDetail) and bool(h.detail.applications), 180)
+            spark, _ = _wait_for(lambda: read_spark(rig.config), lambda h: job.proc.poll() is not None or (
+                isinstance(h.detail, m.SparkDetail) and bool(h.detail.applications)), 180)
+            assert job.proc.poll() is None, (tmp_path / "job.log").read_text()[-3000:]
             assert isinstance(spark.detail, m.SparkDetail), spark
             [app] = spark.detail.applications
             assert (app.name, app.state, app.cores) == ("ecomdesk-ecommerce-stream", "RUNNING", 1)
             assert spark.detail.cores_used == 1 and "1 running application(s)" in spark.summary
-            kafka, took = _wait_for(lambda: read_kafka(rig.config),
-                                    lambda h: {p.lag for p in _job_partitions(h).values()} == {0}, 240)
-            assert job.proc.poll() is None, "the job exited"
+            kafka, took = _wait_for(lambda: read_kafka(rig.config), lambda h: job.proc.poll() is not None or
+                                    {p.lag for p in _job_partitions(h).values()} == {0}, 240)
+            assert job.proc.poll() is None, (tmp_path / "job.log").read_text()[-3000:]
             parts = _job_partitions(kafka)
             assert {p.job_offset for p in parts.values()} == {BEFORE}, parts
             assert kafka.detail.job.startswith("job offsets from its checkpoint, batch ")
@@ -193,12 +194,14 @@ def test_a_killed_spark_worker_shows(rig):
 
 
 def test_a_killed_datanode_goes_stale_then_dead_and_comes_back(rig):
+    before = read_hdfs(rig.config)  # the job's files too are written with the managed replication
+    assert before.state == m.OK, before.problems
     pid = next(s.pid for s in rig.supervisor.snapshot() if s.name == "hdfs-datanode")
     os.kill(pid, signal.SIGKILL)
     t0 = time.monotonic()
     stale, _ = _wait_for(lambda: read_hdfs(rig.config), lambda h: h.state == m.DEGRADED, 60)
     to_stale = time.monotonic() - t0
-    assert isinstance(stale.detail, m.HdfsDetail) and stale.detail.stale == 1, stale
+    assert isinstance(stale.detail, m.HdfsDetail) and stale.detail.stale == 1, stale.problems
     assert any(p.startswith(f"DataNode 127.0.0.1:{rig.config.ports.datanode} stale: no heartbeat for")
                for p in stale.problems), stale.problems
     dead, _ = _wait_for(lambda: read_hdfs(rig.config), lambda h: "dead" in {d.state for d in h.detail.datanodes}
