@@ -116,10 +116,12 @@ class ClusterPanel(QWidget):
                                            "Job offset", "Lag", "Status"])
         self.hdfs = SystemPanel("HDFS", ["DataNode", "State", "Last heartbeat", "Capacity", "Used", "Remaining"])
         self.spark = SystemPanel("Spark", ["Worker", "State", "Cores used", "Memory used", "Id"])
+        below = QSplitter(Qt.Orientation.Horizontal)  # the partitions get the width, the others share a row
+        below.addWidget(self.hdfs)
+        below.addWidget(self.spark)
         split = QSplitter(Qt.Orientation.Vertical)
-        for panel in (self.kafka, self.hdfs, self.spark):
-            split.addWidget(panel)
-        split.setStretchFactor(0, 2)
+        split.addWidget(self.kafka)
+        split.addWidget(below)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(split)

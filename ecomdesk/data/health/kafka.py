@@ -6,7 +6,7 @@ from __future__ import annotations
 import socket
 import time
 
-from confluent_kafka import KafkaException, TopicPartition
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from ecomdesk.config import Config
@@ -103,6 +103,7 @@ def read_kafka(config: Config, timeout: float = 3.0) -> m.SystemHealth:
                                     if t.partitions[p].leader >= 0], timeout)
     except KafkaException as exc:
         error = exc.args[0] if exc.args else exc
+        error = error.str() if isinstance(error, KafkaError) else error
         return m.SystemHealth("kafka", m.UNREACHABLE, f"the cluster did not answer: {error}", bootstrap,
                               read_at=time.time(), elapsed=time.monotonic() - t0)
     job, job_note = _job_offsets(config, timeout)
