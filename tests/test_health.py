@@ -12,6 +12,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from confluent_kafka import Producer
@@ -24,6 +25,7 @@ from ecomdesk.data.health import read_cluster
 from ecomdesk.data.health.hdfs import read_hdfs
 from ecomdesk.data.health.kafka import read_kafka
 from ecomdesk.data.health.spark import read_spark
+from ecomdesk.paths import job_entry
 from ecomdesk.stack.spark_job import JobTelemetry, job_env, spark_submit_command
 from ecomdesk.testing.sandbox import isolated_config
 
@@ -117,7 +119,10 @@ class Job:
     """The real streaming job on the standalone master, its stdout fed to the service's telemetry parser."""
 
     def __init__(self, config, log):
-        cmd = spark_submit_command(config) + ["--topic-prefix", PREFIX]
+        # this checkout's entry file (the editable install may point `ecomdesk.jobs` at another checkout)
+        own = str(Path(__file__).resolve().parents[1] / "jobs" / "ecommerce_stream.py")
+        cmd = [own if arg == str(job_entry()) else arg for arg in spark_submit_command(config)]
+        cmd += ["--topic-prefix", PREFIX]
         self.telemetry = JobTelemetry()
         self.proc = subprocess.Popen(cmd, env={**os.environ, **job_env()}, stdout=subprocess.PIPE, stderr=log,
                                      text=True, start_new_session=True)
