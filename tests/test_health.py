@@ -172,7 +172,7 @@ def test_the_jobs_lag_per_partition_from_its_checkpoint(rig, tmp_path):
             assert (app.name, app.state, app.cores) == ("ecomdesk-ecommerce-stream", "RUNNING", 1)
             assert spark.detail.cores_used == 1 and "1 running application(s)" in spark.summary
             kafka, took = _wait_for(lambda: read_kafka(rig.config), lambda h: job.proc.poll() is not None or
-                                    {p.lag for p in _job_partitions(h).values()} == {0}, 240)
+                                    {p.lag for p in _job_partitions(h).values()} == {0}, 360)
             assert job.proc.poll() is None, (tmp_path / "job.log").read_text()[-3000:]
             parts = _job_partitions(kafka)
             assert {p.job_offset for p in parts.values()} == {BEFORE}, parts

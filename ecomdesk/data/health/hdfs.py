@@ -71,6 +71,7 @@ def _detail(namenodes: list[m.NameNode], beans: dict[str, dict]) -> m.HdfsDetail
 
 
 def problems(d: m.HdfsDetail) -> list[str]:
+    """The detail's problems in words, the worst first."""
     out = []
     if not any(n.state == "active" for n in d.namenodes):
         out.append("no active NameNode: " + ", ".join(f"{n.address} {n.state}" for n in d.namenodes))

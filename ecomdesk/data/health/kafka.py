@@ -71,6 +71,7 @@ def _named(parts: list[m.Partition]) -> str:
 
 
 def problems(detail: m.KafkaDetail) -> list[str]:
+    """The detail's problems in words: offline and under-replicated partitions, lost brokers, no controller."""
     out = []
     offline = [p for p in detail.partitions if p.leader is None]
     under = [p for p in detail.partitions if p.status == "under-replicated"]

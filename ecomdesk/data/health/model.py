@@ -16,8 +16,6 @@ UNREADABLE = "unreadable"  # it answered with something the reader could not int
 STOPPED = "stopped"  # the managed services of this system are stopped: nothing was asked
 NO_CLUSTER = "no cluster"  # e.g. Spark's local[N] master: there is no cluster to watch
 
-SYSTEMS = ("kafka", "hdfs", "spark")
-
 
 @dataclass(frozen=True)
 class Broker:
@@ -123,7 +121,7 @@ class SparkDetail:
 
 @dataclass(frozen=True)
 class SystemHealth:
-    system: str  # one of SYSTEMS
+    system: str  # kafka, hdfs or spark
     state: str
     summary: str  # one line in words: the figures, or why there are none
     source: str = ""  # the endpoints asked

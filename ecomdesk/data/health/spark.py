@@ -33,6 +33,7 @@ def parse_master(data: dict, masters: list[tuple[str, str]]) -> m.SparkDetail:
 
 
 def problems(d: m.SparkDetail) -> list[str]:
+    """The detail's problems in words: no alive master, lost workers, no worker at all."""
     out = []
     if d.status != "ALIVE":
         out.append("no alive master: " + ", ".join(f"{web} {status}" for web, status in d.masters))
