@@ -10,14 +10,23 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 import urllib.parse
 
 from ecomdesk.data.contract import CHECKPOINT_DIR
 from ecomdesk.data.health.http import ReadError, get_json, get_text, url_of
 
 
+def _user() -> str:
+    """Who reads: HADOOP_USER_NAME as Hadoop's clients take it, else the login name (the job's user)."""
+    try:
+        return os.environ.get("HADOOP_USER_NAME") or getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (some containers)
+        return "ecomdesk"
+
+
 def _webhdfs(address: str, path: str, op: str) -> str:
-    query = urllib.parse.urlencode({"op": op, "user.name": getpass.getuser()})
+    query = urllib.parse.urlencode({"op": op, "user.name": _user()})
     return url_of(address, f"/webhdfs/v1{urllib.parse.quote(path)}?{query}")
 
 
