@@ -66,11 +66,14 @@ def _partition(p: int, leader: int | None, replicas, isr) -> m.Partition:
 
 def test_kafka_problems():
     parts = tuple(_partition(p, None if p == 0 else 1, (1, 2, 3), (1, 3) if p < 8 else (1, 2, 3)) for p in range(9))
-    detail = m.KafkaDetail("c", None, (m.Broker(1, "h", 1), m.Broker(3, "h", 3)), parts, 7, 1, "", None)
+    # a broker killed a moment ago: still listed and leading, until the controller fences it
+    silent = m.Partition("page_views", 0, 3, (3, 1), (3, 1), None, None, None, "leader not answering")
+    detail = m.KafkaDetail("c", None, (m.Broker(1, "h", 1), m.Broker(3, "h", 3)), (*parts, silent), 7, 1, "", None)
     assert kafka_problems(detail) == [
         "1 offline partition(s), no leader: orders-0",
         "7 under-replicated partition(s), ISR smaller than the replicas: orders-1, orders-2, orders-3, orders-4, "
         "orders-5 and 2 more",
+        "broker(s) 3 did not answer for the 1 partition(s) they lead: page_views-0",
         "broker(s) 2 hold replicas but are not in the cluster", "no controller"]
 
 

@@ -16,6 +16,7 @@ from ecomdesk.data.health.endpoints import kafka_client_config, namenode_http, s
 from ecomdesk.data.health.http import ReadError
 
 SHOWN = 5  # partitions named in one problem line before "and N more"
+LEADER_SILENT = "leader not answering"
 
 
 def _reachable(bootstrap: str, timeout: float) -> str | None:
@@ -32,16 +33,18 @@ def _reachable(bootstrap: str, timeout: float) -> str | None:
     return "; ".join(errors) or "no bootstrap server configured"
 
 
-def _end_offsets(admin: AdminClient, partitions: list[TopicPartition], timeout: float) -> dict[tuple, int]:
+def _end_offsets(admin: AdminClient, partitions: list[TopicPartition], timeout: float) -> dict[tuple, int | None]:
+    """The newest offset of each partition, asked of its leader; None when the leader did not answer (a
+    broker that died is listed, and leads, until the controller fences it: this shows it before)."""
     if not partitions:
         return {}
     futures = admin.list_offsets({tp: OffsetSpec.latest() for tp in partitions}, request_timeout=timeout)
-    ends = {}
+    ends: dict[tuple, int | None] = {}
     for tp, future in futures.items():
         try:
             ends[(tp.topic, tp.partition)] = future.result().offset
         except KafkaException:
-            pass  # an offline partition has no end offset: its row says offline
+            ends[(tp.topic, tp.partition)] = None
     return ends
 
 
@@ -60,7 +63,7 @@ def _partition(topic: str, meta, end: int | None, job: dict) -> m.Partition:
     leader = meta.leader if meta.leader >= 0 else None
     done = job.get(topic, {}).get(meta.id)
     lag = max(0, end - done) if end is not None and done is not None else None
-    status = ("offline (no leader)" if leader is None
+    status = ("offline (no leader)" if leader is None else LEADER_SILENT if end is None
               else "under-replicated" if len(meta.isrs) < len(meta.replicas) else "ok")
     return m.Partition(topic, meta.id, leader, tuple(meta.replicas), tuple(meta.isrs), end, done, lag, status)
 
@@ -79,6 +82,10 @@ def problems(detail: m.KafkaDetail) -> list[str]:
         out.append(f"{len(offline)} offline partition(s), no leader: {_named(offline)}")
     if under:
         out.append(f"{len(under)} under-replicated partition(s), ISR smaller than the replicas: {_named(under)}")
+    silent = [p for p in detail.partitions if p.status == LEADER_SILENT]
+    if silent:
+        leaders = ", ".join(str(b) for b in sorted({p.leader for p in silent if p.leader is not None}))
+        out.append(f"broker(s) {leaders} did not answer for the {len(silent)} partition(s) they lead: {_named(silent)}")
     up = {b.id for b in detail.brokers}
     missing = sorted({r for p in detail.partitions for r in p.replicas} - up)
     if missing:

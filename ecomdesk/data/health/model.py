@@ -34,7 +34,7 @@ class Partition:
     end_offset: int | None  # the newest offset; None when the partition did not answer
     job_offset: int | None  # the next offset the job reads; None when unknown or not read by the job
     lag: int | None
-    status: str  # "ok", "under-replicated" or "offline (no leader)"
+    status: str  # "ok", "under-replicated", "offline (no leader)" or "leader not answering"
 
 
 @dataclass(frozen=True)
