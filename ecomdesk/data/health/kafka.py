@@ -42,9 +42,10 @@ def _end_offsets(admin: AdminClient, partitions: list[TopicPartition], timeout: 
     ends: dict[tuple, int | None] = {}
     for tp, future in futures.items():
         try:
-            ends[(tp.topic, tp.partition)] = future.result().offset
+            offset = future.result().offset  # a leader that does not answer gives -1001 (no offset)
         except KafkaException:
-            ends[(tp.topic, tp.partition)] = None
+            offset = -1
+        ends[(tp.topic, tp.partition)] = offset if offset >= 0 else None
     return ends
 
 
