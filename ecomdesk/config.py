@@ -55,6 +55,8 @@ class Hdfs:
     # Empty means the managed local NameNode; "host:port" points at an external one.
     namenode: str = ""
     base_path: str = "/ecommerce"
+    # The NameNodes' HTTP (JMX, WebHDFS) "host:port,...", for the health view; empty: derived from namenode.
+    namenode_http: str = ""
 
 
 @dataclass
@@ -64,6 +66,8 @@ class Spark:
     watermark: str = "10 minutes"
     top_n: int = 10
     shuffle_partitions: int = 4
+    # A standalone master's web UI "host:port,..." (its /json/), for the health view; empty: derived from master.
+    master_web: str = ""
 
 
 @dataclass

@@ -56,6 +56,9 @@ def site_properties(config: Config) -> tuple[dict[str, str], dict[str, str]]:
         "dfs.namenode.safemode.extension": "0",
         "dfs.namenode.safemode.min.datanodes": "1",
         "dfs.heartbeat.interval": "1",
+        # a DataNode silent for 2 x this + 10 heartbeats is dead (30 s; Hadoop's default is 10.5 min), so the
+        # health view shows a lost one and re-replication starts within a minute
+        "dfs.namenode.heartbeat.recheck-interval": "10000",
         "dfs.datanode.du.reserved": "0",
         "dfs.namenode.fs-limits.min-block-size": "0",
     }

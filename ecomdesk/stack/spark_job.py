@@ -18,6 +18,7 @@ from ecomdesk.config import Config
 from ecomdesk.core.spec import Probe, ServiceSpec
 from ecomdesk.data.hdfs import hdfs_uri
 from ecomdesk.paths import job_entry, package_dir
+from ecomdesk.stack.hdfs import site_properties
 from ecomdesk.stack.install import installation
 from ecomdesk.stack.install.layout import pyspark_home
 from ecomdesk.telemetry import BatchReport, IdleReport, job_state, parse
@@ -70,6 +71,10 @@ def spark_confs(config: Config) -> dict[str, str]:
     }
     if config.spark.master.startswith("local"):
         confs |= {"spark.driver.host": "127.0.0.1", "spark.driver.bindAddress": "127.0.0.1"}
+    if not config.hdfs.namenode:
+        # the managed HDFS's replication: the client's default (3) would leave every block the job writes
+        # under-replicated on fewer DataNodes, and the health view would never be clear
+        confs["spark.hadoop.dfs.replication"] = site_properties(config)[1]["dfs.replication"]
     return confs
 
 
