@@ -4,7 +4,8 @@ Config files are rendered into <data>/hdfs/conf on every start (so port changes 
 NameNode is formatted once, when its name dir has no VERSION file yet. With `[hdfs] datanodes = N` > 1,
 DataNode i >= 2 gets its own conf dir (conf-datanode-i), data dir (data-i) and ports (Ports.datanode_node),
 files are written with dfs.replication = min(3, N), and the NameNode calls a silent DataNode stale
-after 5 s and dead after 15 s (instead of 30 s and 10.5 min), so a lost one shows while it is lost.
+after 5 s (and avoids it) and dead after 15 s (instead of 30 s and 10.5 min), so a lost one shows while
+it is lost.
 """
 
 from __future__ import annotations
@@ -69,7 +70,8 @@ def site_properties(config: Config, node: int = 1) -> tuple[dict[str, str], dict
         "dfs.namenode.fs-limits.min-block-size": "0",
     }
     if config.hdfs.datanodes > 1:
-        hdfs |= {"dfs.namenode.stale.datanode.interval": "5000", "dfs.namenode.heartbeat.recheck-interval": "2500"}
+        hdfs |= {"dfs.namenode.stale.datanode.interval": "5000", "dfs.namenode.heartbeat.recheck-interval": "2500",
+                 "dfs.namenode.avoid.read.stale.datanode": "true", "dfs.namenode.avoid.write.stale.datanode": "true"}
     return core, hdfs
 
 

@@ -147,8 +147,24 @@ def _listening(port: int) -> bool:
         return False
 
 
+def _waiting_for_quorum(config: Config, node: int) -> Probe | None:
+    """While fewer than a majority of voters listen (the nodes of a cold start come up one after
+    another) no node can see a quorum: a voter then counts as up when its controller listens."""
+    voting = voters(config)
+    up = [v for v in voting if _listening(config.ports.broker(v)[1])]
+    if node not in voting or len(up) > len(voting) // 2:
+        return None
+    if node not in up:
+        return Probe(False, "controller not listening yet")
+    return Probe(True, f"controller listening; the quorum needs {len(voting) // 2 + 1} of {len(voting)} voters "
+                       f"({len(up)} up)")
+
+
 def node_probe(config: Config, node: int) -> Probe:
-    """Health of a cluster node: it answers a metadata request that lists it, so it sees the quorum."""
+    """A cluster node serves: it answers a metadata request that lists it, so it sees the quorum."""
+    waiting = _waiting_for_quorum(config, node)
+    if waiting is not None:
+        return waiting
     bootstrap = f"127.0.0.1:{config.ports.broker(node)[0]}"
     probe = metadata_probe(bootstrap)
     if not probe.ok:
@@ -157,23 +173,14 @@ def node_probe(config: Config, node: int) -> Probe:
     md = admin.list_topics(timeout=3)
     if node not in md.brokers:
         return Probe(False, f"answers, but the cluster does not list broker {node} yet")
-    return Probe(True, f"{len(md.brokers)} broker(s) up, controller {md.controller_id}, {len(md.topics)} topic(s)")
+    return Probe(True, f"{len(md.brokers)} broker(s) up, {len(md.topics)} topic(s)")
 
 
 def node_ready(config: Config, node: int) -> Probe:
-    """Ready when the node serves metadata that lists it; the pipeline's topics are created once
-    there are enough brokers for their replication. The first voters of a fresh start cannot see
-    a quorum yet (nodes start one after another): until a majority of voters listen, a voter is
-    ready when its controller listens."""
-    voting = voters(config)
-    up = [v for v in voting if _listening(config.ports.broker(v)[1])]
-    if node in voting and len(up) <= len(voting) // 2:
-        if node in up:
-            return Probe(True, f"controller listening; quorum needs {len(voting) // 2 + 1} of {len(voting)} "
-                               f"voters ({len(up)} up)")
-        return Probe(False, "controller not listening yet")
+    """Ready when the node serves (see node_probe); the pipeline's topics are created once the
+    cluster lists as many brokers as their replication."""
     probe = node_probe(config, node)
-    if not probe.ok:
+    if not probe.ok or _waiting_for_quorum(config, node) is not None:
         return probe
     admin = AdminClient({"bootstrap.servers": config.kafka_bootstrap, "socket.timeout.ms": 3000, "log_level": 0})
     if len(admin.list_topics(timeout=3).brokers) < config.topic_replication:

@@ -71,6 +71,8 @@ def spark_confs(config: Config) -> dict[str, str]:
     }
     if not config.hdfs.namenode:  # the managed HDFS: min(3, DataNodes) copies of what the job writes
         confs["spark.hadoop.dfs.replication"] = str(config.dfs_replication)
+    if config.hdfs.datanodes > 1:  # a write whose DataNode died goes on with the others: none is spare
+        confs["spark.hadoop.dfs.client.block.write.replace-datanode-on-failure.best-effort"] = "true"
     if config.spark_master.startswith("local") or config.spark.workers:
         confs |= {"spark.driver.host": "127.0.0.1", "spark.driver.bindAddress": "127.0.0.1"}
     if config.spark.workers:  # one executor per managed worker, as large as the worker offers
