@@ -112,6 +112,9 @@ def test_endpoints_from_the_config():
     config.hdfs.namenode_http = "nn1:9870, https://nn2:9871"
     assert namenode_http(config) == ["nn1:9870", "https://nn2:9871"]
     assert spark_master_web(config) == []  # local[2]
+    config.spark.workers = 2  # the managed master, on its port of the cluster block
+    assert spark_master_web(config) == [f"127.0.0.1:{config.ports.spark_master()[1]}"]
+    config.spark.workers = 0
     config.spark.master = "spark://m1:7077,m2:7077"
     assert spark_master_web(config) == ["m1:8080", "m2:8080"]
     config.spark.master_web = "m1:18080"

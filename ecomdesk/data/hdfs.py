@@ -53,7 +53,7 @@ def check_namenode(address: tuple[str, int], timeout: float = 3.0) -> None:
 def hadoop_filesystem(config: Config) -> pafs.HadoopFileSystem:
     prepare_environment()
     host, port = config.namenode_address
-    return pafs.HadoopFileSystem(host, port, replication=1)
+    return pafs.HadoopFileSystem(host, port, replication=config.dfs_replication)
 
 
 def hdfs_uri(config: Config, path: str = "") -> str:

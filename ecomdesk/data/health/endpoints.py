@@ -30,10 +30,13 @@ def namenode_http(config: Config) -> list[str]:
 
 def spark_master_web(config: Config) -> list[str]:
     """The standalone masters' web addresses (their JSON endpoint): `[spark] master_web` (a list for HA),
-    else each host of a spark:// master on Spark's default UI port; [] when the master is no cluster."""
+    else the managed master's, else each host of a spark:// master on Spark's default UI port; [] when the
+    master is no cluster."""
     if config.spark.master_web:
         return split(config.spark.master_web)
-    master = config.spark.master
+    if config.spark.workers:  # the managed master
+        return [f"127.0.0.1:{config.ports.spark_master()[1]}"]
+    master = config.spark_master
     if not master.startswith("spark://"):
         return []
     hosts = [h.rpartition(":")[0] or h for h in split(master.removeprefix("spark://"))]

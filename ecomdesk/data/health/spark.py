@@ -47,7 +47,7 @@ def problems(d: m.SparkDetail) -> list[str]:
 
 
 def read_spark(config: Config, timeout: float = 3.0) -> m.SystemHealth:
-    master = config.spark.master
+    master = config.spark_master
     webs = spark_master_web(config)
     t0 = time.monotonic()
     if not webs:
