@@ -235,13 +235,21 @@ class Bench:
         producer.wait(600)
         produced = time.time() - t0
         done = run.wait_caught_up(self.args.drain_timeout)
-        if done is None:
-            print(f"  drain capacity: not caught up {self.args.drain_timeout:.0f} s after a burst of {n:,d} "
-                  f"(produced in {produced:.0f} s) | {load()}", flush=True)
+        read = n if done is not None else events_read(self.progress.reads(run.service, t0),
+                                                      self.progress.reads(run.service, time.time()))
+        done = done or max((t for t, _ in self.progress.of(run.service, t0)), default=time.time())
+        # from the start of the first batch that read the burst (not from the burst: the job was
+        # idle until then) to the end of the batch that read its last event
+        starts = [t - b.batch_duration_ms / 1000 for t, b in self.progress.of(run.service, t0) if b.input_rows]
+        began = max(t0, min(starts, default=t0))
+        if not read or done <= began:
+            print(f"  drain capacity: nothing of a burst of {n:,d} read in {self.args.drain_timeout:.0f} s "
+                  f"| {load()}", flush=True)
             return None
-        cap = n / (done - t0)
-        print(f"  drain capacity: {n:,d} events produced in {produced:.1f} s, all read {done - t0:.1f} s after "
-              f"the burst began: {cap:,.0f} events/s | {load()}", flush=True)
+        cap = read / (done - began)
+        print(f"  drain capacity: {n:,d} events produced in {produced:.1f} s, {read:,d} read by batches from "
+              f"{began - t0:.1f} s to {done - t0:.1f} s after the burst began: {cap:,.0f} events/s | {load()}",
+              flush=True)
         return cap
 
     def step(self, run: JobRun, prefix: str, rate: float, contract: Contract | None) -> tuple[Window, bool]:

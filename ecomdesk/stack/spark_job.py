@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import sys
 import time
+import uuid
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +41,7 @@ def package_zip(config: Config) -> Path:
     """Zip of the ecomdesk package for --py-files (rebuilt at every start, so it is never stale)."""
     target = config.paths.run_dir / NAME / "ecomdesk.zip"
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(".tmp")
+    tmp = target.with_name(f"ecomdesk-{uuid.uuid4().hex}.tmp")  # jobs starting at once each write their own
     pkg = package_dir()
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
         for f in sorted(pkg.rglob("*.py")):
