@@ -12,7 +12,6 @@ from ecomdesk.bench.spark_figures import (
     newest_covered_at,
     percentiles,
     table,
-    trough,
 )
 
 HIGH = {"orders": {"0": 100, "1": 50}, "page_views": {"0": 500}}
@@ -32,8 +31,6 @@ def test_a_jobs_backlog_is_its_worst_query():
 
 
 def test_bounded_is_growth_below_one_batch_of_input():
-    assert trough([(1.0, 500), (2.0, 120), (3.0, 900), (9.0, 100)], 0.0, 3.0) == 120
-    assert trough([(1.0, 500)], 2.0, 3.0) is None
     assert bounded(120, 1100, rate=1000, batch_s=1.0)  # grew 980 < 1000
     assert not bounded(120, 1120, rate=1000, batch_s=1.0)
     assert bounded(5000, 100, rate=1000, batch_s=2.0)  # shrinking: catching up

@@ -36,6 +36,8 @@ import argparse
 import dataclasses
 import os
 import re
+import signal
+import sys
 import tempfile
 import threading
 import time
@@ -52,7 +54,6 @@ from ecomdesk.bench.spark_figures import (
     newest_covered_at,
     percentiles,
     table,
-    trough,
 )
 from ecomdesk.bench.spark_run import JobRun, Producer, Progress, Watermarks, load
 from ecomdesk.config import Config
@@ -67,6 +68,7 @@ from ecomdesk.testing.sandbox import isolated_config
 STORAGE = ["hdfs-namenode", "hdfs-datanode", "kafka"]
 ENTRIES = {"ecomdesk": "ecommerce_stream.py", "original": "classroom_baseline.py", "ceiling": "ceiling_raw.py"}
 WARM_RATE = 1000.0
+MIN_BATCHES = 5  # batches a rate's window must hold for a verdict
 
 
 def job_service(config: Config, job: str, master: str) -> tuple[ServiceSpec, str, str]:
@@ -165,15 +167,12 @@ class Bench:
     def window(self, run: JobRun, producer: Producer, rate: float, t0: float, t1: float, cpu0: dict) -> Window:
         cpu1 = run.cpu()
         reads0, reads1 = self.progress.reads(run.service, t0), self.progress.reads(run.service, t1)
-        samples = [(t, run.backlog(t)) for t, _ in run.watermarks.samples if t0 <= t <= t1]
-        span = max(2 * self.config.spark.trigger_seconds, 2 * self._p50_s(run, t0, t1))
+        # the backlog right after the window's first and last batches: both at the bottom of the
+        # sawtooth that batches draw (a batch reads up to a batch's worth at once)
+        ends = self._finished(run, t0, t1)
+        start, end = (run.backlog(ends[0] + 1e-3), run.backlog(ends[-1] + 1e-3)) if len(ends) > 1 else (None, None)
         return Window(t0, t1, rate, producer.delivered_between(t0, t1), self.progress.of(run.service, t0, t1),
-                      trough(samples, t0, t0 + span), trough(samples, t1 - span, t1), cpu_seconds(cpu0, cpu1),
-                      events_read(reads0, reads1), load())
-
-    def _p50_s(self, run: JobRun, t0: float, t1: float) -> float:
-        p = percentiles([b.batch_duration_ms for _, b in self.progress.of(run.service, t0, t1) if b.input_rows])
-        return p[0] / 1000 if p else 0.0
+                      start, end, cpu_seconds(cpu0, cpu1), events_read(reads0, reads1), load())
 
     def latency_batches(self, run: JobRun, t0: float, t1: float) -> tuple[float, float] | None:
         """Report time minus the arrival in Kafka of the newest event each batch read (module doc)."""
@@ -253,25 +252,37 @@ class Bench:
         return cap
 
     def step(self, run: JobRun, prefix: str, rate: float, contract: Contract | None) -> tuple[Window, bool]:
+        """`rate` for 10 s, then a window of at least --window s and MIN_BATCHES batches (up to 3x
+        --window): one batch's worth of growth over fewer batches would pass for bounded at any rate."""
         run.wait_caught_up(self.args.drain_timeout)
-        producer = self.produce(prefix, "--rate", f"{rate:.0f}", "--duration", str(10 + self.args.window))
+        longest = 3 * self.args.window
+        producer = self.produce(prefix, "--rate", f"{rate:.0f}", "--duration", str(10 + longest))
         time.sleep(10)
         t0, cpu0 = time.time(), run.cpu()
         time.sleep(self.args.window)
+        while len(self._finished(run, t0, time.time())) <= MIN_BATCHES and time.time() < t0 + longest:
+            time.sleep(0.5)
         t1 = time.time()
         w = self.window(run, producer, rate, t0, t1, cpu0)
+        producer.stop()
         producer.wait(120)
         trigger = self.config.spark.trigger_seconds
-        ok = (bool(w.durations) and w.delivered >= 0.95 * rate
+        enough = len(self._finished(run, t0, t1)) > MIN_BATCHES
+        ok = (enough and w.delivered >= 0.95 * rate
               and bounded(w.backlog_start, w.backlog_end, rate, max(trigger, w.batch_s)))
         p = percentiles(w.durations)
         lat = self.latency_batches(run, t0, t1)
-        print(f"  R={rate:>8,.0f}/s delivered {w.delivered:>8,.0f}/s | {len(w.durations)} batches, duration "
-              f"{'n/a' if p is None else f'p50 {p[0]:.0f} ms p95 {p[1]:.0f} ms'} | backlog trough start "
-              f"{w.backlog_start} end {w.backlog_end} | read {w.events / (t1 - t0):,.0f}/s, "
-              f"{w.cpu_s / (t1 - t0):.2f} cores busy | latency (newest event of a batch) {_s(lat)} "
-              f"| {w.load} -> backlog bounded: {'yes' if ok else 'NO'}", flush=True)
+        print(f"  R={rate:>8,.0f}/s delivered {w.delivered:>8,.0f}/s | {len(w.durations)} batches in {t1 - t0:.0f} s, "
+              f"duration {'n/a' if p is None else f'p50 {p[0]:.0f} ms p95 {p[1]:.0f} ms'} | backlog after the "
+              f"first batch {w.backlog_start} and after the last {w.backlog_end} | read "
+              f"{w.events / (t1 - t0):,.0f}/s, {w.cpu_s / (t1 - t0):.2f} cores busy | latency (newest event of a "
+              f"batch) {_s(lat)} | {w.load} -> backlog bounded: {'yes' if ok else 'NO'}"
+              f"{'' if enough else f' (not more than {MIN_BATCHES} batches)'}", flush=True)
         return w, ok
+
+    def _finished(self, run: JobRun, t0: float, t1: float) -> list[float]:
+        """When the batches that read something finished, in [t0, t1) (the baseline's: any query's)."""
+        return [t for t, b in self.progress.of(run.service, t0, t1) if b.input_rows > 0]
 
     def sustained(self, run: JobRun, prefix: str, fig: JobFigures, rates: list[float],
                   contract: Contract | None) -> None:
@@ -348,6 +359,7 @@ def main(argv: list[str]) -> int:
     if unknown := set(jobs) - set(ENTRIES):
         ap.error(f"unknown job(s) {', '.join(sorted(unknown))}; known: {', '.join(ENTRIES)}")
 
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the stack on the way out
     with tempfile.TemporaryDirectory(prefix="ecomdesk-bench-spark-") as tmp:
         config = isolated_config(args.home or Path(tmp))
         main_master = masters[-1] if masters else config.spark.master

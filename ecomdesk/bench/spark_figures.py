@@ -25,15 +25,9 @@ def job_backlog(high: Offsets, reads: Mapping[str, Offsets]) -> int:
     return max((backlog(high, r) for r in reads.values()), default=0)
 
 
-def trough(samples: Sequence[tuple[float, int]], t_from: float, t_to: float) -> int | None:
-    """The lowest backlog sampled in [t_from, t_to]: just after a batch, so that the sawtooth of
-    batches (up to one batch's worth) does not pass for growth."""
-    inside = [b for t, b in samples if t_from <= t <= t_to]
-    return min(inside) if inside else None
-
-
 def bounded(start: int | None, end: int | None, rate: float, batch_s: float) -> bool:
-    """Over the window the backlog grew by less than one batch's worth of input."""
+    """Over the window the backlog grew by less than one batch's worth of input (start and end are
+    taken right after a batch, and the window holds several batches: see bench/spark.py)."""
     return start is not None and end is not None and end - start < rate * batch_s
 
 

@@ -156,6 +156,11 @@ class Producer:
                 self.last = report
                 self.lines.append((time.time(), report))
 
+    def stop(self) -> None:
+        """Flush and exit now (SIGTERM), e.g. when a window ended before its --duration."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+
     def wait(self, timeout: float) -> ProducerReport | None:
         try:
             code = self.proc.wait(timeout)
