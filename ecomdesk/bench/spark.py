@@ -13,10 +13,12 @@ Per job, in this order:
    and the medians of their phases (BatchReport.durations_ms: Spark's and the job's `job.*`);
 3. drain capacity: a burst of `--burst` events as fast as the producer goes, timed until every query
    has read them all;
-4. sustained rate: rates below that capacity (`--factors`), highest first, each `--window` s after
-   10 s at the rate; the first whose backlog stays bounded is the job's. Backlog = Kafka's high
-   watermarks (polled every 0.5 s) minus the end offsets of each query's last finished batch, worst
-   query; bounded = its trough grew by less than one batch's worth of input over the window. At that
+4. sustained rate: rates below that capacity (`--factors`), highest first, each 10 s at the rate
+   and then a window of at least `--window` s and more than MIN_BATCHES batches (up to 3x `--window`);
+   the first whose backlog stays bounded is the job's. Backlog = Kafka's high watermarks (polled
+   every 0.5 s) minus the end offsets of each query's last finished batch, worst query; bounded = from
+   right after the window's first batch to right after its last, it grew by less than one batch's
+   worth of input, rate x max(trigger, median batch). At that
    rate: batch duration p50/p95, core time per record (CPU of the job's process tree, user+system,
    over events read: each event once, however many queries read it) and wall time per record.
 
@@ -133,7 +135,7 @@ def _s(v: tuple[float, float] | None) -> str:
 
 @dataclass
 class Window:
-    """What happened in [t0, t1) of one job: its batches, backlog troughs, CPU and events read."""
+    """What happened in [t0, t1) of one job: its batches, backlog after the first and the last, CPU and events read."""
 
     t0: float
     t1: float
