@@ -14,9 +14,8 @@ Per job, in this order:
 3. drain capacity: a burst of `--burst` events as fast as the producer goes, timed until every query
    has read them all;
 4. sustained rate: rates below that capacity (`--factors`), highest first, each 10 s at the rate
-   and then a window of at least `--window` s and more than MIN_BATCHES batches of every query (up to
-   3x `--window`);
-   the first whose backlog stays bounded is the job's. Backlog = Kafka's high watermarks (polled
+   and then a window of at least `--window` s and more than MIN_BATCHES batches of every query (up
+   to 3x `--window`); the first whose backlog stays bounded is the job's. Backlog = Kafka's high watermarks (polled
    every 0.5 s) minus the end offsets of each query's last finished batch, worst query; bounded = from
    right after the window's first batch to right after its last, it grew by less than one batch's
    worth of input, rate x max(trigger, median batch). At that
