@@ -15,12 +15,12 @@ Per job, in this order:
    has read them all;
 4. sustained rate: rates below that capacity (`--factors`), highest first, each 10 s at the rate
    and then a window of at least `--window` s and more than MIN_BATCHES batches of every query (up
-   to 3x `--window`); the first whose backlog stays bounded is the job's. Backlog = Kafka's high watermarks (polled
-   every 0.5 s) minus the end offsets of each query's last finished batch, worst query; bounded = from
-   right after the window's first batch to right after its last, it grew by less than one batch's
-   worth of input, rate x max(trigger, median batch). At that
-   rate: batch duration p50/p95, core time per record (CPU of the job's process tree, user+system,
-   over events read: each event once, however many queries read it) and wall time per record.
+   to 3x `--window`); the first whose backlog stays bounded is the job's. Backlog = Kafka's high
+   watermarks (polled every 0.5 s) minus the end offsets of each query's last finished batch, worst
+   query; bounded = from right after the window's first batch to right after its last, it grew by
+   less than one batch's worth of input, rate x max(trigger, median batch). At that rate: batch
+   duration p50/p95, core time per record (CPU of the job's process tree, user+system, over events
+   read: each event once, however many queries read it) and wall time per record.
 
 Latency: for every job, per batch, the time its report was printed minus the time the newest event
 it read had arrived in Kafka (the watermark polls, so +-0.5 s; the events before it waited longer).
