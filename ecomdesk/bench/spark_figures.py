@@ -110,7 +110,9 @@ def table(rows: Sequence[JobFigures]) -> str:
                    f"{_num(r.wall_ms_per_record, '.4f'):>11s} {_pair(r.latency_1k_s, '.2f'):>17s} "
                    f"{_pair(r.latency_top_s, '.2f'):>18s}  sustained: {r.sustained_load or 'n/a'}; "
                    f"fixed: {r.fixed_load or 'n/a'}; lat@1k: {r.latency_1k_load or 'n/a'}")
-    by = {r.job: r for r in rows}
+    by: dict[str, JobFigures] = {}
+    for r in rows:  # the ratios compare the jobs on the same master: the first row of each job
+        by.setdefault(r.job, r)
     ours = by.get("ecomdesk")
     for other in ("original", "ceiling"):
         them = by.get(other)
