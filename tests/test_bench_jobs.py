@@ -14,12 +14,12 @@ from concurrent.futures import ThreadPoolExecutor
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pytest
+from ecomdesk.jobs.classroom_baseline import AGGREGATE_TOPIC
 
 from ecomdesk.bench.spark_run import Progress
 from ecomdesk.core.supervisor import Supervisor
 from ecomdesk.data import contract as C
 from ecomdesk.data.hdfs import hadoop_filesystem
-from ecomdesk.jobs.classroom_baseline import AGGREGATE_TOPIC
 from ecomdesk.stack.spark_job import JobVariant, spark_job_spec
 
 pytestmark = pytest.mark.stack
