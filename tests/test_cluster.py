@@ -26,6 +26,8 @@ from ecomdesk.config import Config
 from ecomdesk.core.supervisor import Supervisor
 from ecomdesk.data.contract import TOPICS
 from ecomdesk.data.hdfs import hadoop_filesystem
+from ecomdesk.data.health import read_cluster
+from ecomdesk.data.health.model import DEGRADED, OK
 from ecomdesk.producer.ledger import summary_path
 from ecomdesk.stack.hdfs import namenode_jmx
 from ecomdesk.stack.spark_cluster import master_json
@@ -94,6 +96,14 @@ def file_replication(config: Config, path: str) -> int:
         return json.load(resp)["FileStatus"]["replication"]
 
 
+SYSTEMS = ("kafka", "hdfs", "spark")
+
+
+def health_states(config: Config) -> dict[str, str]:
+    """The health view's verdict per system (ecomdesk.data.health, what the Cluster tab shows)."""
+    return {h.system: h.state for h in read_cluster(config).all()}
+
+
 def _true(check) -> bool:
     try:
         return bool(check())
@@ -142,6 +152,9 @@ def test_every_member_is_listed_with_its_endpoints(cluster):
     assert rows["spark-master"]["endpoints"] == {"master": config.spark_master.removeprefix("spark://"),
                                                  "http": f"127.0.0.1:{config.ports.spark_master()[1]}"}
     assert rows["spark-worker-2"]["endpoints"]["worker"] == f"127.0.0.1:{config.ports.spark_worker(2)[0]}"
+    health = json.loads(out.stdout)["health"]  # the health view reads the managed cluster's members
+    assert len(health["kafka"]["detail"]["brokers"]) == 3 and health["hdfs"]["detail"]["live"] == 3
+    assert health["spark"]["detail"]["alive_workers"] == 2
     logs = cli(cluster.home, "stack", "logs", "spark-worker-2", "-n", "400")
     assert logs.returncode == 0 and "Successfully registered with master" in logs.stdout
     assert brokers_listed(config) == {1, 2, 3} and alive_workers(config) == 2
@@ -193,6 +206,8 @@ def test_sigkill_a_broker_a_datanode_and_a_worker_while_events_flow(cluster, tmp
         "worker lost at the master": lambda: alive_workers(config) == 1,
         "DataNode stale": lambda: datanode_counts(config)["stale"] >= 1,
         "DataNode dead": lambda: datanode_counts(config)["dead"] == 1,
+        # the window's and `stack status`'s view of the same: each system degraded, in words
+        "health view: all three degraded": lambda: health_states(config) == dict.fromkeys(SYSTEMS, DEGRADED),
     }, DOWN_FOR)
     print("\nseconds after the SIGKILLs until the loss shows: " + ", ".join(f"{k} {v:.1f}" for k, v in seen.items()))
     assert {n: sup.status(n).state for n in KILLED} == dict.fromkeys(KILLED, "restarting")
@@ -203,6 +218,7 @@ def test_sigkill_a_broker_a_datanode_and_a_worker_while_events_flow(cluster, tmp
     wait_until(lambda: alive_workers(config) == 2, 30, "two workers alive again")
     wait_until(lambda: datanode_counts(config) == {"live": 3, "dead": 0, "stale": 0, "under_replicated": 0}, 120,
                "three live DataNodes and no under-replicated block")
+    wait_until(lambda: health_states(config) == dict.fromkeys(SYSTEMS, OK), 60, "the health view all ok again")
     print(f"members running again {recovered:.1f} s after the SIGKILLs (restart backoff {DOWN_FOR:.0f} s)")
     assert all(sup.status(n).pid != pids[n] for n in KILLED)
     assert p.wait(180) == 0, p.stderr.read()
