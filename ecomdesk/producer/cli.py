@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ecomdesk.config import PRODUCER_PROFILES, Config
 from ecomdesk.data.contract import TOPICS
+from ecomdesk.kafka_client import KafkaSecurityError, security_conf
 from ecomdesk.producer import control
 from ecomdesk.producer.events import DEFAULT_CITIES, EVENT_TYPES, PROFILES, City
 from ecomdesk.producer.runner import ProducerRunner, Settings
@@ -94,21 +95,22 @@ def settings_from(args: argparse.Namespace, config: Config) -> Settings:
         model=dataclasses.replace(PROFILES[profile], **{k: v for k, v in shop.items() if v is not None}),
         daily=profile == "realistic" and not args.flat,
         flush_timeout=args.flush_timeout,
-        kafka=dict(args.kafka_opt),
+        kafka={**security_conf(config), **dict(args.kafka_opt)},
     )
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
     try:
         settings = settings_from(args, config)
-    except argparse.ArgumentTypeError as exc:
+    except (argparse.ArgumentTypeError, KafkaSecurityError) as exc:
         print(f"produce: {exc}", file=sys.stderr)
         return 2
     try:
         ensure_topics(settings.bootstrap,
                       args.partitions or config.kafka.partitions,
                       args.replication or config.kafka.replication,
-                      names=tuple(settings.topic_prefix + t for t in TOPICS), timeout=TOPIC_TIMEOUT)
+                      names=tuple(settings.topic_prefix + t for t in TOPICS), timeout=TOPIC_TIMEOUT,
+                      security=security_conf(config))
     except TopicError as exc:
         print(f"produce: {exc}", file=sys.stderr)
         return 2

@@ -16,7 +16,8 @@ from pathlib import Path
 
 from ecomdesk.config import Config
 from ecomdesk.core.spec import Probe, ServiceSpec
-from ecomdesk.data.hdfs import hdfs_uri
+from ecomdesk.data.hdfs import ha_conf, hdfs_uri
+from ecomdesk.kafka_client import job_arguments
 from ecomdesk.paths import job_entry, package_dir
 from ecomdesk.stack.install import installation
 from ecomdesk.stack.install.layout import pyspark_home
@@ -67,7 +68,10 @@ def spark_confs(config: Config) -> dict[str, str]:
         # retries, so the total wait before giving up is longer than the default's.
         "spark.hadoop.dfs.client.block.write.locateFollowingBlock.initial.delay.ms": "10",
         "spark.hadoop.dfs.client.block.write.locateFollowingBlock.retries": "15",
+        # the Kafka source's options (a SASL JAAS line) are redacted wherever Spark prints a plan
+        "spark.sql.redaction.options.regex": "(?i)url|jaas|password",
     }
+    confs |= {f"spark.hadoop.{k}": v for k, v in ha_conf(config).items()}
     if config.spark.master.startswith("local"):
         confs |= {"spark.driver.host": "127.0.0.1", "spark.driver.bindAddress": "127.0.0.1"}
     return confs
@@ -81,7 +85,7 @@ def submit_prefix(config: Config, app_name: str) -> list[str]:
     """spark-submit with the app's settings, up to the entry file (shared by the stream and the rebuild)."""
     inst = installation()
     cmd = [str(pyspark_home() / "bin" / "spark-submit"), "--master", config.spark.master,
-           "--name", app_name, "--driver-memory", config.memory.spark_driver,
+           "--deploy-mode", config.spark.deploy_mode, "--name", app_name, "--driver-memory", config.memory.spark_driver,
            "--jars", ",".join(str(j) for j in inst.spark_kafka_jars),
            "--py-files", str(package_zip(config))]
     for k, v in spark_confs(config).items():
@@ -95,6 +99,7 @@ def spark_submit_command(config: Config) -> list[str]:
         "--bootstrap", config.kafka_bootstrap, "--base", base_uri(config),
         "--trigger-seconds", str(config.spark.trigger_seconds),
         "--watermark-seconds", str(interval_seconds(config.spark.watermark)),
+        *job_arguments(config),
     ]
 
 

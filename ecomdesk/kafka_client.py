@@ -1,0 +1,107 @@
+"""The settings of every Kafka client the app runs, from the config: one place for the security.
+
+librdkafka clients (producer, admin, the window's consumer, benchmarks) get `client_conf`; the
+Spark job gets `job_arguments` (no password: it reads it itself, see ecomdesk.pipeline.kafka_source).
+A wrong password or certificate reaches librdkafka's error callback, not the exception of a
+metadata call ("broker transport failure"), so `ErrorTrap` keeps the last such error and
+`explain` puts it into the message the user sees.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Literal
+
+from confluent_kafka import KafkaError, KafkaException
+
+from ecomdesk.config import Config
+from ecomdesk.pipeline.kafka_source import KafkaSecurityError, read_password
+
+ClientKind = Literal["producer", "admin", "consumer"]
+# librdkafka's codes for a connection refused by the security layer, not by the network
+_SECURITY_ERRORS = {KafkaError._AUTHENTICATION, KafkaError._SSL, KafkaError.SASL_AUTHENTICATION_FAILED,
+                    KafkaError.TOPIC_AUTHORIZATION_FAILED, KafkaError.CLUSTER_AUTHORIZATION_FAILED}
+
+
+def security_conf(config: Config) -> dict[str, str]:
+    """librdkafka's security settings for the configured cluster (empty for PLAINTEXT)."""
+    k = config.kafka
+    conf: dict[str, str] = {}
+    if k.security_protocol != "PLAINTEXT":
+        conf["security.protocol"] = k.security_protocol.lower()
+    if k.security_protocol.startswith("SASL_"):
+        conf |= {"sasl.mechanisms": k.sasl_mechanism, "sasl.username": k.username,
+                 "sasl.password": read_password(k.password_env, k.password_file)}
+    if k.ca_file:
+        conf["ssl.ca.location"] = k.ca_file
+    return conf
+
+
+def client_conf(config: Config, kind: ClientKind, bootstrap: str | None = None) -> dict:
+    """bootstrap.servers, the security settings and the client id of one kind of client."""
+    return {"bootstrap.servers": bootstrap or config.kafka_bootstrap, "client.id": f"ecomdesk-{kind}",
+            **security_conf(config)}
+
+
+def job_arguments(config: Config) -> list[str]:
+    """The Spark job's Kafka security flags: where to find the password, never the password itself."""
+    k = config.kafka
+    if k.security_protocol == "PLAINTEXT":
+        return []
+    args = ["--kafka-security-protocol", k.security_protocol]
+    if k.security_protocol.startswith("SASL_"):
+        read_password(k.password_env, k.password_file)  # fail here, with the reason, not in the driver
+        args += ["--kafka-sasl-mechanism", k.sasl_mechanism, "--kafka-username", k.username]
+        args += (["--kafka-password-env", k.password_env] if k.password_env
+                 else ["--kafka-password-file", k.password_file])
+    if k.ca_file:
+        args += ["--kafka-ca-file", k.ca_file]
+    return args
+
+
+class ErrorTrap:
+    """An `error_cb` that keeps the latest security error of a client (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._error: KafkaError | None = None
+
+    def __call__(self, err: KafkaError) -> None:
+        if err.code() in _SECURITY_ERRORS:
+            with self._lock:
+                self._error = err
+
+    @property
+    def error(self) -> KafkaError | None:
+        with self._lock:
+            return self._error
+
+    def explain(self, exc: BaseException) -> str:
+        """The message for a failed call: the security error when there was one, else the call's own."""
+        err = self.error
+        if err is not None:
+            kind = "authentication failed" if err.code() != KafkaError._SSL else "TLS handshake failed"
+            return f"{kind}: {err.str()}"
+        if isinstance(exc, KafkaException) and exc.args:
+            return str(exc.args[0].str() if isinstance(exc.args[0], KafkaError) else exc.args[0])
+        return str(exc)
+
+
+def list_topics(client, trap: ErrorTrap, timeout: float, topic: str | None = None):
+    """Metadata from `client`, giving up early with KafkaSecurityError once the brokers refused the
+    credentials or the certificate (librdkafka would otherwise retry until `timeout`)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        step = max(0.1, min(1.0, deadline - time.monotonic()))
+        try:
+            return client.list_topics(topic, timeout=step)
+        except KafkaException as exc:
+            client.poll(0)  # serves the error callbacks
+            if trap.error is not None:
+                raise KafkaSecurityError(trap.explain(exc)) from None
+            if time.monotonic() >= deadline:
+                raise
+
+
+__all__ = ["ErrorTrap", "KafkaSecurityError", "client_conf", "job_arguments", "list_topics", "security_conf"]
