@@ -1,7 +1,8 @@
 """The settings of every Kafka client the app runs, from the config: one place for the security.
 
-librdkafka clients (producer, admin, the window's consumer, benchmarks) get `client_conf`; the
-Spark job gets `job_arguments` (no password: it reads it itself, see ecomdesk.pipeline.kafka_source).
+librdkafka clients in this process (admin, the window's consumer, benchmarks) get `security_conf`;
+the clients that run as processes (the Spark job, the managed producer) get `process_arguments`:
+flags without the password, which they read themselves (ecomdesk.pipeline.kafka_source).
 A wrong password or certificate reaches librdkafka's error callback, not the exception of a
 metadata call ("broker transport failure"), so `ErrorTrap` keeps the last such error and
 `explain` puts it into the message the user sees.
@@ -9,6 +10,7 @@ metadata call ("broker transport failure"), so `ErrorTrap` keeps the last such e
 
 from __future__ import annotations
 
+import argparse
 import threading
 import time
 from typing import Literal
@@ -24,18 +26,30 @@ _SECURITY_ERRORS = {KafkaError._AUTHENTICATION, KafkaError._SSL, KafkaError.SASL
                     KafkaError.TOPIC_AUTHORIZATION_FAILED, KafkaError.CLUSTER_AUTHORIZATION_FAILED}
 
 
+def _librdkafka(protocol: str, mechanism: str, username: str, password_env: str, password_file: str,
+                ca_file: str) -> dict[str, str]:
+    conf: dict[str, str] = {}
+    if protocol != "PLAINTEXT":
+        conf["security.protocol"] = protocol.lower()
+    if protocol.startswith("SASL_"):
+        conf |= {"sasl.mechanisms": mechanism, "sasl.username": username,
+                 "sasl.password": read_password(password_env, password_file)}
+    if ca_file:
+        conf["ssl.ca.location"] = ca_file
+    return conf
+
+
 def security_conf(config: Config) -> dict[str, str]:
     """librdkafka's security settings for the configured cluster (empty for PLAINTEXT)."""
     k = config.kafka
-    conf: dict[str, str] = {}
-    if k.security_protocol != "PLAINTEXT":
-        conf["security.protocol"] = k.security_protocol.lower()
-    if k.security_protocol.startswith("SASL_"):
-        conf |= {"sasl.mechanisms": k.sasl_mechanism, "sasl.username": k.username,
-                 "sasl.password": read_password(k.password_env, k.password_file)}
-    if k.ca_file:
-        conf["ssl.ca.location"] = k.ca_file
-    return conf
+    return _librdkafka(k.security_protocol, k.sasl_mechanism, k.username, k.password_env, k.password_file,
+                       k.ca_file)
+
+
+def security_from_arguments(args: argparse.Namespace) -> dict[str, str]:
+    """librdkafka's security settings from the flags of `process_arguments`."""
+    return _librdkafka(args.kafka_security_protocol or "PLAINTEXT", args.kafka_sasl_mechanism, args.kafka_username,
+                       args.kafka_password_env, args.kafka_password_file, args.kafka_ca_file)
 
 
 def client_conf(config: Config, kind: ClientKind, bootstrap: str | None = None) -> dict:
@@ -44,8 +58,9 @@ def client_conf(config: Config, kind: ClientKind, bootstrap: str | None = None) 
             **security_conf(config)}
 
 
-def job_arguments(config: Config) -> list[str]:
-    """The Spark job's Kafka security flags: where to find the password, never the password itself."""
+def process_arguments(config: Config) -> list[str]:
+    """The Kafka security flags of the job and the producer: where to find the password, never the
+    password itself (command lines are visible to every user of the machine)."""
     k = config.kafka
     if k.security_protocol == "PLAINTEXT":
         return []
@@ -104,4 +119,5 @@ def list_topics(client, trap: ErrorTrap, timeout: float, topic: str | None = Non
                 raise
 
 
-__all__ = ["ErrorTrap", "KafkaSecurityError", "client_conf", "job_arguments", "list_topics", "security_conf"]
+__all__ = ["ErrorTrap", "KafkaSecurityError", "client_conf", "list_topics", "process_arguments", "security_conf",
+           "security_from_arguments"]

@@ -14,9 +14,9 @@ import sys
 from pyspark.sql import SparkSession
 
 from ecomdesk.data import contract as C
+from ecomdesk.pipeline import kafka_source
 from ecomdesk.pipeline.batch import BatchProcessor
 from ecomdesk.pipeline.commit import Committer
-from ecomdesk.pipeline.kafka_source import jvm_options, read_password
 from ecomdesk.pipeline.progress import ProgressListener
 from ecomdesk.pipeline.store import HadoopStore
 
@@ -32,22 +32,17 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--watermark-seconds", type=float, default=600.0)
     p.add_argument("--max-offsets-per-trigger", type=int, default=500_000)
     p.add_argument("--topic-prefix", default="", help="prefix of the three topic names (isolated runs)")
-    # Kafka security (ecomdesk.pipeline.kafka_source): the password only by variable name or file path
-    p.add_argument("--kafka-security-protocol", default="PLAINTEXT")
-    p.add_argument("--kafka-sasl-mechanism", default="")
-    p.add_argument("--kafka-username", default="")
-    p.add_argument("--kafka-password-env", default="", help="environment variable holding the SASL password")
-    p.add_argument("--kafka-password-file", default="", help="file holding the SASL password")
-    p.add_argument("--kafka-ca-file", default="", help="PEM file of the brokers' CA")
+    kafka_source.add_arguments(p)
     return p.parse_args(argv)
 
 
 def kafka_options(args: argparse.Namespace) -> dict[str, str]:
     """The source's security options; the JAAS line with the password is built here, in the driver."""
-    sasl = args.kafka_security_protocol.startswith("SASL_")
-    password = read_password(args.kafka_password_env, args.kafka_password_file) if sasl else ""
-    return jvm_options(args.kafka_security_protocol, args.kafka_sasl_mechanism, args.kafka_username, password,
-                       args.kafka_ca_file)
+    protocol = args.kafka_security_protocol or "PLAINTEXT"
+    sasl = protocol.startswith("SASL_")
+    password = kafka_source.read_password(args.kafka_password_env, args.kafka_password_file) if sasl else ""
+    return kafka_source.jvm_options(protocol, args.kafka_sasl_mechanism, args.kafka_username, password,
+                                    args.kafka_ca_file)
 
 
 def main(argv: list[str]) -> int:

@@ -8,7 +8,7 @@ import pytest
 
 from ecomdesk.config import ConfigError, from_dict
 from ecomdesk.data.hdfs import ha_conf, hdfs_uri
-from ecomdesk.kafka_client import client_conf, job_arguments, security_conf
+from ecomdesk.kafka_client import client_conf, process_arguments, security_conf
 from ecomdesk.paths import Paths
 from ecomdesk.pipeline.kafka_source import KafkaSecurityError, jvm_options, read_password
 
@@ -62,7 +62,7 @@ def test_sasl_settings_reach_librdkafka_and_the_job_without_the_password_on_its_
         "bootstrap.servers": "k1:9093,k2:9093", "client.id": "ecomdesk-producer", "security.protocol": "sasl_ssl",
         "sasl.mechanisms": "SCRAM-SHA-512", "sasl.username": "shop", "sasl.password": PASSWORD,
         "ssl.ca.location": "/etc/kafka/ca.pem"}
-    args = job_arguments(config)
+    args = process_arguments(config)
     assert args == ["--kafka-security-protocol", "SASL_SSL", "--kafka-sasl-mechanism", "SCRAM-SHA-512",
                     "--kafka-username", "shop", "--kafka-password-env", "SHOP_KAFKA_PW",
                     "--kafka-ca-file", "/etc/kafka/ca.pem"]
@@ -75,7 +75,7 @@ def test_a_missing_password_is_named_before_anything_starts(tmp_path, monkeypatc
     with pytest.raises(KafkaSecurityError, match="environment variable SHOP_KAFKA_PW is not set"):
         security_conf(config)
     with pytest.raises(KafkaSecurityError, match="environment variable SHOP_KAFKA_PW is not set"):
-        job_arguments(config)
+        process_arguments(config)
     with pytest.raises(KafkaSecurityError, match="password file .*/none: No such file"):
         read_password(file=str(tmp_path / "none"))
     (tmp_path / "empty").write_text("")
@@ -106,7 +106,7 @@ def test_plaintext_and_ssl_need_no_secret(tmp_path):
     assert jvm_options("PLAINTEXT") == {} and security_conf(_config(tmp_path)) == {}
     ssl = _config(tmp_path, kafka={"bootstrap": "k:9093", "security_protocol": "SSL", "ca_file": "/ca.pem"})
     assert security_conf(ssl) == {"security.protocol": "ssl", "ssl.ca.location": "/ca.pem"}
-    assert job_arguments(ssl) == ["--kafka-security-protocol", "SSL", "--kafka-ca-file", "/ca.pem"]
+    assert process_arguments(ssl) == ["--kafka-security-protocol", "SSL", "--kafka-ca-file", "/ca.pem"]
 
 
 def test_an_ha_nameservice_gives_the_hadoop_client_settings(tmp_path):
@@ -141,3 +141,20 @@ def test_the_job_is_submitted_with_the_clusters_settings(tmp_path, monkeypatch):
     assert cmd[cmd.index("--deploy-mode") + 1] == "client"
     assert cmd[cmd.index("--base") + 1] == "hdfs://shop/ecommerce"
     assert cmd[cmd.index("--kafka-password-env") + 1] == "SHOP_KAFKA_PW" and PASSWORD not in " ".join(cmd)
+
+
+def test_the_managed_producer_gets_the_flags_and_reads_the_password_itself(tmp_path, monkeypatch):
+    import argparse
+
+    from ecomdesk.producer.cli import add_arguments, security
+    from ecomdesk.stack.producer import producer_command
+
+    monkeypatch.setenv("SHOP_KAFKA_PW", PASSWORD)
+    config = _config(tmp_path, kafka=SASL)
+    cmd = producer_command(config)
+    assert PASSWORD not in " ".join(cmd) and cmd[cmd.index("--kafka-password-env") + 1] == "SHOP_KAFKA_PW"
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(cmd[cmd.index("--bootstrap"):])
+    assert security(args, _config(tmp_path)) == security_conf(config)  # the flags win over the child's config
+    assert security(parser.parse_args([]), config) == security_conf(config)  # no flags: the config's

@@ -7,6 +7,7 @@ clients (ecomdesk.kafka_client) so both read the password and check the settings
 
 from __future__ import annotations
 
+import argparse
 import os
 from pathlib import Path
 
@@ -21,6 +22,17 @@ _LOGIN_MODULES = {
 
 class KafkaSecurityError(ValueError):
     """The Kafka security settings cannot be used (the message never holds the password)."""
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The security flags of the app's Kafka clients that run as processes (the job, the managed
+    producer): the password only by environment variable name or file path."""
+    p.add_argument("--kafka-security-protocol", choices=PROTOCOLS, help="default: PLAINTEXT")
+    p.add_argument("--kafka-sasl-mechanism", choices=MECHANISMS, default="")
+    p.add_argument("--kafka-username", default="")
+    p.add_argument("--kafka-password-env", default="", help="environment variable holding the SASL password")
+    p.add_argument("--kafka-password-file", default="", help="file holding the SASL password")
+    p.add_argument("--kafka-ca-file", default="", help="PEM file of the CA of the brokers' certificates")
 
 
 def read_password(env_name: str = "", file: str = "") -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ecomdesk.config import Config
 from ecomdesk.core.spec import Probe, ServiceSpec
+from ecomdesk.kafka_client import process_arguments
 from ecomdesk.telemetry import ProducerReport, parse, to_dict
 
 FLUSH_TIMEOUT = 10.0  # below stop_timeout, so SIGTERM ends with a flush, never a SIGKILL
@@ -65,6 +66,7 @@ def producer_command(config: Config, ledger: Path | None = None) -> list[str]:
         "--partitions", str(config.kafka.partitions),
         "--replication", str(config.kafka.replication),
         "--flush-timeout", str(FLUSH_TIMEOUT),
+        *process_arguments(config),
     ]
     if p.seed is not None:
         cmd += ["--seed", str(p.seed)]

@@ -17,7 +17,7 @@ from pathlib import Path
 from ecomdesk.config import Config
 from ecomdesk.core.spec import Probe, ServiceSpec
 from ecomdesk.data.hdfs import ha_conf, hdfs_uri
-from ecomdesk.kafka_client import job_arguments
+from ecomdesk.kafka_client import process_arguments
 from ecomdesk.paths import job_entry, package_dir
 from ecomdesk.stack.install import installation
 from ecomdesk.stack.install.layout import pyspark_home
@@ -99,7 +99,7 @@ def spark_submit_command(config: Config) -> list[str]:
         "--bootstrap", config.kafka_bootstrap, "--base", base_uri(config),
         "--trigger-seconds", str(config.spark.trigger_seconds),
         "--watermark-seconds", str(interval_seconds(config.spark.watermark)),
-        *job_arguments(config),
+        *process_arguments(config),
     ]
 
 
