@@ -8,7 +8,7 @@ driver and the producer import this too.
 """
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from types import UnionType
 from typing import ClassVar, get_args, get_origin
 
@@ -46,6 +46,10 @@ class BatchReport:
     state_rows: int
     watermark: str | None
     quarantined: int  # records quarantined so far, all batches
+    # where the batch's time went: Spark's phases (walCommit, addBatch, commitOffsets, ...) and the
+    # job's own steps inside addBatch ("job.partials", "job.publish", ...)
+    durations_ms: dict[str, int] = field(default_factory=dict)
+    end_offsets: dict[str, dict[str, int]] = field(default_factory=dict)  # topic -> partition -> read up to
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,9 @@ PRODUCER = T.ProducerReport(sent=12, delivered=10, failed=1, in_flight=1, rate=1
                             invalid=1)
 PROGRESS = {"name": "ecommerce", "id": "q-1", "batchId": 4, "numInputRows": 300, "inputRowsPerSecond": 150.0,
             "processedRowsPerSecond": 600.0, "batchDuration": 500,
+            "durationMs": {"addBatch": 400, "walCommit": 40, "triggerExecution": 500},
             "sources": [{"latestOffset": {"orders": {"0": 50}}, "endOffset": '{"orders": {"0": 45}}'}]}
-STATE = {"state_rows": 9, "watermark": "2024-03-01T23:40:00Z", "quarantined": 2}
+STATE = {"state_rows": 9, "watermark": "2024-03-01T23:40:00Z", "quarantined": 2, "job_ms": {"publish": 120}}
 
 
 def _printed(capsys) -> list[T.Record | None]:
@@ -33,7 +34,7 @@ def test_the_producer_prints_what_the_parser_reads(report, capsys):
 
 
 def test_the_spark_listener_prints_what_the_parser_reads(capsys):
-    listener = ProgressListener(lambda: STATE)
+    listener = ProgressListener(lambda batch_id: STATE)
     listener.onQueryStarted(SimpleNamespace(name="ecommerce", id="q-1"))
     listener.onQueryProgress(SimpleNamespace(progress=SimpleNamespace(json=json.dumps(PROGRESS))))
     listener.onQueryIdle(SimpleNamespace(id="q-1"))
@@ -42,7 +43,9 @@ def test_the_spark_listener_prints_what_the_parser_reads(capsys):
         T.QueryStarted(query="ecommerce", id="q-1"),
         T.BatchReport(query="ecommerce", batch_id=4, input_rows=300, input_rows_per_second=150.0,
                       processed_rows_per_second=600.0, batch_duration_ms=500, offsets_behind={"orders": 5},
-                      state_rows=9, watermark="2024-03-01T23:40:00Z", quarantined=2),
+                      state_rows=9, watermark="2024-03-01T23:40:00Z", quarantined=2,
+                      durations_ms={"addBatch": 400, "walCommit": 40, "triggerExecution": 500, "job.publish": 120},
+                      end_offsets={"orders": {"0": 45}}),
         T.IdleReport(query="q-1"),
         T.QueryTerminated(id="q-1", error=None),
     ]

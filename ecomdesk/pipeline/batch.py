@@ -73,6 +73,7 @@ class BatchProcessor:
         self.committer, self.snapshot, self.delay_us = committer, snapshot, delay_us
         self.topic_prefix = topic_prefix
         self.query_id: str | None = None
+        self.timings: dict[int, dict[str, int]] = {}  # batch id -> its steps in ms, until reported
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch")
 
     def __call__(self, kafka_batch: DataFrame, batch_id: int) -> None:
@@ -104,6 +105,9 @@ class BatchProcessor:
         self.committer.publish(snapshot, changed, self.query_id)
         self.snapshot = snapshot
         t5 = time.monotonic()
+        steps = {"partials": t1 - t0, "writes": t2 - t1, "move": t3 - t2, "merge": t4 - t3, "publish": t5 - t4}
+        self.timings = {b: t for b, t in self.timings.items() if b > batch_id - 10}
+        self.timings[batch_id] = {k: round(v * 1000) for k, v in steps.items()}
         log.info("batch %d timing: partials %.2f s, writes +%.2f s, move %.2f s, merge %.2f s, "
                  "publish %.2f s (%d changed parts, %d funnel state rows)", batch_id, t1 - t0, t2 - t1,
                  t3 - t2, t4 - t3, t5 - t4, len(changed), snapshot.funnel.rows)

@@ -32,8 +32,20 @@ def offsets_behind(sources: list[dict]) -> dict[str, int]:
     return behind
 
 
+def end_offsets(sources: list[dict]) -> dict[str, dict[str, int]]:
+    """Per topic and partition: the offset the batch read up to (the next one it will read)."""
+    out: dict[str, dict[str, int]] = {}
+    for src in sources:
+        for topic, parts in _offsets(src.get("endOffset")).items():
+            out.setdefault(topic, {}).update({str(p): int(o) for p, o in parts.items()})
+    return out
+
+
 def batch_report(progress: dict, state: dict) -> BatchReport:
-    """progress: StreamingQueryProgress as JSON dict; state: state_rows, watermark, quarantined."""
+    """progress: StreamingQueryProgress as JSON dict; state: state_rows, watermark, quarantined and
+    job_ms (the job's own steps of the batch, in ms)."""
+    durations = {k: int(v) for k, v in (progress.get("durationMs") or {}).items()}
+    durations |= {f"job.{k}": int(v) for k, v in (state.get("job_ms") or {}).items()}
     return BatchReport(
         query=progress.get("name") or progress["id"],
         batch_id=int(progress["batchId"]),
@@ -46,6 +58,8 @@ def batch_report(progress: dict, state: dict) -> BatchReport:
         state_rows=int(state.get("state_rows", 0)),
         watermark=state.get("watermark"),
         quarantined=int(state.get("quarantined", 0)),
+        durations_ms=durations,
+        end_offsets=end_offsets(progress.get("sources", [])),
     )
 
 
@@ -58,14 +72,15 @@ class ProgressListener(StreamingQueryListener):
     """Prints one BatchReport per micro-batch, and an IdleReport when there is no data
     (so that readiness does not wait for the first event when the topics are empty)."""
 
-    def __init__(self, state: Callable[[], dict]):
-        self.state = state
+    def __init__(self, state: Callable[[int], dict] = lambda batch_id: {}):
+        self.state = state  # batch id -> the job's state after that batch (see batch_report)
 
     def onQueryStarted(self, event) -> None:
         emit(QueryStarted(query=event.name, id=str(event.id)))
 
     def onQueryProgress(self, event) -> None:
-        emit(batch_report(json.loads(event.progress.json), self.state()))
+        progress = json.loads(event.progress.json)
+        emit(batch_report(progress, self.state(int(progress["batchId"]))))
 
     def onQueryIdle(self, event) -> None:
         emit(IdleReport(query=str(event.id)))

@@ -1,0 +1,50 @@
+"""The command line every streaming job takes (the app's job and the benchmark's two others)."""
+
+from __future__ import annotations
+
+import argparse
+
+from ecomdesk.data import contract as C
+from ecomdesk.pipeline import kafka_source as security
+
+
+def parse_args(argv: list[str], description: str | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--bootstrap", required=True, help="Kafka bootstrap servers host:port[,...]")
+    p.add_argument("--base", required=True, help="output base URI, e.g. hdfs://127.0.0.1:9000/ecommerce")
+    p.add_argument("--checkpoint", help=f"checkpoint URI (default <base>/{C.CHECKPOINT_DIR})")
+    p.add_argument("--trigger-seconds", type=float, default=2.0)
+    p.add_argument("--watermark-seconds", type=float, default=600.0)
+    p.add_argument("--max-offsets-per-trigger", type=int, default=500_000)
+    p.add_argument("--topic-prefix", default="", help="prefix of the three topic names (isolated runs)")
+    security.add_arguments(p)
+    return p.parse_args(argv)
+
+
+def checkpoint(args: argparse.Namespace, name: str = "") -> str:
+    """The checkpoint directory of one query of the job."""
+    root = args.checkpoint or f"{args.base.rstrip('/')}/{C.CHECKPOINT_DIR}"
+    return f"{root}/{name}" if name else root
+
+
+def security_options(args: argparse.Namespace) -> dict[str, str]:
+    """The source's security options; the JAAS line with the password is built here, in the driver."""
+    protocol = args.kafka_security_protocol or "PLAINTEXT"
+    password = (security.read_password(args.kafka_password_env, args.kafka_password_file)
+                if protocol.startswith("SASL_") else "")
+    return security.jvm_options(protocol, args.kafka_sasl_mechanism, args.kafka_username, password,
+                                args.kafka_ca_file)
+
+
+def kafka_source(spark, args: argparse.Namespace, topics: list[str]):
+    """A streaming DataFrame of the given topics (names without the prefix), from the earliest offset."""
+    return (
+        spark.readStream.format("kafka")
+        .options(**security_options(args))
+        .option("kafka.bootstrap.servers", args.bootstrap)
+        .option("subscribe", ",".join(args.topic_prefix + t for t in topics))
+        .option("startingOffsets", "earliest")
+        .option("failOnDataLoss", "false")
+        .option("maxOffsetsPerTrigger", str(args.max_offsets_per_trigger))
+        .load()
+    )
