@@ -17,8 +17,9 @@ from pathlib import Path
 from ecomdesk.config import Config
 from ecomdesk.core.spec import Probe, ServiceSpec
 from ecomdesk.data.hdfs import ha_conf, hdfs_uri
-from ecomdesk.kafka_client import process_arguments
+from ecomdesk.kafka_client import process_arguments, security_conf
 from ecomdesk.paths import job_entry, package_dir
+from ecomdesk.producer.topics import ensure_topics
 from ecomdesk.stack.install import installation
 from ecomdesk.stack.install.layout import pyspark_home
 from ecomdesk.telemetry import BatchReport, IdleReport, job_state, parse
@@ -150,8 +151,20 @@ class JobTelemetry:
                            f"{last.batch_duration_ms / 1000:.1f} s, {sum(last.offsets_behind.values())} behind")
 
 
+def external_topics(config: Config) -> None:
+    """On an external Kafka cluster, create the pipeline's missing topics before the job subscribes
+    (the managed broker's readiness does it otherwise); fails fast, with the reason, on refused credentials."""
+    if config.kafka.bootstrap:
+        ensure_topics(config.kafka_bootstrap, config.kafka.partitions, config.kafka.replication, timeout=15,
+                      security=security_conf(config))
+
+
 def spark_job_spec(config: Config) -> ServiceSpec:
     telemetry = JobTelemetry()
+
+    def prepare() -> None:
+        telemetry.reset()
+        external_topics(config)
     return ServiceSpec(
         name=NAME,
         title="Spark streaming job",
@@ -160,7 +173,7 @@ def spark_job_spec(config: Config) -> ServiceSpec:
         health=telemetry.health,
         env=job_env,
         depends_on=("kafka", "hdfs-datanode"),
-        prepare=telemetry.reset,
+        prepare=prepare,
         stop_timeout=30,
         ready_timeout=240,
         telemetry=telemetry,
