@@ -129,6 +129,17 @@ def test_a_wrong_password_stops_the_cli_within_seconds_with_the_reason(broker, t
     assert WRONG not in done.stdout + done.stderr
 
 
+def test_a_wrong_password_stops_stack_up_within_seconds_with_the_reason(broker, tmp_path):
+    _home(tmp_path, broker, password_file=_wrong_password_file(tmp_path))
+    t0 = time.monotonic()
+    done = cli(tmp_path / "home", "stack", "up", "producer", timeout=60)
+    elapsed = time.monotonic() - t0
+    assert done.returncode != 0 and elapsed < FAILS_WITHIN, (done.returncode, elapsed, done.stdout, done.stderr)
+    assert _authentication_error(done.stdout + done.stderr), done.stdout + done.stderr
+    assert WRONG not in done.stdout + done.stderr
+    assert _files_holding(tmp_path / "home", WRONG) == []
+
+
 def test_a_wrong_password_fails_the_managed_producer_with_the_reason_and_leaks_nowhere(broker, tmp_path):
     config = _home(tmp_path, broker, password_file=_wrong_password_file(tmp_path))
     config.restart.policy = "no"
