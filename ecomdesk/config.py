@@ -224,11 +224,10 @@ def _normalize(data: dict) -> dict:
     return data
 
 
-def _check_clusters(config: Config) -> None:
-    """The external-cluster settings that only make sense together (docs/CLUSTERS.md)."""
+def _check_kafka(k: Kafka) -> None:
+    """The security settings that only make sense together (docs/CLUSTERS.md)."""
     from ecomdesk.pipeline.kafka_source import MECHANISMS, PROTOCOLS
 
-    k = config.kafka
     if k.security_protocol not in PROTOCOLS:
         raise ConfigError(f"[kafka] security_protocol must be one of {', '.join(PROTOCOLS)}, "
                           f"got {k.security_protocol!r}")
@@ -247,7 +246,10 @@ def _check_clusters(config: Config) -> None:
                           f"not {k.security_protocol}")
     if k.ca_file and not k.security_protocol.endswith("SSL"):
         raise ConfigError(f"[kafka] ca_file needs an SSL security_protocol, not {k.security_protocol}")
-    h = config.hdfs
+
+
+def _check_hdfs(h: Hdfs) -> None:
+    """A NameNode is host:port, or an HA nameservice's id with its NameNodes' addresses."""
     if h.namenodes and (not h.namenode or ":" in h.namenode):
         raise ConfigError("[hdfs] namenodes lists an HA nameservice's NameNodes: [hdfs] namenode must then be "
                           "the nameservice id (no port), e.g. namenode = \"mycluster\"")
@@ -256,7 +258,10 @@ def _check_clusters(config: Config) -> None:
                           "[hdfs] namenodes")
     if h.namenode and ":" in h.namenode:
         _addresses(h.namenode, "[hdfs] namenode")
-    s = config.spark
+
+
+def _check_spark(s: Spark) -> None:
+    """What the app can submit the job to: a local or a standalone master, in client mode."""
     if s.deploy_mode not in ("client", "cluster"):
         raise ConfigError(f"[spark] deploy_mode must be client or cluster, got {s.deploy_mode!r}")
     if s.deploy_mode == "cluster":
@@ -303,7 +308,9 @@ def from_dict(data: dict, paths: Paths | None = None) -> Config:
     if config.producer.profile not in PRODUCER_PROFILES:
         raise ConfigError(f"[producer] profile must be one of {', '.join(PRODUCER_PROFILES)}, "
                           f"got {config.producer.profile!r}")
-    _check_clusters(config)
+    _check_kafka(config.kafka)
+    _check_hdfs(config.hdfs)
+    _check_spark(config.spark)
     config.restart.policy_for("")  # reject a bad [restart] now, not when a service first fails
     for service in config.restart.services:
         config.restart.policy_for(service)
