@@ -1,5 +1,5 @@
-"""A throwaway Kafka broker (the installed Kafka, KRaft) whose only client listener is SASL_SSL with
-SCRAM-SHA-512, on free loopback ports, with a CA and a broker certificate made here by openssl.
+"""A throwaway Kafka broker (the installed Kafka, KRaft) with two client listeners, SASL_SSL with
+SCRAM-SHA-512 and SSL, on free loopback ports, with a CA and a broker certificate made here by openssl.
 
 The broker is the test's infrastructure, not the app's: its files live outside the app's home, so a
 test can grep the app's logs for the password without finding the broker's own configuration.
@@ -29,7 +29,8 @@ START_TIMEOUT = 90.0
 
 @dataclass(frozen=True)
 class SecureBroker:
-    bootstrap: str
+    bootstrap: str  # SASL_SSL
+    ssl_bootstrap: str  # SSL without SASL
     ca_file: Path
     username: str
 
@@ -38,12 +39,18 @@ def _openssl(*args: str, cwd: Path) -> None:
     subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
 
 
-def make_certificates(folder: Path) -> tuple[Path, Path]:
-    """A CA and a broker key + certificate for 127.0.0.1/localhost signed by it: (ca.pem, broker.pem),
-    broker.pem holding the unencrypted PKCS#8 key and the certificate (Kafka's PEM keystore)."""
+def make_ca(folder: Path) -> Path:
+    """A self-signed CA: folder/ca.pem, its key beside it."""
     folder.mkdir(parents=True, exist_ok=True)
     _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
              "-days", "2", "-subj", "/CN=ecomdesk test CA", cwd=folder)
+    return folder / "ca.pem"
+
+
+def make_certificates(folder: Path) -> tuple[Path, Path]:
+    """A CA and a broker key + certificate for 127.0.0.1/localhost signed by it: (ca.pem, broker.pem),
+    broker.pem holding the unencrypted PKCS#8 key and the certificate (Kafka's PEM keystore)."""
+    make_ca(folder)
     _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "broker.key", "-out", "broker.csr",
              "-subj", "/CN=localhost", cwd=folder)
     (folder / "san.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
@@ -55,18 +62,19 @@ def make_certificates(folder: Path) -> tuple[Path, Path]:
     return folder / "ca.pem", keystore
 
 
-def _properties(root: Path, port: int, controller: int, ca: Path, keystore: Path, user: str, password: str) -> Path:
+def _properties(root: Path, port: int, ssl_port: int, controller: int, ca: Path, keystore: Path, user: str,
+                password: str) -> Path:
     jaas = (f'org.apache.kafka.common.security.scram.ScramLoginModule required '
             f'username="{user}" password="{password}";')
     props = {
         "process.roles": "broker,controller",
         "node.id": "1",
         "controller.quorum.voters": f"1@127.0.0.1:{controller}",
-        "listeners": f"SASL_SSL://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}",
-        "advertised.listeners": f"SASL_SSL://127.0.0.1:{port}",
+        "listeners": f"SASL_SSL://127.0.0.1:{port},SSL://127.0.0.1:{ssl_port},CONTROLLER://127.0.0.1:{controller}",
+        "advertised.listeners": f"SASL_SSL://127.0.0.1:{port},SSL://127.0.0.1:{ssl_port}",
         "controller.listener.names": "CONTROLLER",
         "inter.broker.listener.name": "SASL_SSL",
-        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL",
+        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL,SSL:SSL",
         "sasl.enabled.mechanisms": MECHANISM,
         "sasl.mechanism.inter.broker.protocol": MECHANISM,
         f"listener.name.sasl_ssl.{MECHANISM.lower()}.sasl.jaas.config": jaas,
@@ -100,9 +108,9 @@ def _listening(port: int) -> bool:
 def sasl_ssl_broker(root: Path, user: str, password: str) -> Iterator[SecureBroker]:
     """Start the broker, wait until its SASL_SSL listener accepts connections, stop it at exit."""
     inst = installation()
-    port, controller = free_ports(2)
+    port, ssl_port, controller = free_ports(3)
     ca, keystore = make_certificates(root / "certs")
-    props = _properties(root, port, controller, ca, keystore, user, password)
+    props = _properties(root, port, ssl_port, controller, ca, keystore, user, password)
     log_props = {"log4j2.configurationFile": str(resource("conf", "kafka-log4j2.properties")),
                  "kafka.logs.dir": str(root / "app-logs")}
 
@@ -117,14 +125,14 @@ def sasl_ssl_broker(root: Path, user: str, password: str) -> Iterator[SecureBrok
                                 stdin=subprocess.DEVNULL, start_new_session=True)
     try:
         deadline = time.monotonic() + START_TIMEOUT
-        while not _listening(port):
+        while not (_listening(port) and _listening(ssl_port)):
             if proc.poll() is not None:
                 raise RuntimeError(f"test broker exited with {proc.returncode}: "
                                    f"{(root / 'broker.log').read_text()[-3000:]}")
             if time.monotonic() > deadline:
                 raise TimeoutError(f"test broker not listening after {START_TIMEOUT:.0f} s")
             time.sleep(0.2)
-        yield SecureBroker(f"127.0.0.1:{port}", ca, user)
+        yield SecureBroker(f"127.0.0.1:{port}", f"127.0.0.1:{ssl_port}", ca, user)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)

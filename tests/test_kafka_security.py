@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pyarrow.fs as pafs
 import pytest
-from secure_broker import MECHANISM, SecureBroker, sasl_ssl_broker
+from secure_broker import MECHANISM, SecureBroker, make_ca, sasl_ssl_broker
 from stackutil import cli, supervisor_for
 from ui_fakes import FakeReader, FakeSupervisor
 
@@ -127,6 +127,26 @@ def test_a_wrong_password_stops_the_cli_within_seconds_with_the_reason(broker, t
     assert _authentication_error(done.stderr), done.stderr
     assert f"cannot list topics on {broker.bootstrap}" in done.stderr
     assert WRONG not in done.stdout + done.stderr
+
+
+def _ssl_home(tmp_path: Path, broker: SecureBroker, ca_file: Path) -> Path:
+    config = isolated_config(tmp_path / "home")
+    config.kafka = dataclasses.replace(config.kafka, bootstrap=broker.ssl_bootstrap, security_protocol="SSL",
+                                       ca_file=str(ca_file))
+    config.save()
+    return tmp_path / "home"
+
+
+def test_ssl_with_the_brokers_ca_works_and_another_ca_is_refused_within_seconds(broker, tmp_path):
+    good = cli(_ssl_home(tmp_path / "good", broker, broker.ca_file), "produce", "--count", "50", "--rate", "0",
+               "--topic-prefix", f"t{uuid.uuid4().hex[:6]}-", timeout=120)
+    assert good.returncode == 0 and "done: sent 50 delivered 50 failed 0" in good.stdout, good.stderr
+    stranger = make_ca(tmp_path / "stranger")
+    t0 = time.monotonic()
+    bad = cli(_ssl_home(tmp_path / "bad", broker, stranger), "produce", "--count", "5", timeout=60)
+    elapsed = time.monotonic() - t0
+    assert bad.returncode != 0 and elapsed < FAILS_WITHIN, (bad.returncode, elapsed, bad.stderr)
+    assert "TLS handshake failed" in bad.stderr and "certificate verify failed" in bad.stderr, bad.stderr
 
 
 def test_a_wrong_password_stops_stack_up_within_seconds_with_the_reason(broker, tmp_path):
