@@ -31,7 +31,7 @@ def main(argv: list[str]) -> int:
     committer = Committer(HadoopStore(spark, args.base), delay_us)
     snapshot = committer.load()
     committer.sweep()
-    processor = BatchProcessor(committer, snapshot, delay_us, args.topic_prefix)
+    processor = BatchProcessor(committer, snapshot, delay_us, args.topic_prefix, args.driver_rows)
 
     def state(batch_id: int) -> dict:
         s = processor.snapshot

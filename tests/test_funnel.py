@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from ecomdesk.data.contract import FUNNEL_WINDOW_SECONDS
-from ecomdesk.pipeline.funnel import COUNTS, FunnelState, advance, stages
+from ecomdesk.pipeline.funnel import CODE, COUNTS, FunnelState, KeyCodes, advance, stages
 
 MIN = 60 * 1_000_000  # µs
 WINDOW = FUNNEL_WINDOW_SECONDS * 1_000_000
@@ -92,7 +92,7 @@ def test_view_funnel_edges_in_one_batch():
     assert {c: totals(want)[c] for c in ("viewed", "carted", "bought")} == {"viewed": 9, "carted": 6, "bought": 4}
     assert want[T0][:3] == (8, 5, 3)  # users 1, 2, 5, 6, 8 carted; 1, 2, 8 bought
     # bought views leave the state; the others stay open with their stage
-    assert sorted(zip(state.views["user_id"], state.views["stage"], strict=True)) == [
+    assert sorted(zip(state.saved()["views"]["user_id"], state.views["stage"], strict=True)) == [
         ("3", 0), ("4", 0), ("5", 1), ("6", 1), ("7", 0)]
 
 
@@ -110,7 +110,7 @@ def test_cart_conversion_edges_in_one_batch():
     want = loop_funnel(rows)
     assert summed([delta]) == want
     assert totals(want)["converted"] == 2  # users 1 and 4
-    assert sorted(zip(state.carts["user_id"], state.carts["converted"], strict=True)) == [
+    assert sorted(zip(state.saved()["carts"]["user_id"], state.carts["converted"], strict=True)) == [
         ("1", True), ("2", False), ("3", False), ("4", True), ("5", False)]
     assert len(state.purchases) == 6
 
@@ -147,12 +147,12 @@ def test_the_watermark_drops_state_that_can_no_longer_be_reached():
     state, _ = advance(FunnelState.empty(), batch(old + recent), None)
     assert state.rows == 6 and state.views["stage"].tolist() == [1, 1]
     state, _ = advance(state, batch([]), T0 + 30 * MIN)  # horizon: T0 + 10 min
-    assert [df["user_id"].tolist() for df in (state.views, state.carts, state.purchases)] == [["3"], ["3"], ["4"]]
+    assert [df["user_id"].tolist() for df in state.saved().values()] == [["3"], ["3"], ["4"]]
     late = [("buy", 1, 10, T0 + 15 * MIN)]  # would have bought the cart (and the view) at T0
     state, delta = advance(state, batch(late), T0 + 30 * MIN)
     assert loop_funnel(old + late)[T0][COUNTS.index("converted")] == 1
     assert int(delta["converted"].sum()) == 0 and int(delta["bought"].sum()) == 0
-    assert sorted(state.purchases["user_id"]) == ["1", "4"]  # the late purchase is within the horizon
+    assert sorted(state.saved()["purchases"]["user_id"]) == ["1", "4"]  # the late purchase is within the horizon
     state, _ = advance(state, batch([]), T0 + 60 * MIN)  # horizon T0 + 40 min: nothing is left
     assert state.rows == 0
 
@@ -162,7 +162,8 @@ def test_the_state_keeps_what_a_late_event_within_the_horizon_can_reach():
     early = [("buy", 1, 10, horizon + MIN // 2), ("buy", 2, 10, horizon - 1),
              ("cart", 1, 10, horizon + MIN // 4), ("cart", 2, 10, horizon - 1)]
     state, _ = advance(FunnelState.empty(), batch(early), horizon + 20 * MIN)
-    assert state.purchases["user_id"].tolist() == ["1"] and state.carts["user_id"].tolist() == ["1"]
+    saved = state.saved()
+    assert saved["purchases"]["user_id"].tolist() == ["1"] and saved["carts"]["user_id"].tolist() == ["1"]
     late = [("cart", 1, 10, horizon), ("cart", 2, 10, horizon - MIN), ("view", 1, 10, horizon)]
     _, delta = advance(state, batch(late), horizon + 20 * MIN)
     assert delta.set_index("minute_us")[["converted", "bought"]].to_dict("list") == {
@@ -223,6 +224,7 @@ def test_stages_of_views_against_a_loop():
     rng = random.Random(11)
     rows = _random_rows(rng, 400, T0, 60 * MIN)
     events = batch(rows)
+    events[CODE] = KeyCodes().of(events)  # what `advance` matches on
     views = events[events["event_type"] == "page_view"].reset_index(drop=True)
     of = {k: events[events["event_type"] == KINDS[k][0]] for k in ("cart", "buy")}
     got = stages(views, of["cart"], of["buy"]).tolist()

@@ -80,8 +80,8 @@ def spark_conversion_overall(events):
     return out.select(*AGGREGATE_SCHEMAS["conversion_overall"].names)
 
 
-COMPUTED_BY = {**metrics.ADDITIVE, "conversion_funnel": spark_conversion_funnel,
-               "conversion_overall": spark_conversion_overall}
+COMPUTED_BY = {**{n: functools.partial(metrics.metric, n) for n in metrics.ADDITIVE},
+               "conversion_funnel": spark_conversion_funnel, "conversion_overall": spark_conversion_overall}
 
 
 @pytest.fixture(scope="module")

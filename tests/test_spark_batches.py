@@ -91,17 +91,34 @@ def check_against(base: str, events) -> None:
     assert sorted(raw["offset"]) == sorted(events["offset"])
 
 
-def test_batches_give_exact_aggregates(spark, events, tmp_path):
+@pytest.mark.parametrize("driver_rows", [20_000, 0], ids=["driver writes events", "Spark writes events"])
+def test_batches_give_exact_aggregates(spark, events, tmp_path, driver_rows):
+    """Small batches' events are written by the driver; with driver_rows 0 the first batch finds it has
+    too many (Spark writes them, reading Kafka again) and the next ones are cached and written by Spark."""
     store = ArrowStore(pafs.LocalFileSystem(), str(tmp_path))
     committer = Committer(store, DELAY_US)
-    proc = BatchProcessor(committer, committer.load(), DELAY_US)
+    proc = BatchProcessor(committer, committer.load(), DELAY_US, driver_rows=driver_rows)
     for i, b in enumerate(kafka_batches(spark, events, 3)):
         proc(b, i)
+    files = [f for k in C.RAW_DIRS for f in pafs.LocalFileSystem().get_file_info(
+        pafs.FileSelector(f"{tmp_path}/{k}", recursive=True)) if f.path.endswith(".parquet")]
+    assert all(f.base_name.endswith("-driver.parquet") == bool(driver_rows) for f in files) and files
+    # the state was saved at batch 0 only; a restart folds batches 1 and 2 in again from their raw events
+    manifest = C.current_manifest(pafs.LocalFileSystem(), str(tmp_path))
+    assert manifest["state_batch"] == 0 and manifest["batch_id"] == 2
+    live, loaded = proc.snapshot.funnel.saved(), Committer(store, DELAY_US).load().funnel.saved()
+    for kind, df in live.items():
+        assert len(df) > 0
+        pd.testing.assert_frame_equal(_sorted(loaded[kind]), _sorted(df))
     check_against(str(tmp_path), events)
     manifest = C.current_manifest(pafs.LocalFileSystem(), str(tmp_path))
     assert manifest["batch_id"] == 2 and manifest["quarantined"] == len(INVALID)
     # per-minute aggregates are stored one file per UTC day: the data spans midnight
     assert len(manifest["aggregates"]["sales_per_minute"]) == 2
+
+
+def _sorted(df: pd.DataFrame) -> pd.DataFrame:
+    return df.sort_values(list(df.columns)).reset_index(drop=True)
 
 
 class Crash(RuntimeError):

@@ -10,7 +10,6 @@ aggregate). The quarantine write is a third job, run only when the partials coun
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -20,7 +19,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame
-from pyspark.sql import functions as F
 
 from ecomdesk.data.contract import QUARANTINE_COUNTS, STAGING_DIR
 from ecomdesk.pipeline import metrics
@@ -30,9 +28,12 @@ from ecomdesk.pipeline.snapshot import BatchPartials, Snapshot, merge, utc
 
 log = logging.getLogger(__name__)
 
+STATE_EVERY_BATCHES = 30
 _TAG = "_partial"
 _FUNNEL = "_funnel_events"
-_MAX = "_max_event_us"
+_TOTALS = "_totals"
+_EVENTS = "_events"
+_TOTALS_SQL = "SELECT max(unix_micros(event_time)) AS max_event_us, count(1) AS events FROM {events}"
 
 
 def _pandas(table: pa.Table) -> pd.DataFrame:
@@ -43,71 +44,140 @@ def _pandas(table: pa.Table) -> pd.DataFrame:
     return out
 
 
-def collect_partials(events: DataFrame, rejected: DataFrame) -> BatchPartials:
-    """Every partial aggregate of one batch, in one Spark job: their rows are unioned into one wide
-    table tagged with the partial's name, collected as Arrow and split again in the driver.
+def _members(keep_rows: int) -> dict[str, str]:
+    members = {**metrics.SQL, QUARANTINE_COUNTS: metrics.QUARANTINE_COUNTS_SQL, _FUNNEL: metrics.FUNNEL_EVENTS_SQL,
+               _TOTALS: _TOTALS_SQL}
+    if keep_rows:
+        members[_EVENTS] = f"SELECT * FROM {{events}} LIMIT {keep_rows + 1}"
+    return members
 
-    The (cached, small) input is seen as one partition, which already satisfies every grouping, so
-    Spark plans no shuffle: one stage, one task per partial, each aggregating the whole batch.
+
+_UNIONS: dict[tuple, tuple[str, dict[str, list[str]]]] = {}
+
+
+def _union(events: DataFrame, rejected: DataFrame, keep_rows: int) -> tuple[str, dict[str, list[str]]]:
+    """One SQL statement that unions every member's rows, tagged with its name, into one wide table
+    (a member's missing columns are typed nulls), and each member's columns. Built once per input
+    schema: it takes a call to Spark per member to learn their columns."""
+    key = (events.schema.json(), rejected.schema.json(), keep_rows)
+    if key not in _UNIONS:
+        spark = events.sparkSession
+        members = {name: spark.sql(sql, events=events, rejected=rejected).schema
+                   for name, sql in _members(keep_rows).items()}
+        types: dict[str, str] = {}
+        for name, schema in members.items():
+            for f in schema.fields:
+                kind = f.dataType.simpleString()
+                if types.setdefault(f.name, kind) != kind:
+                    raise TypeError(f"column {f.name} is {types[f.name]} in one partial and {kind} in {name}")
+        selects = []
+        for name, schema in members.items():
+            cols = [c if c in schema.names else f"CAST(NULL AS {t}) AS {c}" for c, t in types.items()]
+            selects.append(f"SELECT '{name}' AS {_TAG}, {', '.join(cols)} FROM ({_members(keep_rows)[name]})")
+        _UNIONS[key] = ("\nUNION ALL\n".join(selects), {n: s.names for n, s in members.items()})
+    return _UNIONS[key]
+
+
+def collect_partials(events: DataFrame, rejected: DataFrame, keep_rows: int = 0) -> BatchPartials:
+    """Every partial aggregate of one batch, in one Spark job: their rows are unioned into one wide
+    table tagged with the partial's name (one SQL statement), collected as Arrow and split again in
+    the driver. With `keep_rows`, the batch's valid events come along when there are at most that
+    many (`BatchPartials.events`), so that a small batch needs no second job to write them.
+
+    The (small) input is seen as one partition, which already satisfies every grouping, so Spark
+    plans no shuffle: one stage, one task per partial, each aggregating the whole batch.
     """
     events, rejected = events.coalesce(1), rejected.coalesce(1)
-    frames = {name: fn(events) for name, fn in metrics.ADDITIVE.items()}
-    frames[QUARANTINE_COUNTS] = metrics.quarantine_counts(rejected)
-    frames[_FUNNEL] = metrics.funnel_events(events).select(
-        "user_id", "product_id", "event_type", F.unix_micros("event_time").alias("event_us"),
-        "topic", F.col("partition").cast("long").alias("partition"), "offset")
-    frames[_MAX] = events.agg(F.max(F.unix_micros("event_time")).alias("max_event_us"))
-    tagged = [df.withColumn(_TAG, F.lit(name)) for name, df in frames.items()]
-    table = functools.reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True), tagged).toArrow()
-    parts = {name: table.filter(pc.equal(table[_TAG], name)).select(df.columns) for name, df in frames.items()}
-    max_us = parts.pop(_MAX)["max_event_us"][0].as_py()
-    funnel = parts.pop(_FUNNEL).to_pandas()
+    sql, columns = _union(events, rejected, keep_rows)
+    table = events.sparkSession.sql(sql, events=events, rejected=rejected).toArrow()
+    parts = {name: table.filter(pc.equal(table[_TAG], name)).select(cols) for name, cols in columns.items()}
+    totals = parts.pop(_TOTALS)
+    max_us, count = totals["max_event_us"][0].as_py(), totals["events"][0].as_py()
+    rows = parts.pop(_EVENTS, None)
+    funnel = parts.pop(_FUNNEL).to_pandas().astype({"partition": "int64"})
     tables = {name: _pandas(t) for name, t in parts.items()}
-    return BatchPartials(tables, funnel, None if max_us is None else int(max_us))
+    return BatchPartials(tables, funnel, None if max_us is None else int(max_us), int(count),
+                         rows if rows is not None and rows.num_rows == count else None)
 
 
 class BatchProcessor:
-    """The foreachBatch function; keeps the current snapshot in driver memory between batches."""
+    """The foreachBatch function; keeps the current snapshot in driver memory between batches.
 
-    def __init__(self, committer: Committer, snapshot: Snapshot, delay_us: int, topic_prefix: str = ""):
+    The batch's records are parsed into a cache. A batch of at most `driver_rows` valid events is
+    then one Spark job: its events come home with the partials and the driver writes them (a few
+    small Parquet files), where Spark's writer costs a second job and its commit protocol's round
+    trips to the NameNode. A larger batch's events are written by Spark (in parallel, on a cluster's
+    executors) while the partials are collected. The previous batch's size decides which way the
+    next one goes.
+    """
+
+    def __init__(self, committer: Committer, snapshot: Snapshot, delay_us: int, topic_prefix: str = "",
+                 driver_rows: int = 20_000, state_every: float = 60.0):
         self.committer, self.snapshot, self.delay_us = committer, snapshot, delay_us
-        self.topic_prefix = topic_prefix
+        self.topic_prefix, self.driver_rows = topic_prefix, driver_rows
         self.query_id: str | None = None
         self.timings: dict[int, dict[str, int]] = {}  # batch id -> its steps in ms, until reported
-        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch")
+        self.last_events = 0
+        # the funnel state is saved every state_every seconds (or 30 batches): a restart replays the rest
+        self.state_every, self.state_saved_at = state_every, time.monotonic()
+        self.staged = False  # whether Spark wrote into the current batch's staging directory
+        self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="batch")
+
+    def _stage(self, write, path: str, staging: str):
+        """Start one of Spark's writes into the batch's staging directory (emptied first: an earlier
+        attempt may have left files in it)."""
+        if not self.staged:
+            self.committer.store.delete(staging)
+            self.staged = True
+        return self.pool.submit(write, self.committer.store.uri(f"{staging}/{path}"))
 
     def __call__(self, kafka_batch: DataFrame, batch_id: int) -> None:
         if batch_id <= self.snapshot.batch_id:
             log.warning("batch %d was already committed (manifest exists): skipping its replay", batch_id)
             return
         t0 = time.monotonic()
-        store = self.committer.store
-        staging = f"{STAGING_DIR}/batch-{batch_id}"
-        store.delete(staging)
+        staging, self.staged = f"{STAGING_DIR}/batch-{batch_id}", False
         cores = kafka_batch.sparkSession.sparkContext.defaultParallelism
+        large = self.last_events > self.driver_rows
+        # cached: every partial of the union reads it, and reading Kafka once per partial is far slower
         parsed = parse_records(kafka_batch.coalesce(cores), self.topic_prefix).persist(StorageLevel.MEMORY_AND_DISK)
         try:
             events, rejected = valid_events(parsed), quarantined(parsed)
-            write = self.pool.submit(events.write.partitionBy("kind", "event_date").parquet,
-                                     store.uri(f"{staging}/events"))
-            partials = collect_partials(events, rejected)
+            by_spark = events.write.partitionBy("kind", "event_date").parquet
+            write = self._stage(by_spark, "events", staging) if large else None
+            partials = collect_partials(events, rejected, 0 if large else self.driver_rows)
+            if write is None and partials.events is None:  # larger than the previous batch foretold
+                write = self._stage(by_spark, "events", staging)
             t1 = time.monotonic()
             if not partials.tables[QUARANTINE_COUNTS].empty:
-                rejected.write.partitionBy("ingest_date").parquet(store.uri(f"{staging}/quarantine"))
-            write.result()
+                self._stage(rejected.write.partitionBy("ingest_date").parquet, "quarantine", staging).result()
+            if write is not None:
+                write.result()
             t2 = time.monotonic()
         finally:
             parsed.unpersist()
-        self.committer.move_staged(batch_id, staging)
-        t3 = time.monotonic()
+        # the driver's writes and Spark's moves go on while the driver merges
+        io = [self.pool.submit(self.committer.write_events, batch_id, partials.events)
+              if partials.events is not None else None,
+              self.pool.submit(self.committer.move_staged, batch_id, staging) if self.staged else None]
         snapshot, changed = merge(self.snapshot, batch_id, partials, self.delay_us)
+        t3 = time.monotonic()
+        for f in io:
+            if f is not None:
+                f.result()
         t4 = time.monotonic()
-        self.committer.publish(snapshot, changed, self.query_id)
+        save_state = (time.monotonic() - self.state_saved_at >= self.state_every
+                      or self.committer.state_age(batch_id) >= STATE_EVERY_BATCHES)
+        self.committer.publish(snapshot, changed, self.query_id, save_state=save_state)
+        if save_state:
+            self.state_saved_at = time.monotonic()
         self.snapshot = snapshot
+        self.last_events = partials.count
         t5 = time.monotonic()
-        steps = {"partials": t1 - t0, "writes": t2 - t1, "move": t3 - t2, "merge": t4 - t3, "publish": t5 - t4}
+        steps = {"partials": t1 - t0, "writes": t2 - t1, "merge": t3 - t2, "move": t4 - t3, "publish": t5 - t4}
         self.timings = {b: t for b, t in self.timings.items() if b > batch_id - 10}
         self.timings[batch_id] = {k: round(v * 1000) for k, v in steps.items()}
-        log.info("batch %d timing: partials %.2f s, writes +%.2f s, move %.2f s, merge %.2f s, "
-                 "publish %.2f s (%d changed parts, %d funnel state rows)", batch_id, t1 - t0, t2 - t1,
-                 t3 - t2, t4 - t3, t5 - t4, len(changed), snapshot.funnel.rows)
+        log.info("batch %d timing: partials %.2f s, writes +%.2f s, merge %.2f s, moves +%.2f s, publish %.2f s "
+                 "(%d events, written by %s; %d changed parts, %d funnel state rows)", batch_id, t1 - t0,
+                 t2 - t1, t3 - t2, t4 - t3, t5 - t4, partials.count,
+                 "the driver" if partials.events is not None else "Spark", len(changed), snapshot.funnel.rows)

@@ -21,10 +21,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ecomdesk.data import contract as C
-from ecomdesk.pipeline.funnel import CART_COLUMNS, PURCHASE_COLUMNS, VIEW_COLUMNS, FunnelState
+from ecomdesk.pipeline.funnel import EVENT_COLUMNS, SAVED, WINDOW_US, FunnelState, advance
 from ecomdesk.pipeline.snapshot import ALL, TABLES, Snapshot, utc
 from ecomdesk.pipeline.store import Store
 
@@ -108,11 +109,45 @@ class Committer:
         for name, paths in m["aggregates"].items():
             for path in paths:
                 tables[name][part_of(path)] = from_parquet(self.store.read_bytes(path))
-        state = {k: from_parquet(self.store.read_bytes(p)) for k, p in m["state"].items()}
-        funnel = FunnelState(state["views"][VIEW_COLUMNS], state["carts"][CART_COLUMNS],
-                             state["purchases"][PURCHASE_COLUMNS])
+        saved = {k: from_parquet(self.store.read_bytes(p))[SAVED[k]] for k, p in m["state"].items()}
+        funnel = self._replay(FunnelState.of(saved), m)
         return Snapshot(batch_id=m["batch_id"], max_event_us=m["max_event_us"], quarantined=m["quarantined"],
                         tables=tables, funnel=funnel)
+
+    def _replay(self, funnel: FunnelState, m: dict) -> FunnelState:
+        """The funnel state of manifest `m`: its saved state is that of batch `state_batch`; the batches
+        after it are folded in again from their raw events, with the watermark each one had. Events
+        older than the state's horizon cannot change it, so only the days from there on are read."""
+        first, max_us = m.get("state_batch", m["batch_id"]) + 1, m.get("state_max_event_us", m["max_event_us"])
+        if first > m["batch_id"]:
+            return funnel
+        from_day = None if max_us is None else _iso(max_us - self.delay_us - WINDOW_US)[:10]  # type: ignore[index]
+        frames = []
+        for kind in C.RAW_DIRS:
+            for day_dir in self.store.listdir(kind):
+                if from_day is None or day_dir.split("=", 1)[-1] >= from_day:
+                    for batch_dir in self.store.listdir(f"{kind}/{day_dir}"):
+                        b = _BATCH_DIR.match(batch_dir)
+                        if b and first <= int(b.group(1)) <= m["batch_id"]:
+                            frames += [from_parquet(self.store.read_bytes(f"{kind}/{day_dir}/{batch_dir}/{f}"))
+                                       .assign(batch=int(b.group(1)))
+                                       for f in self.store.listdir(f"{kind}/{day_dir}/{batch_dir}")
+                                       if f.endswith(".parquet")]
+        if not frames:
+            return funnel
+        events = pd.concat(frames, ignore_index=True)
+        events["event_us"] = utc(events["event_time"]).astype("int64")
+        events = events.astype({"partition": "int64", "offset": "int64"})
+        for _, batch in events.groupby("batch", sort=True):
+            funnel, _ = advance(funnel, batch[EVENT_COLUMNS], None if max_us is None else max_us - self.delay_us)
+            newest = int(batch["event_us"].max())
+            max_us = newest if max_us is None else max(max_us, newest)
+        return funnel
+
+    def state_age(self, batch_id: int) -> int:
+        """Batches since the funnel state was last saved, seen from batch `batch_id`."""
+        last = self.manifests[-1] if self.manifests else None
+        return batch_id - (last.get("state_batch", last["batch_id"]) if last else -1)
 
     @property
     def committed(self) -> int:
@@ -167,11 +202,30 @@ class Committer:
             self.store.rename(src, dst)
         self.store.delete(staging)
 
+    def write_events(self, batch_id: int, events: pa.Table) -> None:
+        """Write a batch's valid events (EVENT_SCHEMA plus `kind` and `event_date`) from the driver into
+        the layout Spark's partitioned writer gives them: one file per kind and day, concurrently."""
+        files = {}
+        for key in events.group_by(["kind", "event_date"]).aggregate([]).to_pylist():
+            mask = pc.and_(pc.equal(events["kind"], key["kind"]), pc.equal(events["event_date"], key["event_date"]))
+            buf = io.BytesIO()
+            pq.write_table(events.filter(mask).select(C.EVENT_SCHEMA.names).cast(C.EVENT_SCHEMA), buf)
+            files[f"{key['kind']}/event_date={key['event_date']}/batch_id={batch_id}"] = buf.getvalue()
+        self._all(self._replace_folder, list(files), list(files.values()))
+
+    def _replace_folder(self, folder: str, data: bytes) -> None:
+        """A folder holding one file, whatever an earlier attempt left in it."""
+        self.store.delete(folder)
+        self.store.write_bytes(f"{folder}/part-00000-driver.parquet", data)
+
     def publish(self, snap: Snapshot, changed: set[tuple[str, str]], query_id: str | None = None,
-                generation: int = 0, inherit: bool = True) -> dict:
+                generation: int = 0, inherit: bool = True, save_state: bool = True) -> dict:
         """Write the changed parts and the funnel state, then commit the manifest of `snap`; the parts
         not changed are the previous version's (unless `inherit` is off: a rebuild lists all its own).
-        `generation` > 0: a version of the same batch rebuilt from the raw events, which supersedes it."""
+        `generation` > 0: a version of the same batch rebuilt from the raw events, which supersedes it.
+        Without `save_state` the manifest points at the last saved funnel state, and loading it folds
+        in the batches since then from their raw events (`_replay`): writing the state, which holds
+        about half an hour of events, cost more than the rest of a batch."""
         prev = self.manifests[-1]["aggregates"] if self.manifests and inherit else {}
         aggregates = {name: {part_of(p): p for p in prev.get(name, [])} for name in TABLES}
         files: dict[str, bytes] = {}
@@ -179,11 +233,17 @@ class Committer:
             path = data_path(name, part, snap.batch_id, generation)
             files[path] = to_parquet(snap.tables[name][part], C.TABLE_SCHEMAS[name])
             aggregates[name][part] = path
-        state = {}
-        funnel = snap.funnel
-        for key, df in (("views", funnel.views), ("carts", funnel.carts), ("purchases", funnel.purchases)):
-            state[key] = f"{C.AGGREGATES_DIR}/_funnel/{key}-{_suffix(snap.batch_id, generation)}.parquet"
-            files[state[key]] = to_parquet(df, FUNNEL_SCHEMAS[key])
+        last = self.manifests[-1] if self.manifests else None
+        if save_state or last is None:
+            state = {}
+            for key, df in snap.funnel.saved().items():
+                state[key] = f"{C.AGGREGATES_DIR}/_funnel/{key}-{_suffix(snap.batch_id, generation)}.parquet"
+                files[state[key]] = to_parquet(df, FUNNEL_SCHEMAS[key])
+            saved_at = {"state_batch": snap.batch_id, "state_max_event_us": snap.max_event_us}
+        else:
+            state = last["state"]
+            saved_at = {"state_batch": last.get("state_batch", last["batch_id"]),
+                        "state_max_event_us": last.get("state_max_event_us", last["max_event_us"])}
         self._all(self.store.write_bytes, list(files), list(files.values()))
         manifest = {
             "format": C.FORMAT_VERSION,
@@ -199,6 +259,7 @@ class Committer:
             "aggregates": {n: [parts[k] for k in sorted(parts)] for n, parts in aggregates.items() if parts},
             "inline": C.inline_tables({n: parts[ALL] for n, parts in snap.tables.items() if ALL in parts}),
             "state": state,
+            **saved_at,
         }
         name = C.manifest_name(snap.batch_id, generation)
         tmp = f"{C.MANIFESTS_DIR}/.{name}.tmp"

@@ -24,6 +24,7 @@ from ecomdesk.data.contract import FUNNEL_WINDOW_SECONDS
 WINDOW_US = FUNNEL_WINDOW_SECONDS * 1_000_000
 MINUTE_US = 60 * 1_000_000
 KEY = ["user_id", "product_id"]
+CODE = "key"  # an int64 per (user, product), for matching: hashing and comparing strings was most of a batch
 VIEW_COLUMNS = [*KEY, "event_us", "stage"]  # stage: 0 viewed, 1 carted (bought views leave the state)
 CART_COLUMNS = [*KEY, "event_us", "topic", "partition", "offset", "converted"]
 PURCHASE_COLUMNS = [*KEY, "event_us"]
@@ -33,19 +34,69 @@ _INT = ("event_us", "partition", "offset")
 
 
 def _empty(columns: list[str]) -> pd.DataFrame:
-    kinds = {"stage": "int8", "converted": "bool"}
+    kinds = {"stage": "int8", "converted": "bool", CODE: "int64"}
     return pd.DataFrame({c: pd.Series(dtype=kinds.get(c, "int64" if c in _INT else object)) for c in columns})
+
+
+class KeyCodes:
+    """Exact int64 codes of (user, product) pairs: a code is never reused or changed, so the state's
+    frames of every version can share one instance."""
+
+    def __init__(self) -> None:
+        self.codes: dict[tuple[str, str], int] = {}
+        self.users: list[str] = []
+        self.products: list[str] = []
+
+    def of(self, frame: pd.DataFrame) -> pd.Series:
+        """The codes of the frame's (user_id, product_id) rows, new pairs coded as they come."""
+        codes, values = self.codes, []
+        for pair in zip(frame["user_id"], frame["product_id"], strict=True):
+            code = codes.get(pair)
+            if code is None:
+                code = codes[pair] = len(codes)
+                self.users.append(pair[0])
+                self.products.append(pair[1])
+            values.append(code)
+        return pd.Series(values, index=frame.index, dtype="int64")
+
+    def pairs(self, codes: pd.Series) -> dict[str, list[str]]:
+        return {"user_id": [self.users[c] for c in codes], "product_id": [self.products[c] for c in codes]}
+
+
+# in memory a (user, product) is its code: copying and hashing ints is what keeps a batch cheap
+_MEMORY = {"views": [CODE, "event_us", "stage"],
+           "carts": [CODE, *CART_COLUMNS[2:]],
+           "purchases": [CODE, "event_us"]}
+SAVED = {"views": VIEW_COLUMNS, "carts": CART_COLUMNS, "purchases": PURCHASE_COLUMNS}
 
 
 @dataclass
 class FunnelState:
+    """The open views, carts and purchases; `saved()` gives them with user and product ids."""
+
     views: pd.DataFrame  # views not bought yet that a cart or purchase may still advance
     carts: pd.DataFrame  # every cart a late view or purchase may still reach; `converted` once bought
     purchases: pd.DataFrame  # every purchase (user, product, time) a late view or cart may still reach
+    codes: KeyCodes
+
+    @classmethod
+    def of(cls, saved: dict[str, pd.DataFrame]) -> FunnelState:
+        """The state made of saved frames (SAVED columns)."""
+        codes = KeyCodes()
+        frames = {k: df.assign(**{CODE: codes.of(df)})[_MEMORY[k]].reset_index(drop=True) for k, df in saved.items()}
+        return cls(frames["views"], frames["carts"], frames["purchases"], codes)
 
     @classmethod
     def empty(cls) -> FunnelState:
-        return cls(_empty(VIEW_COLUMNS), _empty(CART_COLUMNS), _empty(PURCHASE_COLUMNS))
+        return cls.of({k: _empty(cols) for k, cols in SAVED.items()})
+
+    def saved(self) -> dict[str, pd.DataFrame]:
+        """The frames to save, in SAVED columns."""
+        out = {}
+        for kind, df in (("views", self.views), ("carts", self.carts), ("purchases", self.purchases)):
+            out[kind] = pd.DataFrame({**self.codes.pairs(df[CODE]), **{c: df[c] for c in _MEMORY[kind][1:]}},
+                                     columns=SAVED[kind]).astype({c: "int64" for c in _INT if c in SAVED[kind]})
+        return out
 
     @property
     def rows(self) -> int:
@@ -53,23 +104,23 @@ class FunnelState:
 
 
 def _first_after(left: pd.DataFrame, on: str, right: pd.DataFrame) -> pd.Series:
-    """Per row of `left` (user_id, product_id, time column `on`, may be NaN): the time of the first
+    """Per row of `left` (CODE, time column `on`, may be NaN): the time of the first
     event of `right` of the same user and product at or after it and at most W after the row's
     latest `on`, NaN when none. An as-of join, n log n where pairing every row with every event of
     its key would be quadratic per key."""
     out = pd.Series(float("nan"), index=left.index)
-    lhs = left.loc[left[on].notna(), [*KEY, on]]
+    lhs = left.loc[left[on].notna(), [CODE, on]]
     if lhs.empty or right.empty:
         return out
     # only events that can answer some row (callers look at most W after): a cheap cut of the state
     us = right["event_us"]
     near = (us >= lhs[on].min()) & (us <= lhs[on].max() + WINDOW_US)
-    rhs = right.loc[near & right["user_id"].isin(lhs["user_id"].unique()), [*KEY, "event_us"]]
+    rhs = right.loc[near & right[CODE].isin(lhs[CODE].unique()), [CODE, "event_us"]]
     if rhs.empty:
         return out
     lhs = lhs.astype({on: "int64"}).rename(columns={on: "_t"}).reset_index(names="_row").sort_values("_t")
     rhs = rhs.rename(columns={"event_us": "_t"}).sort_values("_t")
-    hit = pd.merge_asof(lhs, rhs.assign(_next=rhs["_t"]), on="_t", by=KEY, direction="forward")
+    hit = pd.merge_asof(lhs, rhs.assign(_next=rhs["_t"]), on="_t", by=CODE, direction="forward")
     out.loc[hit["_row"].to_numpy()] = hit["_next"].to_numpy()
     return out
 
@@ -92,12 +143,8 @@ def stages(views: pd.DataFrame, carts: pd.DataFrame, purchases: pd.DataFrame) ->
 
 
 def _touched(rows: pd.DataFrame, events: pd.DataFrame) -> pd.Series:
-    """Boolean per row: its (user, product) occurs among `events` (the users first: cheap)."""
-    touched = rows["user_id"].isin(events["user_id"].unique())
-    if touched.any():
-        keys = pd.MultiIndex.from_frame(events[KEY])
-        touched[touched] = pd.MultiIndex.from_frame(rows.loc[touched, KEY]).isin(keys)
-    return touched
+    """Boolean per row: its (user, product) occurs among `events`."""
+    return rows[CODE].isin(events[CODE].unique())
 
 
 def _per_minute(us: pd.Series, name: str) -> pd.DataFrame:
@@ -108,11 +155,12 @@ def _per_minute(us: pd.Series, name: str) -> pd.DataFrame:
 def advance(state: FunnelState, events: pd.DataFrame, watermark_us: int | None):
     """Fold one batch of funnel events (EVENT_COLUMNS) into the state.
     Returns (new state, per-minute deltas: minute_us and COUNTS)."""
+    events = events.assign(**{CODE: state.codes.of(events)})
     of = events["event_type"]
-    new_views = events.loc[of == "page_view", [*KEY, "event_us"]].reset_index(drop=True)
+    new_views = events.loc[of == "page_view", [CODE, "event_us"]].reset_index(drop=True)
     new_views["stage"] = pd.Series(0, index=new_views.index, dtype="int8")
-    new_carts = events.loc[of == "add_to_cart", CART_COLUMNS[:-1]].reset_index(drop=True)
-    new_buys = events.loc[of == "purchase", PURCHASE_COLUMNS].reset_index(drop=True)
+    new_carts = events.loc[of == "add_to_cart", _MEMORY["carts"][:-1]].reset_index(drop=True)
+    new_buys = events.loc[of == "purchase", _MEMORY["purchases"]].reset_index(drop=True)
     buys = pd.concat([state.purchases, new_buys], ignore_index=True)
 
     new_carts["converted"] = _converted(new_carts, buys)
@@ -125,7 +173,7 @@ def advance(state: FunnelState, events: pd.DataFrame, watermark_us: int | None):
     carts = pd.concat([old_carts, new_carts], ignore_index=True)
 
     # open views a new cart or purchase may advance, then this batch's views: all against everything
-    touched = _touched(state.views, pd.concat([new_carts[KEY], new_buys[KEY]]))
+    touched = _touched(state.views, pd.concat([new_carts[[CODE]], new_buys[[CODE]]]))
     before = pd.concat([state.views.loc[touched, "stage"], new_views["stage"]], ignore_index=True)
     views = pd.concat([state.views.loc[touched], new_views], ignore_index=True)
     views["stage"] = stages(views, carts, buys).to_numpy()
@@ -152,4 +200,4 @@ def advance(state: FunnelState, events: pd.DataFrame, watermark_us: int | None):
     if watermark_us is not None:
         carts = carts[carts["event_us"] >= horizon]
         buys = buys[buys["event_us"] >= horizon]
-    return FunnelState(views, carts.reset_index(drop=True), buys.reset_index(drop=True)), delta
+    return FunnelState(views, carts.reset_index(drop=True), buys.reset_index(drop=True), state.codes), delta

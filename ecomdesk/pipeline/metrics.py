@@ -2,79 +2,46 @@
 
 Applied to a whole static DataFrame they give the final answer; applied to one micro-batch they give
 that batch's partial, which `snapshot.merge` folds into the previous snapshot. Every function here
-is additive across batches. The funnel is not: Spark only selects its columns (`funnel_events`) and
+is additive across batches. The funnel is not: Spark only selects its columns (FUNNEL_EVENTS_SQL) and
 the cross-batch matching lives in `funnel.py`.
+
+Each metric is one SQL statement over `{events}` (or `{rejected}`): a batch analyses them in the JVM
+in one call (`batch.collect_partials` unions them), where Column expressions cost a py4j round trip
+each. `metric` runs one of them on a DataFrame (tests, the benchmark's baseline job).
 """
 
 from __future__ import annotations
 
 from pyspark.sql import DataFrame
-from pyspark.sql import functions as F
 
-MINUTE = "1 minute"
+_PURCHASES_BY_MINUTE = "SELECT *, window(event_time, '1 minute') AS w FROM {events} WHERE event_type = 'purchase'"
 
-
-def _orders(events: DataFrame) -> DataFrame:
-    return events.where(F.col("event_type") == "purchase")
-
-
-def _minute(df: DataFrame) -> DataFrame:
-    w = F.window("event_time", MINUTE)
-    return df.withColumn("window_start", w.start).withColumn("window_end", w.end)
-
-
-def sales_per_minute(events: DataFrame) -> DataFrame:
-    return (
-        _minute(_orders(events))
-        .groupBy("window_start", "window_end")
-        .agg(F.sum("price").alias("total_sales"), F.count(F.lit(1)).alias("total_orders"))
-    )
-
-
-def avg_ticket_per_user(events: DataFrame) -> DataFrame:
-    return (
-        _orders(events)
-        .groupBy("user_id")
-        .agg(F.count(F.lit(1)).alias("orders"), F.sum("price").alias("total_spent"))
-        .select("user_id", (F.col("total_spent") / F.col("orders")).alias("avg_ticket"), "orders",
-                "total_spent")
-    )
-
-
-def views_by_category(events: DataFrame) -> DataFrame:
-    views = events.where(F.col("event_type") == "page_view")
-    return views.groupBy("category").agg(F.count(F.lit(1)).alias("views"))
-
-
-def top_products(events: DataFrame) -> DataFrame:
-    """Views of every product; the reader sorts and keeps the top N."""
-    views = events.where(F.col("event_type") == "page_view")
-    return views.groupBy("product_id").agg(F.count(F.lit(1)).alias("views"))
-
-
-def sales_by_product_per_minute(events: DataFrame) -> DataFrame:
-    return (
-        _minute(_orders(events))
-        .groupBy("product_id", "window_start", "window_end")
-        .agg(F.count(F.lit(1)).alias("orders"), F.sum("price").alias("revenue"))
-    )
-
-
-def funnel_events(events: DataFrame) -> DataFrame:
-    """The only columns the cross-batch funnel needs; (partition, offset, topic) identify a cart."""
-    return events.select(
-        "user_id", "product_id", "event_type", "event_time", "topic", "partition", "offset"
-    )
-
-
-def quarantine_counts(rejected: DataFrame) -> DataFrame:
-    return rejected.groupBy("reason").agg(F.count(F.lit(1)).alias("count"))
-
-
-ADDITIVE = {
-    "sales_per_minute": sales_per_minute,
-    "avg_ticket_per_user": avg_ticket_per_user,
-    "views_by_category": views_by_category,
-    "top_products": top_products,
-    "sales_by_product_per_minute": sales_by_product_per_minute,
+SQL = {
+    "sales_per_minute": f"""
+        SELECT w.start AS window_start, w.end AS window_end, sum(price) AS total_sales, count(1) AS total_orders
+        FROM ({_PURCHASES_BY_MINUTE}) GROUP BY w""",
+    "avg_ticket_per_user": """
+        SELECT user_id, sum(price) / count(1) AS avg_ticket, count(1) AS orders, sum(price) AS total_spent
+        FROM {events} WHERE event_type = 'purchase' GROUP BY user_id""",
+    "views_by_category": """
+        SELECT category, count(1) AS views FROM {events} WHERE event_type = 'page_view' GROUP BY category""",
+    # views of every product; the reader sorts and keeps the top N
+    "top_products": """
+        SELECT product_id, count(1) AS views FROM {events} WHERE event_type = 'page_view' GROUP BY product_id""",
+    "sales_by_product_per_minute": f"""
+        SELECT product_id, w.start AS window_start, w.end AS window_end, count(1) AS orders, sum(price) AS revenue
+        FROM ({_PURCHASES_BY_MINUTE}) GROUP BY product_id, w""",
 }
+ADDITIVE = tuple(SQL)
+
+# the only columns the cross-batch funnel needs; (topic, partition, offset) identify a cart
+FUNNEL_EVENTS_SQL = """
+    SELECT user_id, product_id, event_type, unix_micros(event_time) AS event_us, topic, partition, offset
+    FROM {events}"""
+QUARANTINE_COUNTS_SQL = "SELECT reason, count(1) AS count FROM {rejected} GROUP BY reason"
+
+
+def metric(name: str, events: DataFrame) -> DataFrame:
+    """One additive aggregate (a key of SQL) of the events."""
+    return events.sparkSession.sql(SQL[name], events=events)
+

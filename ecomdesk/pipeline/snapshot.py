@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 import pandas as pd
+import pyarrow as pa
 
 from ecomdesk.data.contract import AGGREGATE_KEYS, AGGREGATE_SCHEMAS, QUARANTINE_COUNTS
 from ecomdesk.pipeline.funnel import COUNTS, FunnelState, advance
@@ -98,6 +99,8 @@ class BatchPartials:
     tables: dict[str, pd.DataFrame]  # additive aggregates and quarantine counts in contract columns
     funnel_events: pd.DataFrame  # user_id, product_id, event_type, event_us, topic, partition, offset
     max_event_us: int | None
+    count: int = 0  # valid events in the batch
+    events: pa.Table | None = None  # the batch's valid events when it asked for them and they were few
 
 
 def merge(snap: Snapshot, batch_id: int, partials: BatchPartials, delay_us: int):
