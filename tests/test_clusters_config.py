@@ -158,3 +158,18 @@ def test_the_managed_producer_gets_the_flags_and_reads_the_password_itself(tmp_p
     args = parser.parse_args(cmd[cmd.index("--bootstrap"):])
     assert security(args, _config(tmp_path)) == security_conf(config)  # the flags win over the child's config
     assert security(parser.parse_args([]), config) == security_conf(config)  # no flags: the config's
+
+
+def test_an_ha_nameservice_is_unreachable_only_when_every_namenode_is(tmp_path):
+    import socket
+
+    from ecomdesk.data.hdfs import check_namenode
+    from ecomdesk.testing.sandbox import free_ports
+
+    dead_a, dead_b = free_ports(2)
+    with pytest.raises(ConnectionError) as err:
+        check_namenode([("127.0.0.1", dead_a), ("127.0.0.1", dead_b)], timeout=1)
+    assert str(err.value) == (f"NameNode 127.0.0.1:{dead_a} unreachable: Connection refused; "
+                              f"127.0.0.1:{dead_b} unreachable: Connection refused")
+    with socket.create_server(("127.0.0.1", 0)) as live:
+        check_namenode([("127.0.0.1", dead_a), live.getsockname()[:2]], timeout=1)  # no error

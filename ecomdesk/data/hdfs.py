@@ -50,8 +50,8 @@ def check_namenode(address: tuple[str, int] | list[tuple[str, int]], timeout: fl
             socket.create_connection((host, port), timeout=timeout).close()
             return
         except OSError as exc:
-            reasons.append(f"{host}:{port} {exc.strerror or exc}")
-    raise ConnectionError(f"NameNode {'; '.join(reasons)}: unreachable")
+            reasons.append(f"{host}:{port} unreachable: {exc.strerror or exc}")
+    raise ConnectionError(f"NameNode {'; '.join(reasons)}")
 
 
 def ha_conf(config: Config) -> dict[str, str]:
