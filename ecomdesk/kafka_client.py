@@ -13,17 +13,18 @@ from __future__ import annotations
 import argparse
 import threading
 import time
-from typing import Literal
 
 from confluent_kafka import KafkaError, KafkaException
 
 from ecomdesk.config import Config
 from ecomdesk.pipeline.kafka_source import KafkaSecurityError, read_password
 
-ClientKind = Literal["producer", "admin", "consumer"]
-# librdkafka's codes for a connection refused by the security layer, not by the network
-_SECURITY_ERRORS = {KafkaError._AUTHENTICATION, KafkaError._SSL, KafkaError.SASL_AUTHENTICATION_FAILED,
-                    KafkaError.TOPIC_AUTHORIZATION_FAILED, KafkaError.CLUSTER_AUTHORIZATION_FAILED}
+# librdkafka's codes for a connection refused by the security layer, not by the network, and what they mean
+_SECURITY_ERRORS = {KafkaError._AUTHENTICATION: "authentication failed",
+                    KafkaError.SASL_AUTHENTICATION_FAILED: "authentication failed",
+                    KafkaError._SSL: "TLS handshake failed",
+                    KafkaError.TOPIC_AUTHORIZATION_FAILED: "not authorized",
+                    KafkaError.CLUSTER_AUTHORIZATION_FAILED: "not authorized"}
 
 
 def _librdkafka(protocol: str, mechanism: str, username: str, password_env: str, password_file: str,
@@ -50,12 +51,6 @@ def security_from_arguments(args: argparse.Namespace) -> dict[str, str]:
     """librdkafka's security settings from the flags of `process_arguments`."""
     return _librdkafka(args.kafka_security_protocol or "PLAINTEXT", args.kafka_sasl_mechanism, args.kafka_username,
                        args.kafka_password_env, args.kafka_password_file, args.kafka_ca_file)
-
-
-def client_conf(config: Config, kind: ClientKind, bootstrap: str | None = None) -> dict:
-    """bootstrap.servers, the security settings and the client id of one kind of client."""
-    return {"bootstrap.servers": bootstrap or config.kafka_bootstrap, "client.id": f"ecomdesk-{kind}",
-            **security_conf(config)}
 
 
 def process_arguments(config: Config) -> list[str]:
@@ -96,8 +91,7 @@ class ErrorTrap:
         """The message for a failed call: the security error when there was one, else the call's own."""
         err = self.error
         if err is not None:
-            kind = "authentication failed" if err.code() != KafkaError._SSL else "TLS handshake failed"
-            return f"{kind}: {err.str()}"
+            return f"{_SECURITY_ERRORS[err.code()]}: {err.str()}"
         if isinstance(exc, KafkaException) and exc.args:
             return str(exc.args[0].str() if isinstance(exc.args[0], KafkaError) else exc.args[0])
         return str(exc)
@@ -119,5 +113,5 @@ def list_topics(client, trap: ErrorTrap, timeout: float, topic: str | None = Non
                 raise
 
 
-__all__ = ["ErrorTrap", "KafkaSecurityError", "client_conf", "list_topics", "process_arguments", "security_conf",
+__all__ = ["ErrorTrap", "KafkaSecurityError", "list_topics", "process_arguments", "security_conf",
            "security_from_arguments"]

@@ -8,7 +8,7 @@ import pytest
 
 from ecomdesk.config import ConfigError, from_dict
 from ecomdesk.data.hdfs import ha_conf, hdfs_uri
-from ecomdesk.kafka_client import client_conf, process_arguments, security_conf
+from ecomdesk.kafka_client import process_arguments, security_conf
 from ecomdesk.paths import Paths
 from ecomdesk.pipeline.kafka_source import KafkaSecurityError, jvm_options, read_password
 
@@ -58,8 +58,9 @@ def test_sasl_settings_reach_librdkafka_and_the_job_without_the_password_on_its_
     monkeypatch.setenv("SHOP_KAFKA_PW", PASSWORD)
     config = _config(tmp_path, kafka=SASL)
     assert config.to_dict()["kafka"]["password_env"] == "SHOP_KAFKA_PW" and PASSWORD not in str(config.to_dict())
-    assert client_conf(config, "producer") == {
-        "bootstrap.servers": "k1:9093,k2:9093", "client.id": "ecomdesk-producer", "security.protocol": "sasl_ssl",
+    assert config.kafka_bootstrap == "k1:9093,k2:9093"
+    assert security_conf(config) == {
+        "security.protocol": "sasl_ssl",
         "sasl.mechanisms": "SCRAM-SHA-512", "sasl.username": "shop", "sasl.password": PASSWORD,
         "ssl.ca.location": "/etc/kafka/ca.pem"}
     args = process_arguments(config)
