@@ -23,6 +23,9 @@ class ConfigError(ValueError):
     """The configuration file cannot be used as it is."""
 
 
+CLUSTER_BLOCK = 60  # ports from Ports.cluster on: brokers 2-9 (2 each), DataNodes 2-9 (3), master (2), workers (2)
+
+
 @dataclass
 class Ports:
     kafka: int = 9092
@@ -32,6 +35,29 @@ class Ports:
     datanode: int = 9866
     datanode_http: int = 9864
     datanode_ipc: int = 9867
+    # The first of CLUSTER_BLOCK loopback ports for the managed cluster's members beyond the first:
+    # brokers 2..9, DataNodes 2..9, the Spark master and workers 1..9 (see the methods below).
+    cluster: int = 19100  # CLUSTER_BLOCK ports from here
+
+    def broker(self, i: int) -> tuple[int, int]:
+        """(bootstrap, controller) of Kafka node i; node 1 keeps `kafka` and `kafka_controller`."""
+        return (self.kafka, self.kafka_controller) if i == 1 else (self.cluster + 2 * (i - 2),
+                                                                   self.cluster + 2 * (i - 2) + 1)
+
+    def datanode_node(self, i: int) -> tuple[int, int, int]:
+        """(data, http, ipc) of DataNode i; DataNode 1 keeps `datanode`, `datanode_http`, `datanode_ipc`."""
+        if i == 1:
+            return self.datanode, self.datanode_http, self.datanode_ipc
+        first = self.cluster + 16 + 3 * (i - 2)
+        return first, first + 1, first + 2
+
+    def spark_master(self) -> tuple[int, int]:
+        """(rpc, web UI and /json) of the managed Spark master."""
+        return self.cluster + 40, self.cluster + 41
+
+    def spark_worker(self, i: int) -> tuple[int, int]:
+        """(rpc, web UI) of Spark worker i (1-based)."""
+        return self.cluster + 42 + 2 * (i - 1), self.cluster + 43 + 2 * (i - 1)
 
 
 @dataclass
@@ -40,6 +66,8 @@ class Memory:
     namenode_heap: str = "512m"
     datanode_heap: str = "384m"
     spark_driver: str = "1g"
+    spark_executor: str = "768m"  # what each managed Spark worker offers, and the job's executors take
+    spark_daemon: str = "256m"  # heap of the managed Spark master and workers themselves
 
 
 @dataclass
@@ -47,7 +75,8 @@ class Kafka:
     # Empty means the managed local broker; ["host:port", ...] (or "host:port,...") an external cluster.
     bootstrap: str = ""
     partitions: int = 3
-    replication: int = 1
+    replication: int = 0  # 0: min(3, brokers) on the managed cluster, 1 on an external one
+    brokers: int = 1  # managed KRaft nodes on loopback: kafka, or kafka-1..N (see docs/CLUSTERS.md)
     # External clusters only (docs/CLUSTERS.md): PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.
     security_protocol: str = "PLAINTEXT"
     sasl_mechanism: str = ""  # PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 with a SASL protocol
@@ -64,6 +93,9 @@ class Hdfs:
     namenode: str = ""
     namenodes: str = ""  # HA only: ["host:port", ...] (or "host:port,...") of the nameservice's NameNodes
     base_path: str = "/ecommerce"
+    # The NameNodes' HTTP (JMX, WebHDFS) "host:port,...", for the health view; empty: derived from namenode.
+    namenode_http: str = ""
+    datanodes: int = 1  # managed DataNodes: hdfs-datanode, or hdfs-datanode-1..N
 
 
 @dataclass
@@ -74,6 +106,10 @@ class Spark:
     watermark: str = "10 minutes"
     top_n: int = 10
     shuffle_partitions: int = 4
+    # A standalone master's web UI "host:port,..." (its /json/), for the health view; empty: derived from master.
+    master_web: str = ""
+    workers: int = 0  # >= 1: a managed standalone master and spark-worker-1..N; the job runs on them
+    worker_cores: int = 1
 
 
 @dataclass
@@ -156,7 +192,30 @@ class Config:
 
     @property
     def kafka_bootstrap(self) -> str:
-        return self.kafka.bootstrap or f"127.0.0.1:{self.ports.kafka}"
+        return self.kafka.bootstrap or ",".join(f"127.0.0.1:{self.ports.broker(i)[0]}"
+                                                for i in range(1, self.kafka.brokers + 1))
+
+    @property
+    def topic_replication(self) -> int:
+        """Replication of the topics the app creates: the configured one, else min(3, brokers) on
+        the managed cluster and 1 on an external one."""
+        return self.kafka.replication or (1 if self.kafka.bootstrap else min(3, self.kafka.brokers))
+
+    @property
+    def topic_configs(self) -> dict[str, str]:
+        """Settings of the topics the app creates on the managed cluster: min.insync.replicas = 2 once
+        there are 3 replicas (an external cluster's own defaults apply there)."""
+        return {"min.insync.replicas": "2"} if not self.kafka.bootstrap and self.topic_replication >= 3 else {}
+
+    @property
+    def dfs_replication(self) -> int:
+        """Replication of the files the app and the job write: min(3, DataNodes) on the managed HDFS."""
+        return 1 if self.hdfs.namenode else min(3, self.hdfs.datanodes)
+
+    @property
+    def spark_master(self) -> str:
+        """The master the job is submitted to: the managed one when there are workers."""
+        return f"spark://127.0.0.1:{self.ports.spark_master()[0]}" if self.spark.workers else self.spark.master
 
     @property
     def namenode_address(self) -> tuple[str, int]:
@@ -308,6 +367,7 @@ def from_dict(data: dict, paths: Paths | None = None) -> Config:
     if config.producer.profile not in PRODUCER_PROFILES:
         raise ConfigError(f"[producer] profile must be one of {', '.join(PRODUCER_PROFILES)}, "
                           f"got {config.producer.profile!r}")
+    check_cluster(config)
     _check_kafka(config.kafka)
     _check_hdfs(config.hdfs)
     _check_spark(config.spark)
@@ -315,6 +375,38 @@ def from_dict(data: dict, paths: Paths | None = None) -> Config:
     for service in config.restart.services:
         config.restart.policy_for(service)
     return config
+
+
+MAX_MEMBERS = 9  # per kind: the port block (Ports.cluster) has room for this many
+
+
+def check_cluster(config: Config) -> None:
+    """The managed cluster's sizes: within bounds, and not mixed with the external cluster they replace."""
+    k, h, s = config.kafka, config.hdfs, config.spark
+    for section, key, value, low in (("kafka", "brokers", k.brokers, 1), ("hdfs", "datanodes", h.datanodes, 1),
+                                     ("spark", "workers", s.workers, 0)):
+        if not low <= value <= MAX_MEMBERS:
+            raise ConfigError(f"[{section}] {key} must be between {low} and {MAX_MEMBERS}, got {value}")
+    if k.brokers > 1 and k.bootstrap:
+        raise ConfigError("[kafka] brokers sizes the managed cluster; it cannot be combined with bootstrap "
+                          "(an external cluster)")
+    if h.datanodes > 1 and h.namenode:
+        raise ConfigError("[hdfs] datanodes sizes the managed HDFS; it cannot be combined with namenode "
+                          "(an external cluster)")
+    if s.workers and not s.master.startswith("local"):
+        raise ConfigError(f"[spark] workers starts a managed master; it cannot be combined with master = "
+                          f"{s.master!r} (leave master at local[N], or set workers = 0)")
+    block = range(config.ports.cluster, config.ports.cluster + CLUSTER_BLOCK)
+    fixed = {k: v for k, v in dataclasses.asdict(config.ports).items() if k != "cluster" and v in block}
+    if (k.brokers > 1 or h.datanodes > 1 or s.workers) and (fixed or block.stop > 65536):
+        raise ConfigError(f"[ports] cluster = {config.ports.cluster}: the managed cluster takes ports "
+                          f"{block.start}-{block.stop - 1}, which must be free of the other ports and below 65536"
+                          + (f" ({', '.join(fixed)} in it)" if fixed else ""))
+    if s.worker_cores < 1:
+        raise ConfigError(f"[spark] worker_cores must be at least 1, got {s.worker_cores}")
+    if k.replication < 0 or (not k.bootstrap and k.replication > k.brokers):
+        raise ConfigError(f"[kafka] replication must be between 1 and brokers ({k.brokers}), or 0 for "
+                          f"min(3, brokers); got {k.replication}")
 
 
 def load(paths: Paths | None = None) -> Config:

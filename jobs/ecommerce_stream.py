@@ -27,6 +27,9 @@ def main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
     spark = SparkSession.builder.appName("ecomdesk-ecommerce-stream").getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
+    # Adaptive execution made each partial's scan of the batch's cache a query stage of its own: ten
+    # Spark jobs per batch where the plan (no shuffle, see batch.collect_partials) needs one.
+    spark.conf.set("spark.sql.adaptive.enabled", "false")
     delay_us = int(args.watermark_seconds * 1_000_000)
     committer = Committer(HadoopStore(spark, args.base), delay_us)
     snapshot = committer.load()

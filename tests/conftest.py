@@ -92,16 +92,17 @@ def spark():
 @pytest.fixture
 def make_window(qtbot, tmp_path: Path):
     """Builds windows over fakes; at teardown closes them the way the app does, waiting for it."""
-    from ui_fakes import FakeInstaller, FakeReader, FakeSupervisor, make_config
+    from ui_fakes import FakeHealth, FakeInstaller, FakeReader, FakeSupervisor, make_config
 
     from ecomdesk.ui.main_window import MainWindow
 
     windows = []
 
-    def make(supervisor=None, reader=None, config=None, installer=None):
+    def make(supervisor=None, reader=None, config=None, installer=None, health=None):
         supervisor = supervisor or FakeSupervisor(tmp_path)
         reader = reader or FakeReader()
-        window = MainWindow(supervisor, reader, config or make_config(tmp_path), installer=installer or FakeInstaller())
+        window = MainWindow(supervisor, reader, config or make_config(tmp_path), installer=installer or FakeInstaller(),
+                            health=health or FakeHealth())
         window.show()
         windows.append(window)
         return window, supervisor, reader

@@ -61,7 +61,7 @@ def test_the_bundle_needs_no_maven_gcc_or_cache_to_run_kafka(bundle, bare_env, t
             assert owner.poll() is None, (tmp_path / "up.log").read_text()[-3000:]
             status = subprocess.run([str(bundle), "stack", "status", "--json"], env=bare_env, capture_output=True,
                                     text=True, timeout=60)
-            kafka = {s["name"]: s for s in json.loads(status.stdout or "[]")}.get("kafka", {})
+            kafka = {s["name"]: s for s in json.loads(status.stdout or "{}").get("services", [])}.get("kafka", {})
             if kafka.get("state") == "running":
                 break
             assert time.monotonic() < deadline, f"kafka not running from the bundle: {kafka}"

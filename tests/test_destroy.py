@@ -40,7 +40,7 @@ def _wait_running(home, names, owner) -> None:
     deadline = time.monotonic() + 240
     while True:
         assert owner.poll() is None, "stack up exited"
-        states = {s["name"]: s["state"] for s in json.loads(cli(home, "stack", "status", "--json").stdout)}
+        states = {s["name"]: s["state"] for s in json.loads(cli(home, "stack", "status", "--json").stdout)["services"]}
         if all(states[n] == "running" for n in names):
             return
         assert time.monotonic() < deadline, states

@@ -131,7 +131,7 @@ def _wait_running(venv: Path, env: dict, cwd: Path, owner: subprocess.Popen, nam
     while True:
         assert owner.poll() is None, f"`ecomdesk stack up` exited with {owner.returncode}"
         status = _run(venv, "stack", "status", "--json", env=env, cwd=cwd, timeout=60)
-        states = {s["name"]: s["state"] for s in json.loads(status.stdout or "[]")}
+        states = {s["name"]: s["state"] for s in json.loads(status.stdout or "{}").get("services", [])}
         if all(states.get(n) == "running" for n in names):
             return
         assert time.monotonic() < deadline, f"stack not running after 300 s: {states}"

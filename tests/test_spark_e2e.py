@@ -3,7 +3,6 @@ job -> HDFS, compared with the ledger in pandas; the job is SIGKILLed twice mid-
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import os
@@ -16,13 +15,12 @@ import uuid
 
 import pandas as pd
 import pytest
+from stackutil import StandaloneCluster
 
 from ecomdesk.data import contract as C
 from ecomdesk.data.hdfs import hadoop_filesystem
-from ecomdesk.stack.install.layout import pyspark_home
 from ecomdesk.stack.spark_job import JobTelemetry, job_env, spark_submit_command
 from ecomdesk.testing.reference import aggregates, assert_same
-from ecomdesk.testing.sandbox import free_ports
 
 pytestmark = pytest.mark.stack
 
@@ -124,35 +122,6 @@ def check_caught_up_and_exact(config, ledgers) -> None:
         assert_same(name, C.read_current(fs, name, base), expected[name], C.AGGREGATE_KEYS[name])
     assert int(C.quarantine_counts(fs, base)["count"].sum()) == invalid
     assert len(C.read_quarantine(fs, base)) == invalid
-
-
-class StandaloneCluster:
-    """A Spark standalone master and one worker (the installed pyspark's), on loopback free ports."""
-
-    def __init__(self, work):
-        master_port, master_ui, worker_ui = free_ports(3)
-        self.url = f"spark://127.0.0.1:{master_port}"
-        env = {**os.environ, **job_env(), "SPARK_LOCAL_IP": "127.0.0.1"}
-        spark_class = str(pyspark_home() / "bin" / "spark-class")
-        self.procs = [subprocess.Popen(
-            [spark_class, "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1", "--port",
-             str(master_port), "--webui-port", str(master_ui)],
-            env=env, stdout=open(work / "master.log", "w"), stderr=subprocess.STDOUT, start_new_session=True)]
-        self.procs.append(subprocess.Popen(
-            [spark_class, "org.apache.spark.deploy.worker.Worker", "--host", "127.0.0.1", "--cores", "2",
-             "--memory", "1536m", "--webui-port", str(worker_ui), "--work-dir", str(work / "worker"), self.url],
-            env=env, stdout=open(work / "worker.log", "w"), stderr=subprocess.STDOUT, start_new_session=True))
-        deadline = time.time() + 90
-        while "Successfully registered with master" not in (work / "worker.log").read_text():
-            assert time.time() < deadline, "the Spark worker did not register with its master"
-            assert all(p.poll() is None for p in self.procs), "a Spark standalone daemon exited"
-            time.sleep(0.5)
-
-    def close(self) -> None:
-        for p in reversed(self.procs):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(p.pid, signal.SIGTERM)
-            p.wait(30)
 
 
 def test_job_on_a_standalone_spark_master(stack, tmp_path):

@@ -133,7 +133,7 @@ def test_cli_status_and_sigkilled_owner_leaves_nothing(tmp_path):
         deadline = time.monotonic() + 180
         rows = []
         while time.monotonic() < deadline:
-            rows = json.loads(cli(home, "stack", "status", "--json").stdout)
+            rows = json.loads(cli(home, "stack", "status", "--json").stdout)["services"]
             states = {r["name"]: r["state"] for r in rows}
             if states["kafka"] == "running" and states["hdfs-namenode"] == "running":
                 break
@@ -153,7 +153,7 @@ def test_cli_status_and_sigkilled_owner_leaves_nothing(tmp_path):
         restarted = cli(home, "stack", "restart", "kafka", timeout=200)
         assert restarted.returncode == 0, restarted.stderr
         assert restarted.stdout == "" and "kafka restarted in" in restarted.stderr
-        by_name = {r["name"]: r for r in json.loads(cli(home, "stack", "status", "--json").stdout)}
+        by_name = {r["name"]: r for r in json.loads(cli(home, "stack", "status", "--json").stdout)["services"]}
         assert by_name["kafka"]["state"] == "running" and by_name["kafka"]["pid"] != pids[0]
         assert by_name["hdfs-namenode"]["pid"] == pids[1]  # not a dependent of kafka: left alone
         assert not _alive(pids[0])
@@ -167,7 +167,8 @@ def test_cli_status_and_sigkilled_owner_leaves_nothing(tmp_path):
         while time.monotonic() < deadline and any(_alive(p) for p in pids):
             time.sleep(0.2)
         assert not any(_alive(p) for p in pids), "services outlived their SIGKILLed owner by 10 s"
-        assert all(r["state"] == "stopped" for r in json.loads(cli(home, "stack", "status", "--json").stdout))
+        rows = json.loads(cli(home, "stack", "status", "--json").stdout)["services"]
+        assert all(r["state"] == "stopped" for r in rows)
     finally:
         if owner.poll() is None:
             owner.kill()

@@ -91,9 +91,15 @@ def test_start_all_chart_rate_change_stop_all(qtbot, tmp_path, monkeypatch):
 
         qtbot.waitUntil(matches, timeout=180_000)
         assert "Charts updated" in window.updated_label.text()
+        # the Cluster tab reads the same stack: the job has read all the producer sent, HDFS is whole
+        cluster = window.cluster
+        qtbot.waitUntil(lambda: cluster.kafka.state.text() == "OK" and "job lag 0 (" in cluster.kafka.summary.text(),
+                        timeout=60_000)
+        assert cluster.hdfs.state.text() == "OK" and cluster.spark.state.text() == "NO CLUSTER"
 
         window.stop_all.trigger()
         qtbot.waitUntil(lambda: all(r.state == State.STOPPED for r in window.services.rows.values()), timeout=180_000)
+        qtbot.waitUntil(lambda: cluster.kafka.state.text() == cluster.hdfs.state.text() == "STOPPED", timeout=30_000)
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline and any(psutil.pid_exists(p) for p in seen):
             time.sleep(0.2)

@@ -1,14 +1,34 @@
-"""Fakes at the window's two boundaries: the supervisor and the data reader (nothing else is faked)."""
+"""Fakes at the window's boundaries: the supervisor, the data reader and the health source (nothing else
+is faked)."""
 
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 from ecomdesk.core.spec import Probe, ServiceSpec, State, dependency_order, dependents_order
 from ecomdesk.core.supervisor import ServiceStatus, StartError
 from ecomdesk.data.chart_views import Business, business
 from ecomdesk.data.contract import QUARANTINE_COUNTS
+from ecomdesk.data.health import hdfs as hdfs_health
+from ecomdesk.data.health import kafka as kafka_health
+from ecomdesk.data.health import spark as spark_health
+from ecomdesk.data.health.model import (
+    DEGRADED,
+    OK,
+    Application,
+    Broker,
+    ClusterHealth,
+    DataNode,
+    HdfsDetail,
+    KafkaDetail,
+    NameNode,
+    Partition,
+    SparkDetail,
+    SystemHealth,
+    Worker,
+)
 from ecomdesk.data.readers import DirStats, KafkaMessage, TopicStats, Unreachable
 from ecomdesk.testing.contract_data import sample_frames
 
@@ -210,3 +230,50 @@ class FakeInstaller:
         if self.error:
             raise RuntimeError(self.error)
         self.is_installed = True
+
+
+class FakeHealth:
+    """The window's health source: a 3-broker, 3-DataNode, 2-worker cluster, healthy or with one of each
+    lost (`degraded`); `error` makes the read itself fail. Problems come from the real readers' rules."""
+
+    def __init__(self):
+        self.degraded = False
+        self.error: str | None = None
+        self.calls: list[dict[str, str]] = []
+        self.threads: list[str] = []
+
+    def __call__(self, states):
+        self.calls.append(dict(states))
+        self.threads.append(threading.current_thread().name)
+        if self.error:
+            raise RuntimeError(self.error)
+        return sample_health(self.degraded)
+
+
+def sample_health(degraded: bool) -> ClusterHealth:
+    brokers = tuple(Broker(i, "127.0.0.1", 9091 + i) for i in ((1, 3) if degraded else (1, 2, 3)))
+    parts = []
+    for topic in ("orders", "page_views"):
+        for p in range(3):
+            isr = (1, 3) if degraded else (1, 2, 3)
+            parts.append(Partition(topic, p, 1, (1, 2, 3), isr, 100 + p, 90 + p, 10,
+                                   "under-replicated" if degraded else "ok"))
+    kafka = KafkaDetail("c1", 1, brokers, tuple(parts), 6 if degraded else 0, 0, "job offsets from its checkpoint, "
+                        "batch 7", 60)
+    nodes = tuple(DataNode(f"127.0.0.1:986{i}", "dead" if degraded and i == 2 else "live", 1.0, 2**40, 2**30, 2**39)
+                  for i in (1, 2, 3))
+    hdfs = HdfsDetail((NameNode("127.0.0.1:9870", "active"),), 2 if degraded else 3, 0, 1 if degraded else 0, 0,
+                      3 * 2**40, 3 * 2**30, 3 * 2**39, 12 if degraded else 0, 0, 0, "", nodes)
+    workers = tuple(Worker(f"worker-{i}", f"127.0.0.1:{7100 + i}", f"http://127.0.0.1:{8100 + i}",
+                           "DEAD" if degraded and i == 2 else "ALIVE", 1, 1, 1024, 1024) for i in (1, 2))
+    spark = SparkDetail("spark://127.0.0.1:7077", "ALIVE", (("127.0.0.1:8080", "ALIVE"),), 1 if degraded else 2,
+                        2, 2, 2048, 2048, workers, (Application("app-1", "ecomdesk-ecommerce-stream", "RUNNING", 2,
+                                                                1024, 60.0),))
+
+    def system(name: str, detail, problems: list[str]) -> SystemHealth:
+        return SystemHealth(name, DEGRADED if problems else OK, f"{name} summary", f"{name}-endpoint",
+                            tuple(problems), detail, time.time(), 0.1)
+
+    return ClusterHealth(system("kafka", kafka, kafka_health.problems(kafka)),
+                         system("hdfs", hdfs, hdfs_health.problems(hdfs)),
+                         system("spark", spark, spark_health.problems(spark)))

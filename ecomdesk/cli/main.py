@@ -63,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     desktop.add_parser(sub)
     rebuild.add_parser(sub)
     bench = sub.add_parser("bench", help="benchmarks and the chaos run (figures on stdout); NAME --help for options")
-    bench.add_argument("name", metavar="NAME", help="stack, producer, spark, charts or chaos")
+    bench.add_argument("name", metavar="NAME", help="stack, cluster, producer, spark, charts or chaos")
     bench.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS")
     bench.set_defaults(func=cmd_bench)
     return parser

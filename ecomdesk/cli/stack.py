@@ -16,6 +16,7 @@ from ecomdesk.config import Config
 from ecomdesk.core.control import ControlError, request
 from ecomdesk.core.spec import State
 from ecomdesk.core.supervisor import ServiceStatus, StartError, Supervisor, owner_alive, read_state
+from ecomdesk.data.health import format_text, read_cluster
 from ecomdesk.stack.alerts import AlertMonitor
 from ecomdesk.stack.catalog import build_specs
 from ecomdesk.stack.destroy import describe, destroy, plan
@@ -39,8 +40,9 @@ def add_parser(subparsers) -> None:
     destroy.add_argument("--stop", action="store_true", help="stop the running stack first instead of refusing")
     destroy.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
     destroy.set_defaults(func=cmd_destroy)
-    status = sub.add_parser("status", help="state of every service")
-    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status = sub.add_parser("status", help="state of every service, and the health of the clusters")
+    status.add_argument("--json", action="store_true",
+                        help='machine-readable output: {"services": [...], "health": {"kafka", "hdfs", "spark"}}')
     status.set_defaults(func=cmd_status)
     logs = sub.add_parser("logs", help="print a service's log")
     logs.add_argument("service")
@@ -94,8 +96,13 @@ def format_alerts(rows: list[dict]) -> str:
 
 
 def cmd_status(args: argparse.Namespace, config: Config) -> int:
+    """The services, then the clusters' health (read now; a stopped managed system is not asked)."""
     rows = current_status(config)
-    print(json.dumps(rows, indent=2) if args.json else f"{format_table(rows)}\n\n{format_alerts(rows)}")
+    health = read_cluster(config, {r["name"]: r["state"] for r in rows})
+    if args.json:
+        print(json.dumps({"services": rows, "health": health.to_dict()}, indent=2))
+    else:
+        print(f"{format_table(rows)}\n\n{format_text(health)}\n\n{format_alerts(rows)}")
     return 0
 
 

@@ -74,7 +74,7 @@ def hadoop_filesystem(config: Config) -> pafs.HadoopFileSystem:
     if config.hdfs.namenodes:  # libhdfs takes the nameservice as the host, port 0, and resolves it with extra_conf
         return pafs.HadoopFileSystem(config.hdfs.namenode, 0, replication=1, extra_conf=ha_conf(config))
     host, port = config.namenode_address
-    return pafs.HadoopFileSystem(host, port, replication=1)
+    return pafs.HadoopFileSystem(host, port, replication=config.dfs_replication)
 
 
 def hdfs_uri(config: Config, path: str = "") -> str:

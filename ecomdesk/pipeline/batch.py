@@ -25,6 +25,7 @@ from ecomdesk.pipeline import metrics
 from ecomdesk.pipeline.commit import Committer
 from ecomdesk.pipeline.parse import parse_records, quarantined, valid_events
 from ecomdesk.pipeline.snapshot import BatchPartials, Snapshot, merge, utc
+from ecomdesk.pipeline.sql import run
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +62,7 @@ def _union(events: DataFrame, rejected: DataFrame, keep_rows: int) -> tuple[str,
     schema: it takes a call to Spark per member to learn their columns."""
     key = (events.schema.json(), rejected.schema.json(), keep_rows)
     if key not in _UNIONS:
-        spark = events.sparkSession
-        members = {name: spark.sql(sql, events=events, rejected=rejected).schema
+        members = {name: run(sql, events=events, rejected=rejected).schema
                    for name, sql in _members(keep_rows).items()}
         types: dict[str, str] = {}
         for name, schema in members.items():
@@ -89,7 +89,7 @@ def collect_partials(events: DataFrame, rejected: DataFrame, keep_rows: int = 0)
     """
     events, rejected = events.coalesce(1), rejected.coalesce(1)
     sql, columns = _union(events, rejected, keep_rows)
-    table = events.sparkSession.sql(sql, events=events, rejected=rejected).toArrow()
+    table = run(sql, events=events, rejected=rejected).toArrow()
     parts = {name: table.filter(pc.equal(table[_TAG], name)).select(cols) for name, cols in columns.items()}
     totals = parts.pop(_TOTALS)
     max_us, count = totals["max_event_us"][0].as_py(), totals["events"][0].as_py()

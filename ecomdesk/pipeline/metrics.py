@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from pyspark.sql import DataFrame
 
+from ecomdesk.pipeline.sql import run
+
 _PURCHASES_BY_MINUTE = "SELECT *, window(event_time, '1 minute') AS w FROM {events} WHERE event_type = 'purchase'"
 
 SQL = {
@@ -43,5 +45,5 @@ QUARANTINE_COUNTS_SQL = "SELECT reason, count(1) AS count FROM {rejected} GROUP 
 
 def metric(name: str, events: DataFrame) -> DataFrame:
     """One additive aggregate (a key of SQL) of the events."""
-    return events.sparkSession.sql(SQL[name], events=events)
+    return run(SQL[name], events=events)
 

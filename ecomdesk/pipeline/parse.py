@@ -10,6 +10,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import types as T
 
 from ecomdesk.data.contract import EVENT_SCHEMA, EVENT_TYPES, QUARANTINE_SCHEMA
+from ecomdesk.pipeline.sql import run
 
 JSON_FIELDS = ("user_id", "product_id", "category", "event_type", "price", "timestamp", "store_id",
                "store_type", "city", "province", "location")
@@ -79,7 +80,7 @@ def parse_records(kafka: DataFrame, topic_prefix: str = "") -> DataFrame:
 
     `topic_prefix` is the prefix of the three topic names (isolated runs share one broker).
     """
-    return kafka.sparkSession.sql(parse_sql(topic_prefix), kafka=kafka)
+    return run(parse_sql(topic_prefix), kafka=kafka)
 
 
 _KIND = _map((et, d) for et, (_, d) in EVENT_TYPES.items())
@@ -91,12 +92,12 @@ QUARANTINED_SQL = f"""SELECT {", ".join(QUARANTINE_SCHEMA.names)},
 
 def valid_events(parsed: DataFrame) -> DataFrame:
     """Valid events in the contract's EVENT_SCHEMA columns, plus `kind` (raw dir) and `event_date`."""
-    return parsed.sparkSession.sql(VALID_SQL, parsed=parsed)
+    return run(VALID_SQL, parsed=parsed)
 
 
 def quarantined(parsed: DataFrame) -> DataFrame:
     """Rejected records in the contract's QUARANTINE_SCHEMA columns, plus `ingest_date`."""
-    return parsed.sparkSession.sql(QUARANTINED_SQL, parsed=parsed)
+    return run(QUARANTINED_SQL, parsed=parsed)
 
 
 def event_struct() -> T.StructType:

@@ -40,7 +40,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--partitions", type=_positive_int,
                    help="partitions of topics created (config: kafka.partitions)")
     p.add_argument("--replication", type=_positive_int,
-                   help="replication of topics created (config: kafka.replication)")
+                   help="replication of topics created (config: kafka.replication; default min(3, brokers))")
     p.add_argument("--profile", choices=PRODUCER_PROFILES,
                    help="realistic: users in sessions (view products of a category, cart some, buy some of "
                         "those; a few %% of sessions buy), traffic by hour of day around --rate; classroom: "
@@ -112,11 +112,13 @@ def run(args: argparse.Namespace, config: Config) -> int:
     except (argparse.ArgumentTypeError, KafkaSecurityError) as exc:
         print(f"produce: {exc}", file=sys.stderr)
         return 2
+    replication = args.replication or config.topic_replication
     try:
         ensure_topics(settings.bootstrap,
                       args.partitions or config.kafka.partitions,
-                      args.replication or config.kafka.replication,
+                      replication,
                       names=tuple(settings.topic_prefix + t for t in TOPICS), timeout=TOPIC_TIMEOUT,
+                      configs=config.topic_configs if replication == config.topic_replication else {},
                       security=security(args, config))
     except TopicError as exc:
         print(f"produce: {exc}", file=sys.stderr)

@@ -26,13 +26,14 @@ def ensure_topics(
     replication: int,
     timeout: float = 30,
     names: tuple[str, ...] = TOPICS,
+    configs: dict[str, str] | None = None,
     security: dict | None = None,
 ) -> list[str]:
     """Create the missing topics among `names` and return the ones this call created.
 
+    `configs` are topic settings for the ones created (min.insync.replicas on a cluster).
     `security`: the client's security settings (ecomdesk.kafka_client.security_conf); refused
     credentials end the call within about a second, with the broker's reason.
-
     A topic that already exists is left as it is (even with another partition count):
     changing partitions of live topics would reshuffle keys, which is not this call's job.
     """
@@ -53,7 +54,8 @@ def ensure_topics(
     if not missing:
         return []
     futures = admin.create_topics(
-        [NewTopic(n, num_partitions=partitions, replication_factor=replication) for n in missing],
+        [NewTopic(n, num_partitions=partitions, replication_factor=replication, config=dict(configs or {}))
+         for n in missing],
         operation_timeout=timeout,
         request_timeout=timeout,
     )

@@ -11,20 +11,22 @@ import dataclasses
 
 from ecomdesk.config import Config, ConfigError
 from ecomdesk.core.spec import ServiceSpec
-from ecomdesk.stack.hdfs import datanode_spec, namenode_spec
-from ecomdesk.stack.kafka import kafka_spec
+from ecomdesk.stack import members
+from ecomdesk.stack.hdfs import datanode_specs, namenode_spec
+from ecomdesk.stack.kafka import kafka_specs
 from ecomdesk.stack.producer import producer_spec
+from ecomdesk.stack.spark_cluster import spark_cluster_specs
 from ecomdesk.stack.spark_job import spark_job_spec
 
 
 def build_specs(config: Config) -> list[ServiceSpec]:
-    specs = [namenode_spec(config), datanode_spec(config), kafka_spec(config), spark_job_spec(config),
-             producer_spec(config)]
+    specs = [namenode_spec(config), *datanode_specs(config), *kafka_specs(config), *spark_cluster_specs(config),
+             spark_job_spec(config), producer_spec(config)]
     external = set()
     if config.kafka.bootstrap:
-        external.add("kafka")
+        external |= set(members.brokers(config))
     if config.hdfs.namenode:
-        external |= {"hdfs-namenode", "hdfs-datanode"}
+        external |= {"hdfs-namenode", *members.datanodes(config)}
     unknown = set(config.restart.services) - {s.name for s in specs}
     if unknown:
         raise ConfigError(f"[restart.services]: unknown service(s) {', '.join(sorted(unknown))}; "

@@ -1,7 +1,11 @@
 """HDFS NameNode and DataNode run straight from the Hadoop jars, bound to 127.0.0.1.
 
 Config files are rendered into <data>/hdfs/conf on every start (so port changes apply); the
-NameNode is formatted once, when its name dir has no VERSION file yet.
+NameNode is formatted once, when its name dir has no VERSION file yet. With `[hdfs] datanodes = N` > 1,
+DataNode i >= 2 gets its own conf dir (conf-datanode-i), data dir (data-i) and ports (Ports.datanode_node),
+files are written with dfs.replication = min(3, N), and the NameNode calls a silent DataNode stale
+after 5 s (and avoids it) and dead after 15 s (instead of 30 s and 10.5 min), so a lost one shows while
+it is lost.
 """
 
 from __future__ import annotations
@@ -26,16 +30,22 @@ def hdfs_root(config: Config) -> Path:
     return config.service_data_dir / "hdfs"
 
 
-def site_properties(config: Config) -> tuple[dict[str, str], dict[str, str]]:
+def _suffix(node: int) -> str:
+    return "" if node == 1 else f"-{node}"
+
+
+def site_properties(config: Config, node: int = 1) -> tuple[dict[str, str], dict[str, str]]:
+    """core-site and hdfs-site of the NameNode and DataNode 1 (node 1), or of DataNode `node`."""
     p, root = config.ports, hdfs_root(config)
+    data, http, ipc = p.datanode_node(node)
     core = {
         "fs.defaultFS": f"hdfs://127.0.0.1:{p.namenode_rpc}",
-        "hadoop.tmp.dir": str(root / "tmp"),
+        "hadoop.tmp.dir": str(root / f"tmp{_suffix(node)}"),
     }
     hdfs = {
         "dfs.namenode.name.dir": str(root / "name"),
-        "dfs.datanode.data.dir": str(root / "data"),
-        "dfs.replication": "1",
+        "dfs.datanode.data.dir": str(root / f"data{_suffix(node)}"),
+        "dfs.replication": str(config.dfs_replication),
         "dfs.permissions.enabled": "false",
         "dfs.namenode.rpc-address": f"127.0.0.1:{p.namenode_rpc}",
         "dfs.namenode.rpc-bind-host": "127.0.0.1",
@@ -46,9 +56,9 @@ def site_properties(config: Config) -> tuple[dict[str, str], dict[str, str]]:
         "dfs.namenode.secondary.http-address": "127.0.0.1:0",
         "dfs.namenode.backup.address": "127.0.0.1:0",
         "dfs.namenode.backup.http-address": "127.0.0.1:0",
-        "dfs.datanode.address": f"127.0.0.1:{p.datanode}",
-        "dfs.datanode.http.address": f"127.0.0.1:{p.datanode_http}",
-        "dfs.datanode.ipc.address": f"127.0.0.1:{p.datanode_ipc}",
+        "dfs.datanode.address": f"127.0.0.1:{data}",
+        "dfs.datanode.http.address": f"127.0.0.1:{http}",
+        "dfs.datanode.ipc.address": f"127.0.0.1:{ipc}",
         "dfs.datanode.hostname": "127.0.0.1",
         "dfs.datanode.use.datanode.hostname": "false",
         "dfs.client.use.datanode.hostname": "false",
@@ -56,9 +66,15 @@ def site_properties(config: Config) -> tuple[dict[str, str], dict[str, str]]:
         "dfs.namenode.safemode.extension": "0",
         "dfs.namenode.safemode.min.datanodes": "1",
         "dfs.heartbeat.interval": "1",
+        # a DataNode silent for 2 x this + 10 heartbeats is dead (30 s; Hadoop's default is 10.5 min), so the
+        # health view shows a lost one and re-replication starts within a minute
+        "dfs.namenode.heartbeat.recheck-interval": "10000",
         "dfs.datanode.du.reserved": "0",
         "dfs.namenode.fs-limits.min-block-size": "0",
     }
+    if config.hdfs.datanodes > 1:
+        hdfs |= {"dfs.namenode.stale.datanode.interval": "5000", "dfs.namenode.heartbeat.recheck-interval": "2500",
+                 "dfs.namenode.avoid.read.stale.datanode": "true", "dfs.namenode.avoid.write.stale.datanode": "true"}
     return core, hdfs
 
 
@@ -69,11 +85,11 @@ def _site_xml(props: dict[str, str]) -> str:
     return f'<?xml version="1.0"?>\n<configuration>\n{body}</configuration>\n'
 
 
-def write_conf(config: Config) -> Path:
+def write_conf(config: Config, node: int = 1) -> Path:
     """Render the Hadoop conf dir; it also carries empty webapps/ dirs the daemons' HTTP servers need."""
-    conf = hdfs_root(config) / "conf"
+    conf = hdfs_root(config) / ("conf" if node == 1 else f"conf-datanode-{node}")
     conf.mkdir(parents=True, exist_ok=True)
-    core, hdfs = site_properties(config)
+    core, hdfs = site_properties(config, node)
     (conf / "core-site.xml").write_text(_site_xml(core))
     (conf / "hdfs-site.xml").write_text(_site_xml(hdfs))
     shutil.copyfile(resource("conf", "hadoop-log4j.properties"), conf / "log4j.properties")
@@ -83,9 +99,9 @@ def write_conf(config: Config) -> Path:
     return conf
 
 
-def _command(config: Config, main: str, heap: str, *args: str) -> list[str]:
+def _command(config: Config, main: str, heap: str, *args: str, node: int = 1) -> list[str]:
     inst = installation()
-    conf = write_conf(config)
+    conf = write_conf(config, node)
     root = hdfs_root(config)
     return java_command(
         inst, heap, [conf, *inst.hadoop_classpath], main, *args,
@@ -135,20 +151,20 @@ def cluster_probe(config: Config) -> Probe:
     return Probe(True, f"{live} live DataNode(s), {free / 2**30:.1f} GiB free, out of safe mode")
 
 
-def datanode_probe(config: Config) -> Probe:
+def datanode_probe(config: Config, node: int = 1) -> Probe:
     """The DataNode itself answers and is registered with its NameNode (the cluster probe asks the
     NameNode, which still counts a hung DataNode as live for minutes)."""
-    info = _jmx(config.ports.datanode_http, "Hadoop:service=DataNode,name=DataNodeInfo")
+    info = _jmx(config.ports.datanode_node(node)[1], "Hadoop:service=DataNode,name=DataNodeInfo")
     namenodes = json.loads(info.get("NamenodeAddresses") or "{}")
     if not namenodes:
         return Probe(False, "DataNode not registered with a NameNode")
     return Probe(True, f"DataNode serving, registered with {', '.join(namenodes)}")
 
 
-def datanode_ready_probe(config: Config) -> Probe:
+def datanode_ready_probe(config: Config, node: int = 1) -> Probe:
     """Ready: this DataNode answers and is registered, and the cluster serves clients. The cluster
     probe alone passes at once after a restart, while the NameNode still counts the old process."""
-    own = datanode_probe(config)
+    own = datanode_probe(config, node)
     return cluster_probe(config) if own.ok else own
 
 
@@ -165,15 +181,22 @@ def namenode_spec(config: Config) -> ServiceSpec:
     )
 
 
-def datanode_spec(config: Config) -> ServiceSpec:
+def datanode_spec(config: Config, node: int = 1) -> ServiceSpec:
+    """DataNode `node`: `hdfs-datanode` when it is the only one, else `hdfs-datanode-<node>`."""
+    data, http, ipc = config.ports.datanode_node(node)
+    single = config.hdfs.datanodes == 1
     return ServiceSpec(
-        name="hdfs-datanode",
-        title="HDFS DataNode",
-        command=lambda: _command(config, DATANODE_MAIN, config.memory.datanode_heap),
-        ready=lambda: datanode_ready_probe(config),
-        health=lambda: datanode_probe(config),
-        ports={"data": config.ports.datanode, "http": config.ports.datanode_http, "ipc": config.ports.datanode_ipc},
+        name="hdfs-datanode" if single else f"hdfs-datanode-{node}",
+        title="HDFS DataNode" if single else f"HDFS DataNode {node}",
+        command=lambda: _command(config, DATANODE_MAIN, config.memory.datanode_heap, node=node),
+        ready=lambda: datanode_ready_probe(config, node),
+        health=lambda: datanode_probe(config, node),
+        ports={"data": data, "http": http, "ipc": ipc},
         data_dir=hdfs_root(config),
         depends_on=("hdfs-namenode",),
         stop_timeout=20,
     )
+
+
+def datanode_specs(config: Config) -> list[ServiceSpec]:
+    return [datanode_spec(config, node) for node in range(1, config.hdfs.datanodes + 1)]

@@ -15,6 +15,7 @@ from pathlib import Path
 from ecomdesk.config import Config
 from ecomdesk.core.spec import Probe, ServiceSpec
 from ecomdesk.kafka_client import process_arguments
+from ecomdesk.stack import members
 from ecomdesk.telemetry import ProducerReport, parse, to_dict
 
 FLUSH_TIMEOUT = 10.0  # below stop_timeout, so SIGTERM ends with a flush, never a SIGKILL
@@ -64,7 +65,7 @@ def producer_command(config: Config, ledger: Path | None = None) -> list[str]:
         "--invalid-fraction", repr(float(p.invalid_fraction)),
         "--profile", p.profile,
         "--partitions", str(config.kafka.partitions),
-        "--replication", str(config.kafka.replication),
+        "--replication", str(config.topic_replication),
         "--flush-timeout", str(FLUSH_TIMEOUT),
         *process_arguments(config),
     ]
@@ -93,7 +94,7 @@ def producer_spec(config: Config, ledger: Path | None = None) -> ServiceSpec:
         ready=state.ready,
         health=state.health,
         env=lambda: {"PYTHONUNBUFFERED": "1"},
-        depends_on=("kafka",),
+        depends_on=tuple(members.brokers(config)),
         stop_timeout=FLUSH_TIMEOUT + 5,
         ready_timeout=60.0,
         telemetry=state.parse,

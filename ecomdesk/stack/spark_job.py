@@ -20,6 +20,7 @@ from ecomdesk.data.hdfs import ha_conf, hdfs_uri
 from ecomdesk.kafka_client import process_arguments, security_conf
 from ecomdesk.paths import job_entry, package_dir
 from ecomdesk.producer.topics import ensure_topics
+from ecomdesk.stack import members
 from ecomdesk.stack.install import installation
 from ecomdesk.stack.install.layout import pyspark_home
 from ecomdesk.telemetry import BatchReport, IdleReport, job_state, parse
@@ -73,8 +74,15 @@ def spark_confs(config: Config) -> dict[str, str]:
         "spark.sql.redaction.options.regex": "(?i)url|jaas|password",
     }
     confs |= {f"spark.hadoop.{k}": v for k, v in ha_conf(config).items()}
-    if config.spark.master.startswith("local"):
+    if not config.hdfs.namenode:  # the managed HDFS: min(3, DataNodes) copies of what the job writes
+        confs["spark.hadoop.dfs.replication"] = str(config.dfs_replication)
+    if config.hdfs.datanodes > 1:  # a write whose DataNode died goes on with the others: none is spare
+        confs["spark.hadoop.dfs.client.block.write.replace-datanode-on-failure.best-effort"] = "true"
+    if config.spark_master.startswith("local") or config.spark.workers:
         confs |= {"spark.driver.host": "127.0.0.1", "spark.driver.bindAddress": "127.0.0.1"}
+    if config.spark.workers:  # one executor per managed worker, as large as the worker offers
+        confs |= {"spark.executor.memory": config.memory.spark_executor,
+                  "spark.executor.cores": str(config.spark.worker_cores)}
     return confs
 
 
@@ -85,7 +93,7 @@ def base_uri(config: Config) -> str:
 def submit_prefix(config: Config, app_name: str) -> list[str]:
     """spark-submit with the app's settings, up to the entry file (shared by the stream and the rebuild)."""
     inst = installation()
-    cmd = [str(pyspark_home() / "bin" / "spark-submit"), "--master", config.spark.master,
+    cmd = [str(pyspark_home() / "bin" / "spark-submit"), "--master", config.spark_master,
            "--deploy-mode", config.spark.deploy_mode, "--name", app_name, "--driver-memory", config.memory.spark_driver,
            "--jars", ",".join(str(j) for j in inst.spark_kafka_jars),
            "--py-files", str(package_zip(config))]
@@ -172,9 +180,11 @@ def spark_job_spec(config: Config) -> ServiceSpec:
         ready=telemetry.probe,
         health=telemetry.health,
         env=job_env,
-        depends_on=("kafka", "hdfs-datanode"),
+        depends_on=(*members.brokers(config), *members.datanodes(config), *members.spark_daemons(config)),
         prepare=prepare,
         stop_timeout=30,
         ready_timeout=240,
         telemetry=telemetry,
+        # on a cluster, the job's clients fail over when one member goes down: it keeps running
+        rides_out_dependency_restarts=members.is_cluster(config),
     )

@@ -6,7 +6,7 @@ import random
 import socket
 from pathlib import Path
 
-from ecomdesk.config import Config, Ports
+from ecomdesk.config import CLUSTER_BLOCK, Config, Ports
 from ecomdesk.paths import Paths
 
 LOWEST_PORT = 10000
@@ -42,9 +42,34 @@ def free_ports(n: int) -> list[int]:
             s.close()
 
 
+def free_block(n: int) -> int:
+    """The first of n consecutive loopback ports that were all free a moment ago (below the ephemeral range)."""
+    while True:
+        first = random.randrange(LOWEST_PORT, _ephemeral_start() - n)
+        socks: list[socket.socket] = []
+        try:
+            for port in range(first, first + n):
+                s = socket.socket()
+                socks.append(s)
+                s.bind(("127.0.0.1", port))
+            return first
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+
+
 def isolated_config(home: Path) -> Config:
-    """A config for a fresh home on free ports, saved so CLI subprocesses see the same one."""
+    """A config for a fresh home on free ports (and a free block for cluster members), saved so CLI
+    subprocesses see the same one."""
     paths = Paths(home / "config", home / "data", home / "logs", home / "run").ensure()
-    config = Config(paths=paths, ports=Ports(*free_ports(7)))
+    while True:
+        cluster = free_block(CLUSTER_BLOCK)
+        ports = free_ports(7)
+        if not any(cluster <= p < cluster + CLUSTER_BLOCK for p in ports):
+            break
+    config = Config(paths=paths, ports=Ports(*ports))
+    config.ports.cluster = cluster
     config.save()
     return config

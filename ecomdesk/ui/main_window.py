@@ -8,6 +8,7 @@ polled on a timer. The window never owns a service itself: closing it closes the
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping
 from functools import partial
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
@@ -29,6 +30,8 @@ from PySide6.QtWidgets import (
 
 from ecomdesk.core.spec import ACTIVE, STARTABLE, dependency_order, dependents_order
 from ecomdesk.data.chart_views import Business
+from ecomdesk.data.health import read_cluster
+from ecomdesk.data.health.model import ClusterHealth
 from ecomdesk.data.pipeline_history import PipelineHistory
 from ecomdesk.data.readers import Unreachable
 from ecomdesk.data.time_range import DEFAULT
@@ -40,6 +43,7 @@ from ecomdesk.ui.about import show_about
 from ecomdesk.ui.alerts_panel import AlertLog, AlertsPanel
 from ecomdesk.ui.banner import Banner, StackNotice
 from ecomdesk.ui.charts import BusinessCharts
+from ecomdesk.ui.cluster_panel import ClusterPanel
 from ecomdesk.ui.inspect_hdfs import HdfsBrowser
 from ecomdesk.ui.inspect_kafka import KafkaInspector
 from ecomdesk.ui.jobs import Jobs
@@ -55,10 +59,13 @@ SNAPSHOT_MS = 1000
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, supervisor, reader, config, settings: QSettings | None = None, installer=None):
+    def __init__(self, supervisor, reader, config, settings: QSettings | None = None, installer=None,
+                 health: Callable[[Mapping[str, str]], ClusterHealth] | None = None):
         super().__init__()
         self.supervisor = supervisor
         self.reader = reader
+        # the clusters' health from the services' states (a stopped managed system is not asked)
+        self.read_health = health or partial(read_cluster, config)
         self.installer = installer or Installer()
         self.setup_dialog: SetupDialog | None = None
         self.config = config
@@ -101,6 +108,7 @@ class MainWindow(QMainWindow):
         self.kafka = KafkaInspector()
         self.alert_log = AlertLog()
         self.alerts = AlertsPanel()
+        self.cluster = ClusterPanel()
         self.tray = Tray(QApplication.windowIcon(), self.show_from_tray, self.quit_from_tray, self)
         if QSystemTrayIcon.isSystemTrayAvailable():
             self.tray.show()
@@ -175,6 +183,7 @@ class MainWindow(QMainWindow):
             (self.hdfs, "HDFS", f"Files and bytes under {base} on HDFS"),
             (self.kafka, "Kafka", "Topics, their offsets, and the last messages of one"),
             (self.alerts, "Alerts", "Alerts with their start and end times; thresholds in [alerts] of the config"),
+            (self.cluster, "Cluster", "Health of the Kafka, HDFS and Spark clusters, managed or external"),
         ]
 
     def _action(self, text: str, keys: str, tip: str, slot) -> QAction:
@@ -420,8 +429,27 @@ class MainWindow(QMainWindow):
         top_n, user_sort, view = self.business.top_n, self.business.user_sort_key(), self.business.chart_view()
         self._read("business", "hdfs", lambda: self.reader.business(top_n, user_sort, view), self._show_business)
         self._read("topics", "kafka", self.reader.kafka_topics, self.kafka.show_topics)
+        self.refresh_health()
         if self.tabs.currentWidget() is self.hdfs:
             self.refresh_hdfs()
+
+    def refresh_health(self) -> None:
+        """Read the clusters' health (states, never exceptions, unless the reader itself breaks)."""
+        if "health" in self.inflight or self._closing:
+            return
+        self.inflight.add("health")
+        states = {s.name: str(s.state) for s in self.supervisor.snapshot()}
+        self.reads.submit(partial(self.read_health, states), self._show_health, self._health_failed)
+
+    def _show_health(self, health: ClusterHealth) -> None:
+        self.inflight.discard("health")
+        self.cluster.show_health(health)
+        n = self.cluster.problems
+        self.tabs.setTabText(self.tabs.indexOf(self.cluster), f"Cluster ({n})" if n else "Cluster")
+
+    def _health_failed(self, exc: BaseException) -> None:
+        self.inflight.discard("health")
+        self.cluster.show_error(f"{type(exc).__name__}: {exc}")
 
     def _view_changed(self) -> None:
         self.settings.setValue("time_range", self.business.range_bar.key())  # kept across restarts

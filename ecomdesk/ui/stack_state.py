@@ -13,8 +13,8 @@ from collections.abc import Iterable, Mapping
 
 from ecomdesk.core.spec import ACTIVE, UP, State
 
-# the managed service each data source of the reader talks to
-SOURCE_SERVICE = {"hdfs": "hdfs-namenode", "kafka": "kafka"}
+# the managed service each data source of the reader talks to (a managed Kafka cluster: its first node)
+SOURCE_SERVICE = {"hdfs": ("hdfs-namenode",), "kafka": ("kafka", "kafka-1")}
 ALARMING = frozenset({State.UNHEALTHY, State.RESTARTING, State.FAILED})
 
 START_KEYS = "Ctrl+R"
@@ -26,14 +26,18 @@ def states_of(statuses: Iterable) -> dict[str, str]:
     return {s.name: s.state for s in statuses}
 
 
+def _service(source: str, names) -> str | None:
+    return next((n for n in SOURCE_SERVICE.get(source, ()) if n in names), None)
+
+
 def unreachable_is_expected(source: str, now: Mapping[str, str], before: Mapping[str, str] | None = None) -> bool:
     """Whether `source` not answering is the stack's state rather than a problem.
 
     `now` is the states when the read failed, `before` when it started: a read begun before its
     service was up may fail even though the service is running by the time it does.
     """
-    service = SOURCE_SERVICE.get(source)
-    if service is None or service not in now:
+    service = _service(source, now)
+    if service is None:
         return False  # an external cluster, or a source with no service: it should answer
     state = State(now[service])
     if state in ALARMING:
@@ -45,7 +49,8 @@ def unreachable_is_expected(source: str, now: Mapping[str, str], before: Mapping
 
 def service_for(source: str, statuses: Iterable) -> tuple[str, str] | None:
     """(title, state) of the managed service behind `source`, or None for an external cluster."""
-    service = SOURCE_SERVICE.get(source)
+    statuses = list(statuses)
+    service = _service(source, {s.name for s in statuses})
     for s in statuses:
         if s.name == service:
             return s.title, s.state

@@ -1,0 +1,31 @@
+"""The window over a managed cluster's services: a row and a log choice per member, from the specs."""
+
+from __future__ import annotations
+
+from ui_fakes import FakeSupervisor, make_config
+
+from ecomdesk.core.spec import State
+from ecomdesk.stack.catalog import build_specs
+
+
+def test_every_cluster_member_has_a_row_and_a_log(make_window, qtbot, tmp_path):
+    config = make_config(tmp_path)
+    config.kafka.brokers, config.hdfs.datanodes, config.spark.workers = 3, 3, 2
+    sup = FakeSupervisor(tmp_path)
+    sup.specs = {s.name: s for s in build_specs(config)}
+    sup.state = dict.fromkeys(sup.specs, State.RUNNING)
+    sup.message = dict.fromkeys(sup.specs, "")
+    sup.telemetry = {n: {} for n in sup.specs}
+    window, _, _ = make_window(supervisor=sup, config=config)
+    names = set(sup.specs)
+    assert {"kafka-3", "hdfs-datanode-2", "spark-master", "spark-worker-2"} <= names == set(window.services.rows)
+    choices = {window.logs.service.itemData(i) for i in range(window.logs.service.count())}
+    assert names <= choices
+    sup.state["kafka-2"] = State.RESTARTING
+    sup.message["kafka-2"] = "crashed with exit code -9; restarting in 25 s, attempt 1/5"
+    row = window.services.rows["kafka-2"]
+    qtbot.waitUntil(lambda: row.state == State.RESTARTING, timeout=5000)
+    assert "restarting in 25 s" in row.message.text()
+    qtbot.waitUntil(lambda: window.services.rows["spark-master"].ports.text() != "–", timeout=5000)
+    assert window.services.rows["spark-master"].ports.text() == (
+        f"master {config.ports.spark_master()[0]}, http {config.ports.spark_master()[1]}")
