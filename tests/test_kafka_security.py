@@ -176,6 +176,21 @@ def test_a_wrong_password_fails_the_managed_producer_with_the_reason_and_leaks_n
     assert _files_holding(tmp_path / "home", WRONG) == []
 
 
+def test_the_health_view_reads_the_secure_cluster_and_names_a_refused_password(broker, tmp_path, monkeypatch):
+    from ecomdesk.data.health import model as m
+    from ecomdesk.data.health.kafka import read_kafka
+
+    monkeypatch.setenv(ENV, PASSWORD)
+    good = read_kafka(_home(tmp_path / "good", broker))
+    assert good.state != m.UNREACHABLE and isinstance(good.detail, m.KafkaDetail), good
+    assert len(good.detail.brokers) == 1
+    t0 = time.monotonic()
+    bad = read_kafka(_home(tmp_path / "bad", broker, password_file=_wrong_password_file(tmp_path)))
+    assert time.monotonic() - t0 < FAILS_WITHIN
+    assert bad.state == m.UNREACHABLE and _authentication_error(bad.summary), bad
+    assert WRONG not in str(bad)
+
+
 def test_a_wrong_password_shows_in_the_window_banner(broker, tmp_path, qtbot, make_window):
     config = _home(tmp_path, broker, password_file=_wrong_password_file(tmp_path))
     kafka = DataReader(pafs.LocalFileSystem, "/x", config.kafka_bootstrap, timeout=3.0,
