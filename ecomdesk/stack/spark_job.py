@@ -163,7 +163,7 @@ def external_topics(config: Config) -> None:
     """On an external Kafka cluster, create the pipeline's missing topics before the job subscribes
     (the managed broker's readiness does it otherwise); fails fast, with the reason, on refused credentials."""
     if config.kafka.bootstrap:
-        ensure_topics(config.kafka_bootstrap, config.kafka.partitions, config.kafka.replication, timeout=15,
+        ensure_topics(config.kafka_bootstrap, config.kafka.partitions, config.topic_replication, timeout=15,
                       security=security_conf(config))
 
 
