@@ -44,7 +44,7 @@ def test_wheel_holds_the_resources_and_the_job(wheel):
     shipped = {p.relative_to(ROOT / "resources").as_posix() for p in (ROOT / "resources").rglob("*")
                if p.is_file() and "__pycache__" not in p.parts}
     assert {f"ecomdesk/resources/{f}" for f in shipped} <= names
-    assert "ecomdesk/jobs/ecommerce_stream.py" in names
+    assert {f"ecomdesk/jobs/{j}" for j in ("ecommerce_stream.py", "classroom_baseline.py", "ceiling_raw.py")} <= names
     assert not [n for n in names if n.startswith(("tests/", "resources/", "jobs/"))]
 
 

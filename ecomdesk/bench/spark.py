@@ -1,207 +1,87 @@
-"""`python -m ecomdesk.bench spark`: the events/s the Spark job keeps up with, and event-to-readable latency.
+"""`python -m ecomdesk.bench spark`: the ecomdesk job against a baseline and a ceiling, in one run.
 
-Runs the whole stack (NameNode, DataNode, Kafka, the `spark-job` service) in a throwaway home on free
-ports through the real Supervisor; the producer runs as a subprocess at a fixed rate.
+One stack (NameNode, DataNode, Kafka) in a throwaway home on free ports, through the real
+Supervisor; three jobs run on it one after the other, fed by the same producer subprocess (--flat),
+each on its own topics and HDFS base path:
+- ecomdesk: the app's job (jobs/ecommerce_stream.py);
+- original: the classroom job's design, eight queries with their own Kafka reads (jobs/classroom_baseline.py);
+- ceiling: Kafka -> parse -> raw Parquet and nothing else (jobs/ceiling_raw.py).
 
-Throughput: for each rate R, produce at R for warm-up + window seconds and collect every batch
-report (`ecomdesk.telemetry.BatchReport`) of the job during the window. Two verdicts per rate: the issue's (every batch
-of the window took less than the trigger interval, and the producer really delivered ~R), and
-whether the backlog stayed bounded (events delivered to Kafka but not yet read by a finished batch,
-from the producer's and the job's counters, grew by less than one batch's worth over the window:
-the job absorbs R, with batches longer than the trigger when that verdict is no). Rates are tried in
-ascending order until the backlog grows.
+Per job, in this order:
+1. warm-up: `--warmup` s at 1,000 events/s, then latency at 1,000 events/s for `--latency-window` s;
+2. fixed cost per batch: ~5 events/s for `--fixed` s, batches of a few records: duration p50/p95
+   and the medians of their phases (BatchReport.durations_ms: Spark's and the job's `job.*`);
+3. drain capacity: a burst of `--burst` events as fast as the producer goes, timed until every query
+   has read them all;
+4. sustained rate: rates below that capacity (`--factors`), highest first, each 10 s at the rate
+   and then a window of at least `--window` s and more than MIN_BATCHES batches of every query (up
+   to 3x `--window`); the first whose backlog stays bounded is the job's. Backlog = Kafka's high
+   watermarks (polled every 0.5 s) minus the end offsets of each query's last finished batch, worst
+   query; bounded = from right after the window's first batch to right after its last, it grew by
+   less than one batch's worth of input, rate x max(trigger, median batch). At that rate: batch
+   duration p50/p95, core time per record (CPU of the job's process tree, user+system, over events
+   read: each event once, however many queries read it) and wall time per record.
 
-Latency: produce at a low rate and poll the data contract over HDFS (pyarrow) every ~100 ms. When a
-new manifest appears, the current `sales_per_minute` is read through `contract.read_current`; the
-moment that read returns is when the events the manifest newly covers became readable. The producer
-stamps every event with its send time, so the manifest's `max_event_time` is the send time of its
-newest event, and the events covered for the first time are those sent after the previous
-manifest's `max_event_time`; each one's latency is (seen - its send time), taken per millisecond
-of send time (the producer sends at a steady rate).
+Latency: for every job, per batch, the time its report was printed minus the time the newest event
+it read had arrived in Kafka (the watermark polls, so +-0.5 s; the events before it waited longer).
+For ecomdesk also event-to-readable through the data contract, as before: the contract is polled
+every ~100 ms; a new manifest's `max_event_time` is the send time of its newest event, and the
+events it newly covers are those sent after the previous manifest's; each one's latency is (the
+time a read of `sales_per_minute` returned - its send time), per millisecond of send time.
+
+Scaling (`--masters`): the ecomdesk job's sustained rate on each Spark master, and per core.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
-import subprocess
+import re
+import signal
 import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from ecomdesk.bench.spark_figures import (
+    JobFigures,
+    bounded,
+    cpu_seconds,
+    events_read,
+    newest_covered_at,
+    percentiles,
+    table,
+)
+from ecomdesk.bench.spark_run import JobRun, Producer, Progress, Watermarks, load
 from ecomdesk.config import Config
+from ecomdesk.core.spec import ServiceSpec
 from ecomdesk.core.supervisor import Supervisor
 from ecomdesk.data import contract as C
 from ecomdesk.data.hdfs import hadoop_filesystem
 from ecomdesk.stack.catalog import build_specs
-from ecomdesk.telemetry import BatchReport, ProducerReport, parse
+from ecomdesk.stack.spark_job import JobVariant, spark_job_spec
 from ecomdesk.testing.sandbox import isolated_config
 
-STACK = ["hdfs-namenode", "hdfs-datanode", "kafka", "spark-job"]
-JOB = "spark-job"
+STORAGE = ["hdfs-namenode", "hdfs-datanode", "kafka"]
+ENTRIES = {"ecomdesk": "ecommerce_stream.py", "original": "classroom_baseline.py", "ceiling": "ceiling_raw.py"}
+WARM_RATE = 1000.0
+MIN_BATCHES = 5  # batches a rate's window must hold for a verdict
 
 
-def load() -> str:
-    a, b, c = os.getloadavg()
-    return f"load {a:.1f}/{b:.1f}/{c:.1f}"
-
-
-@dataclass
-class Progress:
-    """Every batch report of the job, with the wall-clock time it was printed."""
-
-    lines: list[tuple[float, BatchReport]] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def __call__(self, service: str, line: str) -> None:
-        record = parse(line) if service == JOB else None
-        if isinstance(record, BatchReport):
-            with self.lock:
-                self.lines.append((time.time(), record))
-
-    def between(self, t0: float, t1: float) -> list[BatchReport]:
-        with self.lock:
-            return [d for t, d in self.lines if t0 <= t < t1]
-
-
-class Producer:
-    """`python -m ecomdesk.producer` as a subprocess; keeps its reports."""
-
-    def __init__(self, config: Config, *args: str):
-        cmd = [sys.executable, "-m", "ecomdesk.producer", "--json", "--seed", "7", "--flat", *args]
-        env = {**os.environ, "ECOMDESK_HOME": str(config.paths.config_dir.parent)}
-        self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.last: ProducerReport | None = None
-        self.lines: list[tuple[float, ProducerReport]] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None  # PIPE
-        for line in self.proc.stdout:
-            report = parse(line)
-            if isinstance(report, ProducerReport):
-                self.last = report
-                self.lines.append((time.time(), report))
-
-    def wait(self, timeout: float) -> ProducerReport | None:
-        try:
-            code = self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.terminate()
-            self.proc.wait(30)
-            raise RuntimeError("producer did not finish in time") from None
-        self._reader.join(5)
-        if code != 0:
-            assert self.proc.stderr is not None  # PIPE
-            raise RuntimeError(f"producer exited {code}: {self.proc.stderr.read()[-2000:]}")
-        return self.last
-
-    def delivered_between(self, t0: float, t1: float) -> float:
-        """Events delivered per second between two wall-clock times (from its per-second lines)."""
-        inside = [(t, d.delivered) for t, d in self.lines if t0 <= t <= t1]
-        if len(inside) < 2:
-            return 0.0
-        (ta, a), (tb, b) = inside[0], inside[-1]
-        return (b - a) / (tb - ta) if tb > ta else 0.0
-
-
-@dataclass
-class Step:
-    rate: float
-    delivered_rate: float
-    batches: int
-    mean_ms: float
-    max_ms: int
-    max_behind: int
-    backlog_start: int
-    backlog_end: int
-    max_backlog: int
-    processed_rows_s: float
-    input_rows_s: float
-    load: str
-    holds: bool
-    why: str
-    bounded: bool
-
-
-class Ledger:
-    """Events delivered to Kafka by the bench's producers so far, against rows the job has read."""
-
-    def __init__(self, progress: Progress):
-        self.progress, self.delivered_before = progress, 0
-
-    def add(self, final: ProducerReport | None) -> None:
-        self.delivered_before += final.delivered if final else 0
-
-    def backlog(self, producer: Producer, t: float) -> int:
-        """Delivered but not yet read by a finished batch, at wall-clock time t."""
-        delivered = max([d.delivered for tp, d in producer.lines if tp <= t] or [0])
-        with self.progress.lock:
-            consumed = sum(d.input_rows for tp, d in self.progress.lines if tp <= t)
-        return self.delivered_before + delivered - consumed
-
-
-def wait_caught_up(progress: Progress, ledger: Ledger, timeout: float) -> bool:
-    """Until finished batches have read every event the bench's (finished) producers delivered."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        with progress.lock:
-            consumed = sum(d.input_rows for _, d in progress.lines)
-        if consumed >= ledger.delivered_before:
-            return True
-        time.sleep(0.5)
-    return False
-
-
-def throughput_step(config: Config, progress: Progress, ledger: Ledger, rate: float, warmup: float,
-                    window: float) -> Step:
-    trigger_ms = config.spark.trigger_seconds * 1000
-    producer = Producer(config, "--rate", str(rate), "--duration", str(warmup + window))
-    time.sleep(warmup)
-    t0 = time.time()
-    time.sleep(window)
-    t1 = time.time()
-    figures = load()
-    batches = [b for b in progress.between(t0, t1) if b.input_rows > 0]
-    times = [t for t, b in progress.lines if t0 <= t < t1 and b.input_rows > 0]
-    backlogs = [ledger.backlog(producer, t) for t in (t0, *times, t1)]
-    ledger.add(producer.wait(120))
-    durations = [b.batch_duration_ms for b in batches] or [0]
-    behind = [sum(b.offsets_behind.values()) for b in batches] or [0]
-    rows = sum(b.input_rows for b in batches)
-    busy = sum(durations) / 1000
-    delivered = producer.delivered_between(t0, t1)
-    reasons = []
-    if not batches:
-        reasons.append("no batch in the window")
-    if max(durations) >= trigger_ms:
-        reasons.append(f"{sum(d >= trigger_ms for d in durations)}/{len(batches)} batches >= trigger")
-    if max(behind) > 2 * rate * config.spark.trigger_seconds:
-        reasons.append("offsets behind grew past 2 triggers of input")
-    if delivered < 0.95 * rate:
-        reasons.append(f"producer delivered only {delivered:,.0f}/s")
-    # bounded: over the window the backlog grew by less than one batch's worth of input
-    grew = backlogs[-1] - backlogs[0]
-    bounded = bool(batches) and delivered >= 0.95 * rate and grew <= rate * max(durations) / 1000
-    return Step(rate, delivered, len(batches), float(np.mean(durations)), max(durations), max(behind),
-                backlogs[0], backlogs[-1], max(backlogs), rows / busy if busy else 0.0, rows / (t1 - t0),
-                figures, not reasons, "; ".join(reasons), bounded)
-
-
-def print_step(s: Step) -> None:
-    verdict = "batches below trigger: yes" if s.holds else f"batches below trigger: NO ({s.why})"
-    print(f"  R={s.rate:>8,.0f}/s delivered {s.delivered_rate:>8,.0f}/s | {s.batches:3d} batches, "
-          f"duration mean {s.mean_ms:6.0f} ms max {s.max_ms:6d} ms | Spark offsets behind max {s.max_behind:,d} | "
-          f"backlog start {s.backlog_start:,d} end {s.backlog_end:,d} max {s.max_backlog:,d} events "
-          f"({s.max_backlog / s.rate:.1f} s of input) | processed {s.processed_rows_s:>9,.0f} rows/s of batch "
-          f"time, read {s.input_rows_s:>8,.0f}/s | {s.load}\n"
-          f"      -> {verdict}; backlog bounded: {'yes' if s.bounded else 'NO'}", flush=True)
+def job_service(config: Config, job: str, master: str) -> tuple[ServiceSpec, str, str]:
+    """The spec of `job` on `master` (service `bench-<job>-<cores>`), its topic prefix and base path."""
+    tag = f"{job}-{re.sub(r'[^0-9a-z]+', '', master.lower())}"
+    prefix, base = f"bench-{tag}-", f"/bench/{tag}"
+    conf = dataclasses.replace(config, spark=dataclasses.replace(config.spark, master=master))
+    variant = JobVariant(entry=ENTRIES[job], app_name=f"ecomdesk-bench-{tag}", base_path=base,
+                         args=("--topic-prefix", prefix))
+    spec = spark_job_spec(conf, variant, name=f"bench-{tag}")
+    return dataclasses.replace(spec, depends_on=()), prefix, base
 
 
 @dataclass
@@ -211,9 +91,8 @@ class Seen:
     max_event_us: int
 
 
-def watch_manifests(config: Config, stop: threading.Event, out: list[Seen], interval: float) -> None:
+def watch_manifests(config: Config, base: str, stop: threading.Event, out: list[Seen], interval: float) -> None:
     fs = hadoop_filesystem(config)
-    base = config.hdfs.base_path
     last = None
     while not stop.is_set():
         m = C.current_manifest(fs, base)
@@ -235,93 +114,290 @@ def latencies_ms(seen: list[Seen], t0: float, t1: float) -> np.ndarray:
     return np.concatenate(out) if out else np.array([])
 
 
-def latency(config: Config, progress: Progress, rate: float, warmup: float, window: float,
-            interval: float) -> ProducerReport | None:
-    """Prints the latency figures; returns the producer's final report."""
-    seen: list[Seen] = []
-    stop = threading.Event()
-    watcher = threading.Thread(target=watch_manifests, args=(config, stop, seen, interval), daemon=True)
-    watcher.start()
-    producer = Producer(config, "--rate", str(rate), "--duration", str(warmup + window + 10))
-    try:
-        time.sleep(warmup)
+class Contract:
+    """Polls the ecomdesk job's manifests in a thread (event-to-readable latency)."""
+
+    def __init__(self, config: Config, base: str, interval: float):
+        self.seen: list[Seen] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=watch_manifests, args=(config, base, self._stop, self.seen, interval),
+                                        daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(30)
+
+
+def _s(v: tuple[float, float] | None) -> str:
+    return "n/a" if v is None else f"p50 {v[0]:.2f} s, p95 {v[1]:.2f} s"
+
+
+@dataclass
+class Window:
+    """What happened in [t0, t1) of one job: its batches, backlog after the first and the last, CPU and events read."""
+
+    t0: float
+    t1: float
+    rate: float
+    delivered: float
+    batches: list
+    backlog_start: int | None
+    backlog_end: int | None
+    cpu_s: float
+    events: int
+    load: str
+
+    @property
+    def durations(self) -> list[int]:
+        return [b.batch_duration_ms for _, b in self.batches if b.input_rows > 0]
+
+    @property
+    def batch_s(self) -> float:
+        """Median batch duration."""
+        p = percentiles(self.durations)
+        return p[0] / 1000 if p else 0.0
+
+
+class Bench:
+    def __init__(self, config: Config, sup: Supervisor, progress: Progress, args: argparse.Namespace):
+        self.config, self.sup, self.progress, self.args = config, sup, progress, args
+
+    def produce(self, prefix: str, *args: str) -> Producer:
+        return Producer(self.config, prefix, *args)
+
+    def window(self, run: JobRun, producer: Producer, rate: float, t0: float, t1: float, cpu0: dict) -> Window:
+        cpu1 = run.cpu()
+        reads0, reads1 = self.progress.reads(run.service, t0), self.progress.reads(run.service, t1)
+        # the backlog right after the window's first and last batches: both at the bottom of the
+        # sawtooth that batches draw (a batch reads up to a batch's worth at once)
+        ends = self._finished(run, t0, t1)
+        start, end = (run.backlog(ends[0] + 1e-3), run.backlog(ends[-1] + 1e-3)) if len(ends) > 1 else (None, None)
+        return Window(t0, t1, rate, producer.delivered_between(t0, t1), self.progress.of(run.service, t0, t1),
+                      start, end, cpu_seconds(cpu0, cpu1), events_read(reads0, reads1), load())
+
+    def latency_batches(self, run: JobRun, t0: float, t1: float) -> tuple[float, float] | None:
+        """Report time minus the arrival in Kafka of the newest event each batch read (module doc)."""
+        lat = []
+        for t, b in self.progress.of(run.service, t0, t1):
+            if b.input_rows > 0 and b.end_offsets:
+                arrived = newest_covered_at(run.watermarks.samples, b.end_offsets)
+                if arrived is not None:
+                    lat.append(t - arrived)
+        return percentiles(lat)
+
+    def contract_latency(self, contract: Contract, t0: float, t1: float) -> tuple[float, float] | None:
+        return percentiles(latencies_ms(contract.seen, t0, t1) / 1000)
+
+    # ----- the steps -------------------------------------------------------------------------
+    def warm_and_latency(self, run: JobRun, prefix: str, fig: JobFigures, contract: Contract | None) -> None:
+        a = self.args
+        producer = self.produce(prefix, "--rate", str(WARM_RATE), "--duration", str(a.warmup + a.latency_window))
+        time.sleep(a.warmup)
         t0 = time.time()
-        time.sleep(window)
+        time.sleep(a.latency_window)
         t1 = time.time()
-        figures = load()
-        time.sleep(10)  # the events of the end of the window become readable
-    finally:
-        stop.set()
-        watcher.join(30)
-        final = producer.wait(120)
-    lat = latencies_ms(seen, t0, t1)
-    batches = [b for b in progress.between(t0, t1) if b.input_rows > 0]
-    durations = [b.batch_duration_ms for b in batches] or [0]
-    if lat.size == 0:
-        print(f"  latency at {rate:,.0f} events/s: no manifest covered the window ({figures})")
-        return final
-    p50, p95 = np.percentile(lat, [50, 95])
-    print(f"  latency at {rate:,.0f} events/s over {window:.0f} s ({lat.size:,d} ms of sends, "
-          f"{len(seen)} manifests seen): p50 {p50 / 1e3:.2f} s, p95 {p95 / 1e3:.2f} s, max {lat.max() / 1e3:.2f} s "
-          f"| batch duration mean {np.mean(durations):.0f} ms max {max(durations)} ms | {figures} "
-          f"-> {'meets' if p95 <= 5000 else 'misses'} the p95 <= 5 s target", flush=True)
-    return final
+        fig.latency_1k_load = load()
+        producer.wait(120)
+        time.sleep(5)  # the last batches of the window finish
+        by_batch = self.latency_batches(run, t0, t1)
+        line = (f"  latency at {WARM_RATE:,.0f}/s after {a.warmup:.0f} s warm-up, newest event of each batch: "
+                f"{_s(by_batch)}")
+        fig.latency_1k_s = by_batch
+        if contract is not None:
+            fig.latency_1k_s = self.contract_latency(contract, t0, t1)
+            line += f"; event-to-readable through the contract: {_s(fig.latency_1k_s)}"
+        print(f"{line} | {fig.latency_1k_load}", flush=True)
+
+    def fixed_cost(self, run: JobRun, prefix: str, fig: JobFigures) -> None:
+        run.wait_caught_up(120)
+        producer = self.produce(prefix, "--rate", "5", "--duration", str(self.args.fixed))
+        t0 = time.time() + 5  # the first batch may still carry the previous step's tail
+        producer.wait(self.args.fixed + 60)
+        t1 = time.time()
+        fig.fixed_load = load()
+        batches = [b for _, b in self.progress.of(run.service, t0, t1) if b.input_rows > 0]
+        fig.fixed_ms = percentiles([b.batch_duration_ms for b in batches])
+        phases: dict[str, list[int]] = {}
+        for b in batches:
+            for k, v in b.durations_ms.items():
+                phases.setdefault(k, []).append(v)
+        medians = ", ".join(f"{k} {np.median(v):.0f}" for k, v in sorted(phases.items()) if k != "triggerExecution")
+        rows = np.median([b.input_rows for b in batches]) if batches else 0
+        print(f"  fixed cost: {len(batches)} batches of ~{rows:.0f} records: duration "
+              f"{'n/a' if not fig.fixed_ms else f'p50 {fig.fixed_ms[0]:.0f} ms, p95 {fig.fixed_ms[1]:.0f} ms'} "
+              f"| phase medians (ms): {medians or 'n/a'} | {fig.fixed_load}", flush=True)
+
+    def capacity(self, run: JobRun, prefix: str) -> float | None:
+        run.wait_caught_up(120)
+        n = self.args.burst
+        t0 = time.time()
+        producer = self.produce(prefix, "--rate", "0", "--count", str(n))
+        producer.wait(600)
+        produced = time.time() - t0
+        done = run.wait_caught_up(self.args.drain_timeout)
+        read = n if done is not None else events_read(self.progress.reads(run.service, t0),
+                                                      self.progress.reads(run.service, time.time()))
+        done = done or max((t for t, _ in self.progress.of(run.service, t0)), default=time.time())
+        # from the start of the first batch that read the burst (not from the burst: the job was
+        # idle until then) to the end of the batch that read its last event
+        starts = [t - b.batch_duration_ms / 1000 for t, b in self.progress.of(run.service, t0) if b.input_rows]
+        began = max(t0, min(starts, default=t0))
+        if not read or done <= began:
+            print(f"  drain capacity: nothing of a burst of {n:,d} read in {self.args.drain_timeout:.0f} s "
+                  f"| {load()}", flush=True)
+            return None
+        cap = read / (done - began)
+        print(f"  drain capacity: {n:,d} events produced in {produced:.1f} s, {read:,d} read by batches from "
+              f"{began - t0:.1f} s to {done - t0:.1f} s after the burst began: {cap:,.0f} events/s | {load()}",
+              flush=True)
+        return cap
+
+    def step(self, run: JobRun, prefix: str, rate: float, contract: Contract | None) -> tuple[Window, bool]:
+        """`rate` for 10 s, then a window of at least --window s and MIN_BATCHES batches (up to 3x
+        --window): one batch's worth of growth over fewer batches would pass for bounded at any rate."""
+        run.wait_caught_up(self.args.drain_timeout)
+        longest = 3 * self.args.window
+        producer = self.produce(prefix, "--rate", f"{rate:.0f}", "--duration", str(10 + longest))
+        time.sleep(10)
+        t0, cpu0 = time.time(), run.cpu()
+        time.sleep(self.args.window)
+        while self._fewest(run, t0, time.time()) <= MIN_BATCHES and time.time() < t0 + longest:
+            time.sleep(0.5)
+        t1 = time.time()
+        w = self.window(run, producer, rate, t0, t1, cpu0)
+        producer.stop()
+        producer.wait(120)
+        trigger = self.config.spark.trigger_seconds
+        enough = self._fewest(run, t0, t1) > MIN_BATCHES
+        ok = (enough and w.delivered >= 0.95 * rate
+              and bounded(w.backlog_start, w.backlog_end, rate, max(trigger, w.batch_s)))
+        p = percentiles(w.durations)
+        lat = self.latency_batches(run, t0, t1)
+        print(f"  R={rate:>8,.0f}/s delivered {w.delivered:>8,.0f}/s | {len(w.durations)} batches in {t1 - t0:.0f} s, "
+              f"duration {'n/a' if p is None else f'p50 {p[0]:.0f} ms p95 {p[1]:.0f} ms'} | backlog after the "
+              f"first batch {w.backlog_start} and after the last {w.backlog_end} | read "
+              f"{w.events / (t1 - t0):,.0f}/s, {w.cpu_s / (t1 - t0):.2f} cores busy | latency (newest event of a "
+              f"batch) {_s(lat)} | {w.load} -> backlog bounded: {'yes' if ok else 'NO'}"
+              f"{'' if enough else f' (not more than {MIN_BATCHES} batches)'}", flush=True)
+        return w, ok
+
+    def _fewest(self, run: JobRun, t0: float, t1: float) -> int:
+        """Batches that read something in [t0, t1), of the query with the fewest (the baseline has eight)."""
+        per_query: dict[str, int] = {}
+        for _, b in self.progress.of(run.service, t0, t1):
+            per_query[b.query] = per_query.get(b.query, 0) + (b.input_rows > 0)
+        return min(per_query.values(), default=0)
+
+    def _finished(self, run: JobRun, t0: float, t1: float) -> list[float]:
+        """When the batches that read something finished, in [t0, t1) (the baseline's: any query's)."""
+        return [t for t, b in self.progress.of(run.service, t0, t1) if b.input_rows > 0]
+
+    def sustained(self, run: JobRun, prefix: str, fig: JobFigures, rates: list[float],
+                  contract: Contract | None) -> None:
+        for rate in rates:
+            w, ok = self.step(run, prefix, rate, contract)
+            if not ok:
+                continue
+            fig.sustained, fig.sustained_load = rate, w.load
+            fig.batch_ms = percentiles(w.durations)
+            if w.events:
+                fig.core_ms_per_record = w.cpu_s * 1000 / w.events
+                fig.wall_ms_per_record = sum(b.batch_duration_ms for _, b in w.batches) / w.events
+            fig.latency_top_s = (self.contract_latency(contract, w.t0, w.t1) if contract is not None
+                                 else self.latency_batches(run, w.t0, w.t1))
+            return
+        print("  no rate tried kept the backlog bounded", flush=True)
+
+    def job(self, job: str, master: str, short: bool = False) -> JobFigures:
+        spec, prefix, base = job_service(self.config, job, master)
+        fig = JobFigures(job, master)
+        print(f"{job} on {master} ({spec.name}, topics {prefix}*, {base}):", flush=True)
+        self.produce(prefix, "--count", "2000", "--rate", "0").wait(120)  # the topics exist before the job reads
+        watermarks = Watermarks(self.config.kafka_bootstrap, [prefix + t for t in C.TOPICS])
+        run = JobRun(self.sup, spec.name, self.progress, watermarks)
+        contract = Contract(self.config, base, self.args.poll) if job == "ecomdesk" else None
+        try:
+            t = time.monotonic()
+            self.sup.start([spec.name])
+            print(f"  ready in {time.monotonic() - t:.0f} s ({self.sup.status(spec.name).message}) | {load()}",
+                  flush=True)
+            self.warm_and_latency(run, prefix, fig, contract)
+            if not short:
+                self.fixed_cost(run, prefix, fig)
+            rates = self.args.rates
+            if not rates:
+                cap = self.capacity(run, prefix)
+                rates = [_round(cap * f) for f in self.args.factors] if cap else []
+            self.sustained(run, prefix, fig, rates, contract)
+        finally:
+            self.sup.stop([spec.name])
+            watermarks.close()
+            if contract is not None:
+                contract.close()
+        return fig
 
 
-def _rate(r: float | None) -> str:
-    return "none of those tried" if r is None else f"{r:,.0f} events/s"
+def _round(x: float) -> float:
+    """Two significant figures."""
+    return float(f"{x:.2g}")
 
 
 def main(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="python -m ecomdesk.bench spark")
-    ap.add_argument("--rates", default="2500,5000,10000,25000,50000,75000",
-                    help="comma-separated events/s to try, ascending (stops at the first whose backlog grows)")
-    ap.add_argument("--window", type=float, default=120.0, help="seconds measured per rate (issue: 120)")
-    ap.add_argument("--warmup", type=float, default=20.0, help="seconds produced before each window")
-    ap.add_argument("--latency-rate", type=float, default=1000.0)
-    ap.add_argument("--latency-window", type=float, default=60.0)
+    ap = argparse.ArgumentParser(prog="python -m ecomdesk.bench spark", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--jobs", default="ecomdesk,original,ceiling", help="comma-separated, of " + ",".join(ENTRIES))
+    ap.add_argument("--masters", default="local[1],local[2]",
+                    help="Spark masters for the ecomdesk job's scaling (the last one runs every job)")
+    ap.add_argument("--rates", default="", help="comma-separated events/s to try, highest first, instead of "
+                                                "searching below the drain capacity")
+    ap.add_argument("--factors", default="0.85,0.65,0.45", help="fractions of the drain capacity to try")
+    ap.add_argument("--burst", type=int, default=150_000, help="events of the drain-capacity burst")
+    ap.add_argument("--drain-timeout", type=float, default=180.0)
+    ap.add_argument("--window", type=float, default=40.0, help="seconds measured per rate")
+    ap.add_argument("--warmup", type=float, default=30.0, help="seconds at 1,000 events/s before any measure")
+    ap.add_argument("--latency-window", type=float, default=40.0, help="seconds of latency at 1,000 events/s")
+    ap.add_argument("--fixed", type=float, default=30.0, help="seconds at ~5 events/s (fixed cost per batch)")
     ap.add_argument("--poll", type=float, default=0.1, help="seconds between contract polls (latency)")
-    ap.add_argument("--skip-throughput", action="store_true")
-    ap.add_argument("--skip-latency", action="store_true")
     ap.add_argument("--home", type=Path, help="run in this (kept) directory instead of a temporary one")
     args = ap.parse_args(argv)
-    rates = [float(r) for r in args.rates.split(",") if r]
+    args.rates = sorted((float(r) for r in args.rates.split(",") if r), reverse=True)
+    args.factors = sorted((float(f) for f in args.factors.split(",") if f), reverse=True)
+    jobs = [j for j in args.jobs.split(",") if j]
+    masters = [m for m in args.masters.split(",") if m]
+    if unknown := set(jobs) - set(ENTRIES):
+        ap.error(f"unknown job(s) {', '.join(sorted(unknown))}; known: {', '.join(ENTRIES)}")
 
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the stack on the way out
     with tempfile.TemporaryDirectory(prefix="ecomdesk-bench-spark-") as tmp:
         config = isolated_config(args.home or Path(tmp))
-        print(f"spark job on {config.spark.master}, trigger {config.spark.trigger_seconds:g} s, "
-              f"{config.kafka.partitions} partitions per topic, {os.cpu_count()} cores, {load()}", flush=True)
-        sup = Supervisor(build_specs(config), config.paths.log_dir, config.paths.run_dir)
+        main_master = masters[-1] if masters else config.spark.master
+        runs = [(j, main_master, False) for j in jobs]
+        runs += [("ecomdesk", m, True) for m in masters[:-1] if "ecomdesk" in jobs]
+        specs = [s for s in build_specs(config) if s.name in STORAGE]
+        specs += [job_service(config, j, m)[0] for j, m, _ in runs]
+        print(f"spark jobs {', '.join(jobs)} on {main_master} (scaling: {', '.join(masters)}), trigger "
+              f"{config.spark.trigger_seconds:g} s, {config.kafka.partitions} partitions per topic, "
+              f"{os.cpu_count()} cores, {load()}", flush=True)
+        sup = Supervisor(specs, config.paths.log_dir, config.paths.run_dir)
         progress = Progress()
         sup.subscribe_logs(progress)
+        bench = Bench(config, sup, progress, args)
+        figures = []
         try:
-            sup.start(STACK[:3])
-            # the topics exist (and the JVMs are warm) before the job subscribes
-            ledger = Ledger(progress)
-            ledger.add(Producer(config, "--count", "2000", "--rate", "0").wait(120))
             t = time.monotonic()
-            sup.start([JOB])
-            print(f"spark-job ready in {time.monotonic() - t:.0f} s ({sup.status(JOB).message})", flush=True)
-            if not args.skip_latency:
-                print("event-to-readable latency:", flush=True)
-                ledger.add(latency(config, progress, args.latency_rate, args.warmup, args.latency_window,
-                                   args.poll))
-            if not args.skip_throughput:
-                print(f"sustained throughput (window {args.window:.0f} s after {args.warmup:.0f} s warm-up):",
-                      flush=True)
-                strict = bounded = None
-                for rate in rates:
-                    if not wait_caught_up(progress, ledger, 300):
-                        print("  the job did not catch up between steps; stopping", flush=True)
-                        break
-                    step = throughput_step(config, progress, ledger, rate, args.warmup, args.window)
-                    print_step(step)
-                    strict = rate if step.holds and strict == bounded else strict
-                    if not step.bounded:
-                        break
-                    bounded = rate
-                print(f"highest rate with every batch below the trigger: {_rate(strict)}; "
-                      f"highest rate with a bounded backlog: {_rate(bounded)}", flush=True)
+            sup.start(STORAGE)
+            print(f"storage up in {time.monotonic() - t:.0f} s | {load()}", flush=True)
+            for job, master, short in runs:
+                figures.append(bench.job(job, master, short))
         finally:
             sup.close()
+        print(table(figures))
+        scale = [f for f in figures if f.job == "ecomdesk"]
+        for f in scale:
+            m = re.fullmatch(r"local\[(\d+)\]", f.master)
+            cores = int(m.group(1)) if m else None
+            per_core = f"{f.sustained / cores:,.0f}/s per core" if f.sustained and cores else "n/a per core"
+            print(f"scaling: ecomdesk on {f.master}: {f.sustained or 0:,.0f} events/s sustained, {per_core} "
+                  f"| {f.sustained_load or 'n/a'}")
     return 0

@@ -11,7 +11,9 @@ from __future__ import annotations
 import re
 import sys
 import time
+import uuid
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from ecomdesk.config import Config
@@ -42,7 +44,7 @@ def package_zip(config: Config) -> Path:
     """Zip of the ecomdesk package for --py-files (rebuilt at every start, so it is never stale)."""
     target = config.paths.run_dir / NAME / "ecomdesk.zip"
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(".tmp")
+    tmp = target.with_name(f"ecomdesk-{uuid.uuid4().hex}.tmp")  # jobs starting at once each write their own
     pkg = package_dir()
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
         for f in sorted(pkg.rglob("*.py")):
@@ -86,8 +88,8 @@ def spark_confs(config: Config) -> dict[str, str]:
     return confs
 
 
-def base_uri(config: Config) -> str:
-    return hdfs_uri(config, config.hdfs.base_path)
+def base_uri(config: Config, path: str | None = None) -> str:
+    return hdfs_uri(config, path or config.hdfs.base_path)
 
 
 def submit_prefix(config: Config, app_name: str) -> list[str]:
@@ -102,13 +104,25 @@ def submit_prefix(config: Config, app_name: str) -> list[str]:
     return cmd
 
 
-def spark_submit_command(config: Config) -> list[str]:
-    return submit_prefix(config, "ecomdesk-ecommerce-stream") + [
-        str(job_entry()),
-        "--bootstrap", config.kafka_bootstrap, "--base", base_uri(config),
+@dataclass(frozen=True)
+class JobVariant:
+    """Which streaming job the service runs: the app's, or one of the benchmark's others
+    (another entry file, its own HDFS base path and extra job arguments such as --topic-prefix)."""
+
+    entry: str = "ecommerce_stream.py"
+    app_name: str = "ecomdesk-ecommerce-stream"
+    base_path: str | None = None  # HDFS path; default [hdfs] base_path
+    args: tuple[str, ...] = ()
+
+
+def spark_submit_command(config: Config, job: JobVariant = JobVariant()) -> list[str]:
+    return submit_prefix(config, job.app_name) + [
+        str(job_entry(job.entry)),
+        "--bootstrap", config.kafka_bootstrap, "--base", base_uri(config, job.base_path),
         "--trigger-seconds", str(config.spark.trigger_seconds),
         "--watermark-seconds", str(interval_seconds(config.spark.watermark)),
         *process_arguments(config),
+        *job.args,
     ]
 
 
@@ -167,16 +181,17 @@ def external_topics(config: Config) -> None:
                       security=security_conf(config))
 
 
-def spark_job_spec(config: Config) -> ServiceSpec:
+def spark_job_spec(config: Config, job: JobVariant = JobVariant(), name: str = NAME) -> ServiceSpec:
+    """The app's job by default; the benchmark runs its other jobs under other names."""
     telemetry = JobTelemetry()
 
     def prepare() -> None:
         telemetry.reset()
         external_topics(config)
     return ServiceSpec(
-        name=NAME,
-        title="Spark streaming job",
-        command=lambda: spark_submit_command(config),
+        name=name,
+        title="Spark streaming job" if name == NAME else f"Spark job {job.entry}",
+        command=lambda: spark_submit_command(config, job),
         ready=telemetry.probe,
         health=telemetry.health,
         env=job_env,

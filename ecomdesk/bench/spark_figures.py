@@ -1,0 +1,125 @@
+"""The pure figures of `bench spark`: backlog, the bounded verdict, core time, the comparison table.
+
+Offsets are topic -> partition -> offset: Kafka's high watermarks (polled by the bench) or the
+offsets a query's last finished batch read up to (BatchReport.end_offsets).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+Offsets = Mapping[str, Mapping[str, int]]
+
+
+def backlog(high: Offsets, read: Offsets) -> int:
+    """Events in Kafka that a query has not read: over the topics it reads, per partition,
+    the high watermark minus the offset its last finished batch read up to."""
+    return sum(max(0, hw - read[t].get(p, 0)) for t in read for p, hw in high.get(t, {}).items())
+
+
+def job_backlog(high: Offsets, reads: Mapping[str, Offsets]) -> int:
+    """A job's backlog is its worst query's (every query must keep up)."""
+    return max((backlog(high, r) for r in reads.values()), default=0)
+
+
+def bounded(start: int | None, end: int | None, rate: float, batch_s: float) -> bool:
+    """Over the window the backlog grew by less than one batch's worth of input (start and end are
+    taken right after a batch, and the window holds several batches: see bench/spark.py)."""
+    return start is not None and end is not None and end - start < rate * batch_s
+
+
+def events_read(before: Mapping[str, Offsets], after: Mapping[str, Offsets]) -> int:
+    """Events a job read between two moments, each event once however many queries read it:
+    per topic, the most any of its queries advanced."""
+    per_topic: dict[str, int] = {}
+    for query, read in after.items():
+        for topic, parts in read.items():
+            was = before.get(query, {}).get(topic, {})
+            moved = sum(o - was.get(p, 0) for p, o in parts.items())
+            per_topic[topic] = max(per_topic.get(topic, 0), moved)
+    return sum(per_topic.values())
+
+
+def cpu_seconds(before: Mapping[int, float], after: Mapping[int, float]) -> float:
+    """Core time a process tree spent between two samples (pid -> user+system seconds, its reaped
+    children's included). A process born in between counts whole; one that died unreaped is lost."""
+    return sum(t - before.get(pid, 0.0) for pid, t in after.items())
+
+
+def newest_covered_at(high: Sequence[tuple[float, Offsets]], end: Offsets) -> float | None:
+    """When the newest event a batch read had arrived in Kafka: per partition the first sampled
+    time its high watermark reached the batch's end offset; the latest of those."""
+    latest = None
+    for topic, parts in end.items():
+        for p, off in parts.items():
+            first = next((t for t, hw in high if hw.get(topic, {}).get(p, -1) >= off), None)
+            if first is None:
+                return None
+            latest = first if latest is None else max(latest, first)
+    return latest
+
+
+def percentiles(values: Sequence[float] | np.ndarray) -> tuple[float, float] | None:
+    """p50 and p95, or None without values."""
+    if len(values) == 0:
+        return None
+    p50, p95 = np.percentile(values, [50, 95])
+    return float(p50), float(p95)
+
+
+@dataclass
+class JobFigures:
+    """One job's row of the table; None where it was not measured. Loads are `os.getloadavg` text."""
+
+    job: str
+    master: str
+    sustained: float | None = None
+    sustained_load: str = ""
+    batch_ms: tuple[float, float] | None = None  # p50, p95 at the sustained rate
+    fixed_ms: tuple[float, float] | None = None  # p50, p95 of batches of a few records
+    fixed_load: str = ""
+    core_ms_per_record: float | None = None
+    wall_ms_per_record: float | None = None
+    latency_1k_s: tuple[float, float] | None = None
+    latency_1k_load: str = ""
+    latency_top_s: tuple[float, float] | None = None
+
+
+def _pair(v: tuple[float, float] | None, fmt: str) -> str:
+    return "n/a" if v is None else f"{v[0]:{fmt}}/{v[1]:{fmt}}"
+
+
+def _num(v: float | None, fmt: str) -> str:
+    return "n/a" if v is None else f"{v:{fmt}}"
+
+
+def ratio(a: float | None, b: float | None) -> str:
+    return "n/a" if a is None or not b else f"{a / b:.2f}"
+
+
+def table(rows: Sequence[JobFigures]) -> str:
+    """One line per job, then the ratios ecomdesk/original and ecomdesk/ceiling."""
+    out = [f"{'job':9s} {'master':9s} {'sustained/s':>11s} {'batch p50/p95 ms':>17s} {'fixed p50/p95 ms':>17s} "
+           f"{'core ms/rec':>11s} {'wall ms/rec':>11s} {'lat@1k p50/p95 s':>17s} {'lat@top p50/p95 s':>18s}  loads"]
+    for r in rows:
+        out.append(f"{r.job:9s} {r.master:9s} {_num(r.sustained, ',.0f'):>11s} {_pair(r.batch_ms, '.0f'):>17s} "
+                   f"{_pair(r.fixed_ms, '.0f'):>17s} {_num(r.core_ms_per_record, '.4f'):>11s} "
+                   f"{_num(r.wall_ms_per_record, '.4f'):>11s} {_pair(r.latency_1k_s, '.2f'):>17s} "
+                   f"{_pair(r.latency_top_s, '.2f'):>18s}  sustained: {r.sustained_load or 'n/a'}; "
+                   f"fixed: {r.fixed_load or 'n/a'}; lat@1k: {r.latency_1k_load or 'n/a'}")
+    by: dict[str, JobFigures] = {}
+    for r in rows:  # the ratios compare the jobs on the same master: the first row of each job
+        by.setdefault(r.job, r)
+    ours = by.get("ecomdesk")
+    for other in ("original", "ceiling"):
+        them = by.get(other)
+        if ours is None or them is None:
+            continue
+        fixed = (ours.fixed_ms[0] if ours.fixed_ms else None, them.fixed_ms[0] if them.fixed_ms else None)
+        out.append(f"ecomdesk/{other}: sustained rate {ratio(ours.sustained, them.sustained)}, "
+                   f"fixed cost p50 {ratio(*fixed)}, "
+                   f"core time per record {ratio(ours.core_ms_per_record, them.core_ms_per_record)}")
+    return "\n".join(out)

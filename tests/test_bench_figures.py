@@ -1,0 +1,77 @@
+"""The pure figures of `bench spark`: backlog, bounded verdict, core time, events read, the table."""
+
+from __future__ import annotations
+
+from ecomdesk.bench.spark_figures import (
+    JobFigures,
+    backlog,
+    bounded,
+    cpu_seconds,
+    events_read,
+    job_backlog,
+    newest_covered_at,
+    percentiles,
+    table,
+)
+
+HIGH = {"orders": {"0": 100, "1": 50}, "page_views": {"0": 500}}
+
+
+def test_backlog_counts_only_the_topics_a_query_reads_and_never_goes_negative():
+    assert backlog(HIGH, {"orders": {"0": 90, "1": 50}}) == 10
+    assert backlog(HIGH, {"orders": {"0": 90}}) == 10 + 50  # a partition not read yet counts whole
+    assert backlog(HIGH, {"page_views": {"0": 501}}) == 0  # a stale watermark sample
+    assert backlog(HIGH, {"cart_events": {"0": 3}}) == 0  # no watermark of that topic yet
+
+
+def test_a_jobs_backlog_is_its_worst_query():
+    reads = {"raw-orders": {"orders": {"0": 100, "1": 50}}, "top_products": {"page_views": {"0": 200}}}
+    assert job_backlog(HIGH, reads) == 300
+    assert job_backlog(HIGH, {}) == 0
+
+
+def test_bounded_is_growth_below_one_batch_of_input():
+    assert bounded(120, 1100, rate=1000, batch_s=1.0)  # grew 980 < 1000
+    assert not bounded(120, 1120, rate=1000, batch_s=1.0)
+    assert bounded(5000, 100, rate=1000, batch_s=2.0)  # shrinking: catching up
+    assert not bounded(None, 100, rate=1000, batch_s=2.0)
+
+
+def test_events_read_counts_each_event_once_however_many_queries_read_it():
+    before = {"raw-orders": {"orders": {"0": 10}}, "sales": {"orders": {"0": 5}}}
+    after = {"raw-orders": {"orders": {"0": 110}}, "sales": {"orders": {"0": 100}},
+             "raw-views": {"page_views": {"0": 40, "1": 2}}}  # a query whose first batch is in the window
+    assert events_read(before, after) == 100 + 42
+
+
+def test_core_time_counts_new_processes_whole_and_only_the_growth_of_old_ones():
+    before = {1: 10.0, 2: 3.0, 3: 7.0}
+    after = {1: 12.5, 2: 3.5, 4: 1.0}  # 3 ended (reaped by 1: in 1's figure), 4 started
+    assert cpu_seconds(before, after) == 2.5 + 0.5 + 1.0
+
+
+def test_newest_covered_event_arrived_when_the_last_of_its_partitions_reached_the_end_offset():
+    samples = [(10.0, {"orders": {"0": 5, "1": 0}}), (10.5, {"orders": {"0": 9, "1": 3}}),
+               (11.0, {"orders": {"0": 12, "1": 3}})]
+    assert newest_covered_at(samples, {"orders": {"0": 9, "1": 3}}) == 10.5
+    assert newest_covered_at(samples, {"orders": {"0": 12, "1": 0}}) == 11.0
+    assert newest_covered_at(samples, {"orders": {"0": 13}}) is None  # not seen yet
+
+
+def test_percentiles():
+    assert percentiles([]) is None
+    assert percentiles([1.0, 2.0, 3.0]) == (2.0, 2.9)
+
+
+def test_table_has_a_row_per_job_and_the_ratios_against_original_and_ceiling():
+    rows = [JobFigures("ecomdesk", "local[2]", sustained=20_000, sustained_load="load 2.0/2.0/2.0",
+                       fixed_ms=(800.0, 900.0), core_ms_per_record=0.05),
+            JobFigures("original", "local[2]", sustained=5_000, fixed_ms=(1600.0, 2000.0), core_ms_per_record=0.2),
+            JobFigures("ceiling", "local[2]", sustained=25_000, fixed_ms=(400.0, 500.0)),
+            JobFigures("ecomdesk", "local[1]", sustained=12_000)]  # scaling: not in the ratios
+    out = table(rows).splitlines()
+    assert len(out) == 1 + 4 + 2
+    out = out[:4] + out[5:]
+    assert "20,000" in out[1] and "load 2.0/2.0/2.0" in out[1] and "800/900" in out[1]
+    assert out[4] == "ecomdesk/original: sustained rate 4.00, fixed cost p50 0.50, core time per record 0.25"
+    assert out[5] == "ecomdesk/ceiling: sustained rate 0.80, fixed cost p50 2.00, core time per record n/a"
