@@ -72,17 +72,26 @@ class Memory:
 
 @dataclass
 class Kafka:
-    # Empty means the managed local broker; "host:port,..." points at an external cluster.
+    # Empty means the managed local broker; ["host:port", ...] (or "host:port,...") an external cluster.
     bootstrap: str = ""
     partitions: int = 3
     replication: int = 0  # 0: min(3, brokers) on the managed cluster, 1 on an external one
     brokers: int = 1  # managed KRaft nodes on loopback: kafka, or kafka-1..N (see docs/CLUSTERS.md)
+    # External clusters only (docs/CLUSTERS.md): PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str = ""  # PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 with a SASL protocol
+    username: str = ""
+    password_env: str = ""  # the name of the environment variable holding the password ...
+    password_file: str = ""  # ... or a file holding it; the password itself is never in this file
+    ca_file: str = ""  # PEM file of the CA that signed the brokers' certificates (SSL protocols)
 
 
 @dataclass
 class Hdfs:
-    # Empty means the managed local NameNode; "host:port" points at an external one.
+    # Empty means the managed local NameNode; "host:port" an external one, or the id of an HA
+    # nameservice whose NameNodes are listed in `namenodes`.
     namenode: str = ""
+    namenodes: str = ""  # HA only: ["host:port", ...] (or "host:port,...") of the nameservice's NameNodes
     base_path: str = "/ecommerce"
     # The NameNodes' HTTP (JMX, WebHDFS) "host:port,...", for the health view; empty: derived from namenode.
     namenode_http: str = ""
@@ -91,7 +100,8 @@ class Hdfs:
 
 @dataclass
 class Spark:
-    master: str = "local[2]"
+    master: str = "local[2]"  # local[N], spark://host:port, or a list of spark://... masters (HA)
+    deploy_mode: str = "client"  # where the driver runs; see docs/CLUSTERS.md
     trigger_seconds: float = 2.0
     watermark: str = "10 minutes"
     top_n: int = 10
@@ -209,10 +219,16 @@ class Config:
 
     @property
     def namenode_address(self) -> tuple[str, int]:
+        """The one NameNode, or the first of an HA nameservice's."""
+        return self.namenode_addresses[0]
+
+    @property
+    def namenode_addresses(self) -> list[tuple[str, int]]:
+        if self.hdfs.namenodes:
+            return [_host_port(a) for a in self.hdfs.namenodes.split(",")]
         if self.hdfs.namenode:
-            host, _, port = self.hdfs.namenode.rpartition(":")
-            return host, int(port)
-        return "127.0.0.1", self.ports.namenode_rpc
+            return [_host_port(self.hdfs.namenode)]
+        return [("127.0.0.1", self.ports.namenode_rpc)]
 
     def to_dict(self) -> dict:
         data = dataclasses.asdict(self)
@@ -227,6 +243,93 @@ class Config:
         tmp.write_text(tomli_w.dumps(self.to_dict()))
         tmp.replace(path)
         return path
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    host, _, port = text.strip().rpartition(":")
+    return host, int(port)
+
+
+def _addresses(value, key: str) -> str:
+    """A TOML array or a comma string of host:port, as one comma string; each checked."""
+    items = value if isinstance(value, list) else str(value).split(",") if value else []
+    if not all(isinstance(i, str) for i in items):
+        raise ConfigError(f"{key} must be a list of \"host:port\" strings, got {value!r}")
+    items = [i.strip() for i in items]
+    for item in items:
+        host, sep, port = item.rpartition(":")
+        if not (sep and host and port.isdigit() and 0 < int(port) < 65536):
+            raise ConfigError(f"{key}: {item!r} is not host:port")
+    return ",".join(items)
+
+
+def _spark_masters(value) -> str:
+    """A list of spark://host:port masters (HA) as the one URL Spark takes: spark://h1:p1,h2:p2."""
+    if not isinstance(value, list):
+        return value
+    if not value or not all(isinstance(m, str) and m.startswith("spark://") for m in value):
+        raise ConfigError(f"[spark] master: a list must hold spark://host:port URLs, got {value!r}")
+    return "spark://" + ",".join(m.removeprefix("spark://") for m in value)
+
+
+def _normalize(data: dict) -> dict:
+    """The settings that take a list or a comma string, turned into the comma string kept in Config."""
+    data = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
+    for section, key in (("kafka", "bootstrap"), ("hdfs", "namenodes")):
+        if isinstance(data.get(section), dict) and key in data[section]:
+            data[section][key] = _addresses(data[section][key], f"[{section}] {key}")
+    if isinstance(data.get("spark"), dict) and "master" in data["spark"]:
+        data["spark"]["master"] = _spark_masters(data["spark"]["master"])
+    return data
+
+
+def _check_kafka(k: Kafka) -> None:
+    """The security settings that only make sense together (docs/CLUSTERS.md)."""
+    from ecomdesk.pipeline.kafka_source import MECHANISMS, PROTOCOLS
+
+    if k.security_protocol not in PROTOCOLS:
+        raise ConfigError(f"[kafka] security_protocol must be one of {', '.join(PROTOCOLS)}, "
+                          f"got {k.security_protocol!r}")
+    if k.security_protocol != "PLAINTEXT" and not k.bootstrap:
+        raise ConfigError("[kafka] security_protocol applies to an external cluster: set [kafka] bootstrap too")
+    if k.security_protocol.startswith("SASL_"):
+        if k.sasl_mechanism not in MECHANISMS:
+            raise ConfigError(f"[kafka] sasl_mechanism must be one of {', '.join(MECHANISMS)} with "
+                              f"{k.security_protocol}, got {k.sasl_mechanism!r}")
+        if not k.username:
+            raise ConfigError(f"[kafka] username is needed with {k.security_protocol}")
+        if bool(k.password_env) == bool(k.password_file):
+            raise ConfigError(f"[kafka] set one of password_env or password_file with {k.security_protocol}")
+    elif k.sasl_mechanism or k.username or k.password_env or k.password_file:
+        raise ConfigError(f"[kafka] sasl_mechanism, username and password_* need a SASL security_protocol, "
+                          f"not {k.security_protocol}")
+    if k.ca_file and not k.security_protocol.endswith("SSL"):
+        raise ConfigError(f"[kafka] ca_file needs an SSL security_protocol, not {k.security_protocol}")
+
+
+def _check_hdfs(h: Hdfs) -> None:
+    """A NameNode is host:port, or an HA nameservice's id with its NameNodes' addresses."""
+    if h.namenodes and (not h.namenode or ":" in h.namenode):
+        raise ConfigError("[hdfs] namenodes lists an HA nameservice's NameNodes: [hdfs] namenode must then be "
+                          "the nameservice id (no port), e.g. namenode = \"mycluster\"")
+    if h.namenode and ":" not in h.namenode and not h.namenodes:
+        raise ConfigError(f"[hdfs] namenode {h.namenode!r}: expected host:port, or a nameservice id with "
+                          "[hdfs] namenodes")
+    if h.namenode and ":" in h.namenode:
+        _addresses(h.namenode, "[hdfs] namenode")
+
+
+def _check_spark(s: Spark) -> None:
+    """What the app can submit the job to: a local or a standalone master, in client mode."""
+    if s.deploy_mode not in ("client", "cluster"):
+        raise ConfigError(f"[spark] deploy_mode must be client or cluster, got {s.deploy_mode!r}")
+    if s.deploy_mode == "cluster":
+        raise ConfigError("[spark] deploy_mode = \"cluster\" is not supported: Spark standalone runs no Python "
+                          "application in cluster mode, and the app reads the job's progress from the "
+                          "driver's output; use \"client\" (docs/CLUSTERS.md)")
+    if not (s.master.startswith(("local", "spark://"))):
+        raise ConfigError(f"[spark] master {s.master!r}: expected local[N], spark://host:port or a list of "
+                          "spark:// masters (docs/CLUSTERS.md says why not yarn yet)")
 
 
 def _section(cls, values: dict, section: str):
@@ -249,6 +352,7 @@ def _section(cls, values: dict, section: str):
 
 
 def from_dict(data: dict, paths: Paths | None = None) -> Config:
+    data = _normalize(data)
     sections = {f.name: f for f in dataclasses.fields(Config) if f.name != "paths"}
     unknown = set(data) - set(sections)
     if unknown:
@@ -264,6 +368,9 @@ def from_dict(data: dict, paths: Paths | None = None) -> Config:
         raise ConfigError(f"[producer] profile must be one of {', '.join(PRODUCER_PROFILES)}, "
                           f"got {config.producer.profile!r}")
     check_cluster(config)
+    _check_kafka(config.kafka)
+    _check_hdfs(config.hdfs)
+    _check_spark(config.spark)
     config.restart.policy_for("")  # reject a bad [restart] now, not when a service first fails
     for service in config.restart.services:
         config.restart.policy_for(service)

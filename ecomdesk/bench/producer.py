@@ -33,7 +33,8 @@ def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="scripts/bench producer", description=__doc__)
     ap.add_argument("--count", type=int, default=2_000_000, help="events per client (default 2 million)")
     ap.add_argument("--baseline-count", type=int, help="events for kafka-python (default: --count)")
-    ap.add_argument("--bootstrap", help="an existing broker (default: start a throwaway one)")
+    ap.add_argument("--bootstrap", help="an existing broker, with the config's [kafka] security settings "
+                                        "(default: start a throwaway one)")
     ap.add_argument("--partitions", type=int, default=3)
     ap.add_argument("--profile", choices=tuple(PROFILES), default="realistic",
                     help="the simulator profile of the events sent (default realistic, the app's)")
@@ -49,7 +50,8 @@ def main(argv: list[str]) -> int:
         enc_fast, enc_dumps = _encoding(model, 200_000)
         print(f"encoding only, 200k events: vectorised {enc_fast:,.0f}/s, json.dumps per event "
               f"{enc_dumps:,.0f}/s ({enc_fast / enc_dumps:.1f}x)")
-        ours = _ecomdesk(model, bootstrap, args.count, args.partitions, dict(o.split("=", 1) for o in args.kafka_opt))
+        kafka = {**_security(args.bootstrap), **dict(o.split("=", 1) for o in args.kafka_opt)}
+        ours = _ecomdesk(model, bootstrap, args.count, args.partitions, kafka)
         print(f"ecomdesk producer (confluent-kafka): {args.count:,} events, {ours:,.0f} events/s")
         if args.no_baseline:
             return 0
@@ -57,6 +59,14 @@ def main(argv: list[str]) -> int:
         print(f"kafka-python baseline:               {baseline_count:,} events, {base:,.0f} events/s")
         print(f"ratio: {ours / base:.1f}x")
     return 0
+
+
+def _security(bootstrap: str | None) -> dict:
+    """The config's Kafka security settings for an existing broker; none for the throwaway one."""
+    from ecomdesk import config as config_mod
+    from ecomdesk.kafka_client import security_conf
+
+    return security_conf(config_mod.load()) if bootstrap else {}
 
 
 @contextmanager
@@ -79,14 +89,14 @@ def _broker(bootstrap: str | None):
             sup.close()
 
 
-def _topics(bootstrap: str, partitions: int) -> str:
+def _topics(bootstrap: str, partitions: int, kafka: dict | None = None) -> str:
     prefix = f"bench-{uuid.uuid4().hex[:8]}-"
-    ensure_topics(bootstrap, partitions, 1, names=tuple(prefix + t for t in TOPICS))
+    ensure_topics(bootstrap, partitions, 1, names=tuple(prefix + t for t in TOPICS), security=kafka)
     return prefix
 
 
-def _drop(bootstrap: str, prefix: str) -> None:
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+def _drop(bootstrap: str, prefix: str, kafka: dict | None = None) -> None:
+    admin = AdminClient({**(kafka or {}), "bootstrap.servers": bootstrap})
     for f in admin.delete_topics([prefix + t for t in TOPICS], operation_timeout=30).values():
         f.result()
 
@@ -111,7 +121,7 @@ def _encoding(model: EventModel, n: int) -> tuple[float, float]:
 
 
 def _ecomdesk(model: EventModel, bootstrap: str, count: int, partitions: int, kafka: dict) -> float:
-    prefix = _topics(bootstrap, partitions)
+    prefix = _topics(bootstrap, partitions, kafka)
     reports: list[ProducerReport] = []
     settings = Settings(bootstrap=bootstrap, rate=0, count=count, seed=SEED, topic_prefix=prefix, kafka=kafka,
                         model=model)
@@ -119,7 +129,7 @@ def _ecomdesk(model: EventModel, bootstrap: str, count: int, partitions: int, ka
     t0 = time.perf_counter()
     code = runner.run()
     elapsed = time.perf_counter() - t0
-    _drop(bootstrap, prefix)
+    _drop(bootstrap, prefix, kafka)
     final = reports[-1]
     if code != 0 or final.delivered != count:
         raise SystemExit(f"ecomdesk producer did not deliver everything: {final}")

@@ -74,9 +74,10 @@ def read_ledgers(ledger: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     return acked, doubt, dict(fig)
 
 
-def topic_counts(bootstrap: str, prefix: str = "") -> dict[str, int]:
-    """Messages in each topic (high - low watermark of every partition)."""
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"ecomdesk-truth-{uuid.uuid4().hex}",
+def topic_counts(bootstrap: str, prefix: str = "", security: dict | None = None) -> dict[str, int]:
+    """Messages in each topic (high - low watermark of every partition).
+    `security`: ecomdesk.kafka_client.security_conf of an external cluster."""
+    c = Consumer({**(security or {}), "bootstrap.servers": bootstrap, "group.id": f"ecomdesk-truth-{uuid.uuid4().hex}",
                   "enable.auto.commit": False, "log_level": 3})
     try:
         md = c.list_topics(timeout=30)
@@ -91,11 +92,12 @@ def topic_counts(bootstrap: str, prefix: str = "") -> dict[str, int]:
         c.close()
 
 
-def scan_topics(bootstrap: str, wanted: dict[str, set[bytes]], prefix: str = "",
-                timeout: float = 300.0) -> tuple[dict[tuple[str, bytes], list[tuple[int, int]]], dict[str, int]]:
+def scan_topics(bootstrap: str, wanted: dict[str, set[bytes]], prefix: str = "", timeout: float = 300.0,
+                security: dict | None = None
+                ) -> tuple[dict[tuple[str, bytes], list[tuple[int, int]]], dict[str, int]]:
     """Read every message of the topics once: where each wanted message value is, and how many
     messages each topic holds."""
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"ecomdesk-truth-{uuid.uuid4().hex}",
+    c = Consumer({**(security or {}), "bootstrap.servers": bootstrap, "group.id": f"ecomdesk-truth-{uuid.uuid4().hex}",
                   "enable.auto.commit": False, "enable.partition.eof": True, "log_level": 3})
     try:
         md = c.list_topics(timeout=30)
@@ -133,7 +135,7 @@ def scan_topics(bootstrap: str, wanted: dict[str, set[bytes]], prefix: str = "",
         c.close()
 
 
-def build_truth(ledger: Path, bootstrap: str, prefix: str = "") -> Truth:
+def build_truth(ledger: Path, bootstrap: str, prefix: str = "", security: dict | None = None) -> Truth:
     t0 = time.monotonic()
     acked, doubt, fig = read_ledgers(ledger)
     _log(f"ledger: {fig.get('producer processes', 0)} journals, {len(acked):,d} acknowledged, "
@@ -141,7 +143,7 @@ def build_truth(ledger: Path, bootstrap: str, prefix: str = "") -> Truth:
     wanted: dict[str, set[bytes]] = defaultdict(set)
     for topic, value in zip(doubt.get("topic", []), doubt.get("value", []), strict=True):
         wanted[topic].add(value)
-    found, counts = scan_topics(bootstrap, wanted, prefix)
+    found, counts = scan_topics(bootstrap, wanted, prefix, security=security)
     taken = set(zip(acked["topic"], acked["partition"], acked["offset"], strict=True)) if len(acked) else set()
     fig["acknowledged twice at one offset"] = len(acked) - len(taken)
     settled = []

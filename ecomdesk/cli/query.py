@@ -85,7 +85,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
 
     with data_stdout() as out:
         try:
-            check_namenode(config.namenode_address)
+            check_namenode(config.namenode_addresses)
             df = read(hadoop_filesystem(config), args.name, config, args.top)
         except (OSError, contract.ContractError) as exc:
             print(f"query {args.name}: {exc}", file=sys.stderr)

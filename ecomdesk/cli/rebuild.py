@@ -36,7 +36,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
               "rebuild): the window's Rebuild does that for you", file=sys.stderr)
         return 1
     try:
-        check_namenode(config.namenode_address)
+        check_namenode(config.namenode_addresses)
     except OSError as exc:
         print(f"ecomdesk rebuild: {exc}; start HDFS first (ecomdesk stack up hdfs-datanode)", file=sys.stderr)
         return 1

@@ -37,25 +37,48 @@ def prepare_environment() -> None:
     os.environ["LIBHDFS_OPTS"] = opts
 
 
-def check_namenode(address: tuple[str, int], timeout: float = 3.0) -> None:
-    """Raise ConnectionError naming the NameNode when nothing accepts connections there.
+def check_namenode(address: tuple[str, int] | list[tuple[str, int]], timeout: float = 3.0) -> None:
+    """Raise ConnectionError naming the NameNode(s) when nothing accepts connections there (for an HA
+    nameservice: at none of its NameNodes).
 
     Checked before using libhdfs, which retries a dead NameNode for minutes, and pyarrow reports
     some refused connections as missing files (an empty result instead of an error).
     """
-    host, port = address
-    try:
-        socket.create_connection((host, port), timeout=timeout).close()
-    except OSError as exc:
-        raise ConnectionError(f"NameNode {host}:{port} unreachable: {exc.strerror or exc}") from exc
+    reasons = []
+    for host, port in address if isinstance(address, list) else [address]:
+        try:
+            socket.create_connection((host, port), timeout=timeout).close()
+            return
+        except OSError as exc:
+            reasons.append(f"{host}:{port} unreachable: {exc.strerror or exc}")
+    raise ConnectionError(f"NameNode {'; '.join(reasons)}")
+
+
+def ha_conf(config: Config) -> dict[str, str]:
+    """The Hadoop client settings of an HA nameservice (empty for a single NameNode): what an
+    hdfs-site.xml of the cluster would give the client, so no Hadoop config dir is needed."""
+    if not config.hdfs.namenodes:
+        return {}
+    ns = config.hdfs.namenode
+    ids = [f"nn{i}" for i in range(1, len(config.namenode_addresses) + 1)]
+    conf = {"dfs.nameservices": ns, f"dfs.ha.namenodes.{ns}": ",".join(ids),
+            f"dfs.client.failover.proxy.provider.{ns}":
+                "org.apache.hadoop.hdfs.server.namenode.ha.ConfiguredFailoverProxyProvider"}
+    for nn, (host, port) in zip(ids, config.namenode_addresses, strict=True):
+        conf[f"dfs.namenode.rpc-address.{ns}.{nn}"] = f"{host}:{port}"
+    return conf
 
 
 def hadoop_filesystem(config: Config) -> pafs.HadoopFileSystem:
     prepare_environment()
+    if config.hdfs.namenodes:  # libhdfs takes the nameservice as the host, port 0, and resolves it with extra_conf
+        return pafs.HadoopFileSystem(config.hdfs.namenode, 0, replication=1, extra_conf=ha_conf(config))
     host, port = config.namenode_address
     return pafs.HadoopFileSystem(host, port, replication=config.dfs_replication)
 
 
 def hdfs_uri(config: Config, path: str = "") -> str:
+    if config.hdfs.namenodes:
+        return f"hdfs://{config.hdfs.namenode}{path}"
     host, port = config.namenode_address
     return f"hdfs://{host}:{port}{path}"

@@ -20,6 +20,7 @@ from ecomdesk.data import contract
 from ecomdesk.data.chart_views import Business, ChartShaper
 from ecomdesk.data.hdfs import check_namenode
 from ecomdesk.data.time_range import ChartView
+from ecomdesk.kafka_client import ErrorTrap, KafkaSecurityError, list_topics
 
 if TYPE_CHECKING:
     from confluent_kafka import Consumer
@@ -71,8 +72,9 @@ class DataReader:
         connect_fs: Callable[[], pafs.FileSystem],
         base_path: str,
         kafka_bootstrap: str,
-        namenode: tuple[str, int] | None = None,
+        namenode: tuple[str, int] | list[tuple[str, int]] | None = None,
         timeout: float = 3.0,
+        kafka_security: dict | None = None,
     ):
         self._connect_fs = connect_fs
         self._fs: pafs.FileSystem | None = None
@@ -80,6 +82,8 @@ class DataReader:
         self._namenode = namenode
         self._timeout = timeout
         self._bootstrap = kafka_bootstrap
+        self._kafka_security = kafka_security or {}  # ecomdesk.kafka_client.security_conf
+        self._trap = ErrorTrap()
         self._fs_lock = threading.Lock()
         self._kafka_lock = threading.Lock()
         self._consumer: Consumer | None = None
@@ -133,8 +137,11 @@ class DataReader:
         if self._consumer is None:
             from confluent_kafka import Consumer
 
+            self._trap = ErrorTrap()
             self._consumer = Consumer(
                 {
+                    **self._kafka_security,
+                    "error_cb": self._trap,
                     "bootstrap.servers": self._bootstrap,
                     "group.id": "ecomdesk-inspector",
                     "enable.auto.commit": False,
@@ -157,7 +164,7 @@ class DataReader:
         with self._kafka_lock:
             try:
                 consumer = self._kafka_consumer()
-                meta = consumer.list_topics(timeout=self._timeout)
+                meta = list_topics(consumer, self._trap, self._timeout)
                 now = time.monotonic()
                 result = []
                 for name in sorted(t for t in meta.topics if not t.startswith("__")):
@@ -171,9 +178,10 @@ class DataReader:
                     self._last_totals[name] = (now, total)
                     result.append(TopicStats(name, len(ends), ends, rate))
                 return result
-            except KafkaException as exc:
+            except (KafkaException, KafkaSecurityError) as exc:
+                reason = self._trap.explain(exc)
                 self._drop_consumer()
-                raise Unreachable("kafka", str(exc.args[0] if exc.args else exc)) from exc
+                raise Unreachable("kafka", reason) from exc
 
     def kafka_peek(self, topic: str, n: int) -> list[KafkaMessage]:
         """The last `n` messages of `topic` across its partitions, oldest first."""
@@ -184,7 +192,7 @@ class DataReader:
         with self._kafka_lock:
             try:
                 consumer = self._kafka_consumer()
-                meta = consumer.list_topics(topic, timeout=self._timeout).topics.get(topic)
+                meta = list_topics(consumer, self._trap, self._timeout, topic).topics.get(topic)
                 if meta is None or meta.error is not None:
                     raise ValueError(f"no topic named {topic!r}")
                 assignment, pending = [], set()
@@ -215,9 +223,10 @@ class DataReader:
                     raise Unreachable("kafka", f"timed out reading partitions {sorted(pending)} of {topic}")
                 messages.sort(key=lambda m: (m.timestamp or 0.0, m.partition, m.offset))
                 return messages[-n:]
-            except KafkaException as exc:
+            except (KafkaException, KafkaSecurityError) as exc:
+                reason = self._trap.explain(exc)
                 self._drop_consumer()
-                raise Unreachable("kafka", str(exc.args[0] if exc.args else exc)) from exc
+                raise Unreachable("kafka", reason) from exc
 
     def close(self) -> None:
         with self._kafka_lock:

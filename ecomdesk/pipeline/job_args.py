@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ecomdesk.data import contract as C
+from ecomdesk.pipeline import kafka_source as security
 
 
 def parse_args(argv: list[str], description: str | None) -> argparse.Namespace:
@@ -18,6 +19,7 @@ def parse_args(argv: list[str], description: str | None) -> argparse.Namespace:
     p.add_argument("--driver-rows", type=int, default=20_000,
                    help="batches of at most this many events are written by the driver (one Spark job)")
     p.add_argument("--topic-prefix", default="", help="prefix of the three topic names (isolated runs)")
+    security.add_arguments(p)
     return p.parse_args(argv)
 
 
@@ -27,10 +29,20 @@ def checkpoint(args: argparse.Namespace, name: str = "") -> str:
     return f"{root}/{name}" if name else root
 
 
+def security_options(args: argparse.Namespace) -> dict[str, str]:
+    """The source's security options; the JAAS line with the password is built here, in the driver."""
+    protocol = args.kafka_security_protocol or "PLAINTEXT"
+    password = (security.read_password(args.kafka_password_env, args.kafka_password_file)
+                if protocol.startswith("SASL_") else "")
+    return security.jvm_options(protocol, args.kafka_sasl_mechanism, args.kafka_username, password,
+                                args.kafka_ca_file)
+
+
 def kafka_source(spark, args: argparse.Namespace, topics: list[str]):
     """A streaming DataFrame of the given topics (names without the prefix), from the earliest offset."""
     return (
         spark.readStream.format("kafka")
+        .options(**security_options(args))
         .option("kafka.bootstrap.servers", args.bootstrap)
         .option("subscribe", ",".join(args.topic_prefix + t for t in topics))
         .option("startingOffsets", "earliest")

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from ecomdesk.config import PRODUCER_PROFILES, Config
 from ecomdesk.data.contract import TOPICS
+from ecomdesk.kafka_client import KafkaSecurityError, security_conf, security_from_arguments
+from ecomdesk.pipeline import kafka_source
 from ecomdesk.producer import control
 from ecomdesk.producer.events import DEFAULT_CITIES, EVENT_TYPES, PROFILES, City
 from ecomdesk.producer.runner import ProducerRunner, Settings
@@ -62,6 +64,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="extra librdkafka producer setting (repeatable)")
     p.add_argument("--json", action="store_true",
                    help="telemetry as JSON lines on stdout (as the service does)")
+    kafka_source.add_arguments(p)  # default: the config's [kafka] security settings
 
 
 def add_parser(subparsers) -> None:
@@ -73,6 +76,11 @@ def add_parser(subparsers) -> None:
     )
     add_arguments(p)
     p.set_defaults(func=run)
+
+
+def security(args: argparse.Namespace, config: Config) -> dict[str, str]:
+    """librdkafka's security settings: the flags (the managed producer gets them), else the config's."""
+    return security_from_arguments(args) if args.kafka_security_protocol else security_conf(config)
 
 
 def settings_from(args: argparse.Namespace, config: Config) -> Settings:
@@ -94,14 +102,14 @@ def settings_from(args: argparse.Namespace, config: Config) -> Settings:
         model=dataclasses.replace(PROFILES[profile], **{k: v for k, v in shop.items() if v is not None}),
         daily=profile == "realistic" and not args.flat,
         flush_timeout=args.flush_timeout,
-        kafka=dict(args.kafka_opt),
+        kafka={**security(args, config), **dict(args.kafka_opt)},
     )
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
     try:
         settings = settings_from(args, config)
-    except argparse.ArgumentTypeError as exc:
+    except (argparse.ArgumentTypeError, KafkaSecurityError) as exc:
         print(f"produce: {exc}", file=sys.stderr)
         return 2
     replication = args.replication or config.topic_replication
@@ -110,7 +118,8 @@ def run(args: argparse.Namespace, config: Config) -> int:
                       args.partitions or config.kafka.partitions,
                       replication,
                       names=tuple(settings.topic_prefix + t for t in TOPICS), timeout=TOPIC_TIMEOUT,
-                      configs=config.topic_configs if replication == config.topic_replication else {})
+                      configs=config.topic_configs if replication == config.topic_replication else {},
+                      security=security(args, config))
     except TopicError as exc:
         print(f"produce: {exc}", file=sys.stderr)
         return 2

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from ecomdesk.data.contract import EVENT_TYPES, TOPICS
+from ecomdesk.kafka_client import ErrorTrap, KafkaSecurityError, list_topics
 
 # event_type -> topic, from the contract; the order (page_view, add_to_cart, purchase) is the generator's
 # event-type order: its mix weights, its event numbers and the ledger's codes follow it.
@@ -25,20 +27,27 @@ def ensure_topics(
     timeout: float = 30,
     names: tuple[str, ...] = TOPICS,
     configs: dict[str, str] | None = None,
+    security: dict | None = None,
 ) -> list[str]:
     """Create the missing topics among `names` and return the ones this call created.
 
     `configs` are topic settings for the ones created (min.insync.replicas on a cluster).
+    `security`: the client's security settings (ecomdesk.kafka_client.security_conf); refused
+    credentials end the call within about a second, with the broker's reason.
     A topic that already exists is left as it is (even with another partition count):
     changing partitions of live topics would reshuffle keys, which is not this call's job.
     """
     if partitions < 1 or replication < 1:
         raise ValueError(f"partitions and replication must be >= 1, got {partitions} and {replication}")
     # log_level 0: connection trouble comes back as the TopicError below, not as log spam.
-    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0,
-                         "socket.connection.setup.timeout.ms": int(timeout * 1000)})
+    trap = ErrorTrap()
+    conf: dict[str, Any] = {**(security or {}), "bootstrap.servers": bootstrap, "log_level": 0, "error_cb": trap,
+                            "socket.connection.setup.timeout.ms": int(timeout * 1000)}
+    admin = AdminClient(conf)
     try:
-        existing = set(admin.list_topics(timeout=timeout).topics)
+        existing = set(list_topics(admin, trap, timeout).topics)
+    except KafkaSecurityError as exc:
+        raise TopicError(f"cannot list topics on {bootstrap}: {exc}") from None
     except KafkaException as exc:
         raise TopicError(f"cannot list topics on {bootstrap}: {exc.args[0]}") from exc
     missing = [n for n in names if n not in existing]

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ecomdesk.config import Config
 from ecomdesk.core.spec import Probe, ServiceSpec
+from ecomdesk.kafka_client import process_arguments
 from ecomdesk.stack import members
 from ecomdesk.telemetry import ProducerReport, parse, to_dict
 
@@ -66,6 +67,7 @@ def producer_command(config: Config, ledger: Path | None = None) -> list[str]:
         "--partitions", str(config.kafka.partitions),
         "--replication", str(config.topic_replication),
         "--flush-timeout", str(FLUSH_TIMEOUT),
+        *process_arguments(config),
     ]
     if p.seed is not None:
         cmd += ["--seed", str(p.seed)]

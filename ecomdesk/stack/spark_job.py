@@ -18,8 +18,10 @@ from pathlib import Path
 
 from ecomdesk.config import Config
 from ecomdesk.core.spec import Probe, ServiceSpec
-from ecomdesk.data.hdfs import hdfs_uri
+from ecomdesk.data.hdfs import ha_conf, hdfs_uri
+from ecomdesk.kafka_client import process_arguments, security_conf
 from ecomdesk.paths import job_entry, package_dir
+from ecomdesk.producer.topics import ensure_topics
 from ecomdesk.stack import members
 from ecomdesk.stack.install import installation
 from ecomdesk.stack.install.layout import pyspark_home
@@ -70,7 +72,10 @@ def spark_confs(config: Config) -> dict[str, str]:
         # retries, so the total wait before giving up is longer than the default's.
         "spark.hadoop.dfs.client.block.write.locateFollowingBlock.initial.delay.ms": "10",
         "spark.hadoop.dfs.client.block.write.locateFollowingBlock.retries": "15",
+        # the Kafka source's options (a SASL JAAS line) are redacted wherever Spark prints a plan
+        "spark.sql.redaction.options.regex": "(?i)url|jaas|password",
     }
+    confs |= {f"spark.hadoop.{k}": v for k, v in ha_conf(config).items()}
     if not config.hdfs.namenode:  # the managed HDFS: min(3, DataNodes) copies of what the job writes
         confs["spark.hadoop.dfs.replication"] = str(config.dfs_replication)
     if config.hdfs.datanodes > 1:  # a write whose DataNode died goes on with the others: none is spare
@@ -91,7 +96,7 @@ def submit_prefix(config: Config, app_name: str) -> list[str]:
     """spark-submit with the app's settings, up to the entry file (shared by the stream and the rebuild)."""
     inst = installation()
     cmd = [str(pyspark_home() / "bin" / "spark-submit"), "--master", config.spark_master,
-           "--name", app_name, "--driver-memory", config.memory.spark_driver,
+           "--deploy-mode", config.spark.deploy_mode, "--name", app_name, "--driver-memory", config.memory.spark_driver,
            "--jars", ",".join(str(j) for j in inst.spark_kafka_jars),
            "--py-files", str(package_zip(config))]
     for k, v in spark_confs(config).items():
@@ -116,6 +121,7 @@ def spark_submit_command(config: Config, job: JobVariant = JobVariant()) -> list
         "--bootstrap", config.kafka_bootstrap, "--base", base_uri(config, job.base_path),
         "--trigger-seconds", str(config.spark.trigger_seconds),
         "--watermark-seconds", str(interval_seconds(config.spark.watermark)),
+        *process_arguments(config),
         *job.args,
     ]
 
@@ -167,9 +173,21 @@ class JobTelemetry:
                            f"{last.batch_duration_ms / 1000:.1f} s, {sum(last.offsets_behind.values())} behind")
 
 
+def external_topics(config: Config) -> None:
+    """On an external Kafka cluster, create the pipeline's missing topics before the job subscribes
+    (the managed broker's readiness does it otherwise); fails fast, with the reason, on refused credentials."""
+    if config.kafka.bootstrap:
+        ensure_topics(config.kafka_bootstrap, config.kafka.partitions, config.topic_replication, timeout=15,
+                      security=security_conf(config))
+
+
 def spark_job_spec(config: Config, job: JobVariant = JobVariant(), name: str = NAME) -> ServiceSpec:
     """The app's job by default; the benchmark runs its other jobs under other names."""
     telemetry = JobTelemetry()
+
+    def prepare() -> None:
+        telemetry.reset()
+        external_topics(config)
     return ServiceSpec(
         name=name,
         title="Spark streaming job" if name == NAME else f"Spark job {job.entry}",
@@ -178,7 +196,7 @@ def spark_job_spec(config: Config, job: JobVariant = JobVariant(), name: str = N
         health=telemetry.health,
         env=job_env,
         depends_on=(*members.brokers(config), *members.datanodes(config), *members.spark_daemons(config)),
-        prepare=telemetry.reset,
+        prepare=prepare,
         stop_timeout=30,
         ready_timeout=240,
         telemetry=telemetry,

@@ -20,12 +20,14 @@ ICON = resource("icons", "ecomdesk.svg")
 def build_reader(config):
     from ecomdesk.data.hdfs import hadoop_filesystem
     from ecomdesk.data.readers import DataReader
+    from ecomdesk.kafka_client import security_conf
 
     return DataReader(
         lambda: hadoop_filesystem(config),
         config.hdfs.base_path,
         config.kafka_bootstrap,
-        namenode=config.namenode_address,
+        namenode=config.namenode_addresses,
+        kafka_security=security_conf(config),
     )
 
 

@@ -39,8 +39,12 @@ SECTION_TITLES = {
 FLOAT_RANGES = {("producer", "invalid_fraction"): (0.0, 1.0), ("ui", "refresh_seconds"): (0.2, 3600.0)}
 INT_RANGES = {"ports": (1, 65535)}
 HINTS = {
-    ("kafka", "bootstrap"): "empty = the managed local broker",
-    ("hdfs", "namenode"): "empty = the managed local NameNode (host:port otherwise)",
+    ("kafka", "bootstrap"): "empty = the managed local broker (host:port,... otherwise)",
+    ("kafka", "password_env"): "the NAME of the variable holding the password",
+    ("kafka", "password_file"): "a file holding the password (first line)",
+    ("kafka", "ca_file"): "PEM of the brokers' CA (SSL); empty = the system's CAs",
+    ("hdfs", "namenode"): "empty = the managed local NameNode (host:port, or an HA nameservice id)",
+    ("hdfs", "namenodes"): "HA only: host:port,... of the nameservice's NameNodes",
     ("dirs", "data"): "empty = the app's data dir",
     ("producer", "seed"): "empty = random",
     ("ui", "currency"): "shown on the sales axes",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ecomdesk.config import Config
+from ecomdesk.kafka_client import security_conf
 
 NAMENODE_HTTP_PORT = 9870  # Hadoop 3's default dfs.namenode.http-address port
 SPARK_MASTER_WEB_PORT = 8080  # Spark standalone's default spark.master.ui.port
@@ -13,8 +14,9 @@ def split(value: str) -> list[str]:
 
 
 def kafka_client_config(config: Config) -> dict:
-    """What every Kafka client of the health view needs to reach the cluster (security settings go here)."""
-    return {"bootstrap.servers": config.kafka_bootstrap}
+    """What every Kafka client of the health view needs to reach the cluster, security settings included
+    (raises KafkaSecurityError when the password cannot be read)."""
+    return {"bootstrap.servers": config.kafka_bootstrap, **security_conf(config)}
 
 
 def namenode_http(config: Config) -> list[str]:
@@ -24,8 +26,7 @@ def namenode_http(config: Config) -> list[str]:
         return split(config.hdfs.namenode_http)
     if not config.hdfs.namenode:
         return [f"127.0.0.1:{config.ports.namenode_http}"]
-    host, _ = config.namenode_address
-    return [f"{host}:{NAMENODE_HTTP_PORT}"]
+    return [f"{host}:{NAMENODE_HTTP_PORT}" for host, _ in config.namenode_addresses]
 
 
 def spark_master_web(config: Config) -> list[str]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import socket
 import time
+from typing import Any
 
-from confluent_kafka import KafkaError, KafkaException, TopicPartition
+from confluent_kafka import KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from ecomdesk.config import Config
@@ -14,6 +15,7 @@ from ecomdesk.data.health import model as m
 from ecomdesk.data.health.checkpoint import committed_offsets
 from ecomdesk.data.health.endpoints import kafka_client_config, namenode_http, split
 from ecomdesk.data.health.http import ReadError
+from ecomdesk.kafka_client import ErrorTrap, KafkaSecurityError, list_topics
 
 SHOWN = 5  # partitions named in one problem line before "and N more"
 LEADER_SILENT = "leader not answering"
@@ -97,22 +99,27 @@ def problems(detail: m.KafkaDetail) -> list[str]:
 
 
 def read_kafka(config: Config, timeout: float = 3.0) -> m.SystemHealth:
-    client = kafka_client_config(config)
-    bootstrap = client["bootstrap.servers"]
     t0 = time.monotonic()
+    try:
+        client = kafka_client_config(config)
+    except KafkaSecurityError as exc:
+        return m.SystemHealth("kafka", m.UNREACHABLE, str(exc), config.kafka_bootstrap,
+                              read_at=time.time(), elapsed=time.monotonic() - t0)
+    bootstrap = client["bootstrap.servers"]
     why = _reachable(bootstrap, timeout)
     if why is not None:
         return m.SystemHealth("kafka", m.UNREACHABLE, f"no broker accepts connections: {why}", bootstrap,
                               read_at=time.time(), elapsed=time.monotonic() - t0)
-    admin = AdminClient({**client, "socket.timeout.ms": int(timeout * 1000), "log_level": 0})
+    trap = ErrorTrap()  # a refused password or certificate, in the broker's words, within a second
+    conf: dict[str, Any] = {**client, "error_cb": trap, "socket.timeout.ms": int(timeout * 1000), "log_level": 0}
+    admin = AdminClient(conf)
     try:
-        meta = admin.list_topics(timeout=timeout)
+        meta = list_topics(admin, trap, timeout)
         topics = {n: t for n, t in meta.topics.items() if not n.startswith("__")}
         ends = _end_offsets(admin, [TopicPartition(n, p) for n, t in topics.items() for p in t.partitions
                                     if t.partitions[p].leader >= 0], timeout)
-    except KafkaException as exc:
-        error = exc.args[0] if exc.args else exc
-        error = error.str() if isinstance(error, KafkaError) else error
+    except (KafkaException, KafkaSecurityError) as exc:
+        error = trap.explain(exc)
         return m.SystemHealth("kafka", m.UNREACHABLE, f"the cluster did not answer: {error}", bootstrap,
                               read_at=time.time(), elapsed=time.monotonic() - t0)
     job, job_note = _job_offsets(config, timeout)
