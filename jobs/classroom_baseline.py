@@ -52,7 +52,7 @@ def main(argv: list[str]) -> int:
          .option("checkpointLocation", job_args.checkpoint(args, name))
          .trigger(processingTime=trigger).start())
     for name, topic in AGGREGATE_TOPIC.items():
-        (metrics.ADDITIVE[name](events(topic)).writeStream.queryName(name).outputMode("update")
+        (metrics.metric(name, events(topic)).writeStream.queryName(name).outputMode("update")
          .foreachBatch(_append_to(f"{base}/{C.AGGREGATES_DIR}/{name}"))
          .option("checkpointLocation", job_args.checkpoint(args, name))
          .trigger(processingTime=trigger).start())
