@@ -1,9 +1,13 @@
-"""`scripts/bench cluster`: stack-up time and RSS of the managed 3/3/2 loopback cluster against the
-single-node stack, in the same run on the same machine (so the figures are the cluster's overhead).
+"""`scripts/bench cluster`: stack-up time, RSS and the job's drain rate of the managed 3/3/2 loopback
+cluster against the single-node stack, in the same run on the same machine (same 2 cores: the figures
+are the cluster's overhead, not a speed-up).
 
 Each layout runs in its own throwaway home on free ports: every service but the producer (the job
 included, on local[2] or on the managed master) is started from cold (storage formatted), then the
-RSS of each service's process tree is sampled after a pause. The load average is printed with them.
+RSS of each service's process tree is sampled after a pause. Then a burst of `--burst` events is
+produced as fast as the producer goes (acks from every in-sync replica on the cluster), and the
+job's rate is the burst over the time from the start of the first batch that read it to the end of
+the batch that read its last event. The load average is printed with them.
 """
 
 from __future__ import annotations
@@ -14,11 +18,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from ecomdesk.bench.spark_run import Producer, Progress, load
 from ecomdesk.config import Config
 from ecomdesk.core.supervisor import Supervisor
 from ecomdesk.stack.catalog import build_specs
 from ecomdesk.testing.sandbox import isolated_config
 
+JOB = "spark-job"
 LAYOUTS = {"single node (1 broker, 1 DataNode, local[2])": (1, 1, 0),
            "loopback cluster (3 brokers, 3 DataNodes, master + 2 workers)": (3, 3, 2)}
 
@@ -28,7 +34,24 @@ def _configure(config: Config, brokers: int, datanodes: int, workers: int) -> No
     config.save()
 
 
-def measure(label: str, layout: tuple[int, int, int], settle: float) -> int:
+def drain_rate(config: Config, sup: Supervisor, burst: int, timeout: float) -> float | None:
+    """Events/s the job read a burst at (see the module doc), or None when it did not read it all."""
+    progress = Progress()
+    sup.subscribe_logs(progress)
+    t0 = time.time()
+    producer = Producer(config, "", "--rate", "0", "--count", str(burst))
+    producer.wait(600)
+    deadline = time.time() + timeout
+    while sum(b.input_rows for _, b in progress.of(JOB, t0)) < burst and time.time() < deadline:
+        time.sleep(0.5)
+    batches = [(t, b) for t, b in progress.of(JOB, t0) if b.input_rows]
+    if sum(b.input_rows for _, b in batches) < burst:
+        return None
+    began = max(t0, min(t - b.batch_duration_ms / 1000 for t, b in batches))
+    return burst / (batches[-1][0] - began)
+
+
+def measure(label: str, layout: tuple[int, int, int], settle: float, burst: int) -> int:
     """Print the layout's figures; returns its total RSS in bytes."""
     with tempfile.TemporaryDirectory(prefix="ecomdesk-bench-") as tmp:
         config = isolated_config(Path(tmp))
@@ -46,6 +69,9 @@ def measure(label: str, layout: tuple[int, int, int], settle: float) -> int:
                   f"load average {os.getloadavg()[0]:.2f}")
             for s in rows:
                 print(f"  {s.name:16s} RSS {(s.rss or 0) / 2**20:6.0f} MiB")
+            rate = drain_rate(config, sup, burst, 600)
+            print(f"  the job read a burst of {burst:,d} events at "
+                  f"{'(not all read in 600 s)' if rate is None else f'{rate:,.0f} events/s'} | {load()}", flush=True)
             return total
         finally:
             sup.close()
@@ -54,7 +80,8 @@ def measure(label: str, layout: tuple[int, int, int], settle: float) -> int:
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="scripts/bench cluster")
     ap.add_argument("--settle", type=float, default=15.0, help="seconds after ready before sampling RSS")
+    ap.add_argument("--burst", type=int, default=200_000, help="events of the burst the job's rate is timed on")
     args = ap.parse_args(argv)
-    totals = [measure(label, layout, args.settle) for label, layout in LAYOUTS.items()]
+    totals = [measure(label, layout, args.settle, args.burst) for label, layout in LAYOUTS.items()]
     print(f"cluster / single node RSS: {totals[1] / totals[0]:.2f}x")
     return 0
