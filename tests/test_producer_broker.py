@@ -160,7 +160,7 @@ def test_rate_control_holds_1k_per_second(stack):
 
 def test_sigterm_flushes_and_exits_zero_with_totals(stack):
     prefix = _prefix()
-    proc = _start(stack, "--rate", "20000", "--topic-prefix", prefix)
+    proc = _start(stack, "--rate", "20000", "--topic-prefix", prefix, "--flat")
     time.sleep(4)
     proc.send_signal(signal.SIGTERM)
     code, lines, err = _finish(proc, timeout=30)
@@ -173,7 +173,7 @@ def test_sigterm_flushes_and_exits_zero_with_totals(stack):
 
 def test_broker_restart_loses_nothing_acknowledged(stack, tmp_path):
     prefix, ledger = _prefix(), tmp_path / "ledger.parquet"
-    proc = _start(stack, "--rate", "2000", "--count", "40000", "--seed", "8", "--ledger", str(ledger),
+    proc = _start(stack, "--rate", "2000", "--flat", "--count", "40000", "--seed", "8", "--ledger", str(ledger),
                   "--topic-prefix", prefix)
     time.sleep(5)
     before = stack.supervisor.status("kafka").pid
