@@ -62,8 +62,8 @@ def _union(events: DataFrame, rejected: DataFrame, keep_rows: int) -> tuple[str,
     schema: it takes a call to Spark per member to learn their columns."""
     key = (events.schema.json(), rejected.schema.json(), keep_rows)
     if key not in _UNIONS:
-        members = {name: run(sql, events=events, rejected=rejected).schema
-                   for name, sql in _members(keep_rows).items()}
+        statements = _members(keep_rows)
+        members = {name: run(sql, events=events, rejected=rejected).schema for name, sql in statements.items()}
         types: dict[str, str] = {}
         for name, schema in members.items():
             for f in schema.fields:
@@ -73,7 +73,7 @@ def _union(events: DataFrame, rejected: DataFrame, keep_rows: int) -> tuple[str,
         selects = []
         for name, schema in members.items():
             cols = [c if c in schema.names else f"CAST(NULL AS {t}) AS {c}" for c, t in types.items()]
-            selects.append(f"SELECT '{name}' AS {_TAG}, {', '.join(cols)} FROM ({_members(keep_rows)[name]})")
+            selects.append(f"SELECT '{name}' AS {_TAG}, {', '.join(cols)} FROM ({statements[name]})")
         _UNIONS[key] = ("\nUNION ALL\n".join(selects), {n: s.names for n, s in members.items()})
     return _UNIONS[key]
 
