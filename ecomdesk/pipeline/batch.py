@@ -46,11 +46,23 @@ def _pandas(table: pa.Table) -> pd.DataFrame:
 
 
 def _members(keep_rows: int) -> dict[str, str]:
-    members = {**metrics.SQL, QUARANTINE_COUNTS: metrics.QUARANTINE_COUNTS_SQL, _FUNNEL: metrics.FUNNEL_EVENTS_SQL,
-               _TOTALS: _TOTALS_SQL}
+    """The union's statements. A batch that asks for its events (`keep_rows`) gets the funnel's columns
+    from them, so the funnel's own branch, a second copy of most of their bytes, is left out."""
+    members = {**metrics.SQL, QUARANTINE_COUNTS: metrics.QUARANTINE_COUNTS_SQL, _TOTALS: _TOTALS_SQL}
     if keep_rows:
         members[_EVENTS] = f"SELECT * FROM {{events}} LIMIT {keep_rows + 1}"
+    else:
+        members[_FUNNEL] = metrics.FUNNEL_EVENTS_SQL
     return members
+
+
+def funnel_events(events: pa.Table) -> pd.DataFrame:
+    """The funnel's columns (metrics.FUNNEL_EVENTS_SQL) of a batch's valid events, in the driver."""
+    columns = {"user_id": events["user_id"], "product_id": events["product_id"],
+               "event_type": events["event_type"], "event_us": events["event_time"].cast(pa.int64()),
+               "topic": events["topic"], "partition": events["partition"].cast(pa.int64()),
+               "offset": events["offset"]}
+    return pa.table(columns).to_pandas()
 
 
 _UNIONS: dict[tuple, tuple[str, dict[str, list[str]]]] = {}
@@ -94,10 +106,12 @@ def collect_partials(events: DataFrame, rejected: DataFrame, keep_rows: int = 0)
     totals = parts.pop(_TOTALS)
     max_us, count = totals["max_event_us"][0].as_py(), totals["events"][0].as_py()
     rows = parts.pop(_EVENTS, None)
-    funnel = parts.pop(_FUNNEL).to_pandas().astype({"partition": "int64"})
+    if rows is not None and rows.num_rows != count:  # more than keep_rows: a second job for the funnel
+        rows = None
+        parts[_FUNNEL] = run(metrics.FUNNEL_EVENTS_SQL, events=events).toArrow()
+    funnel = funnel_events(rows) if rows is not None else parts.pop(_FUNNEL).to_pandas().astype({"partition": "int64"})
     tables = {name: _pandas(t) for name, t in parts.items()}
-    return BatchPartials(tables, funnel, None if max_us is None else int(max_us), int(count),
-                         rows if rows is not None and rows.num_rows == count else None)
+    return BatchPartials(tables, funnel, None if max_us is None else int(max_us), int(count), rows)
 
 
 class BatchProcessor:
