@@ -201,6 +201,7 @@ def test_quarantine_reasons_are_readable_labels_on_the_left_axis(qtbot, make_win
     window, _, _ = make_window()
     qtbot.waitUntil(lambda: window.last_updated is not None, timeout=5000)  # the first read draws its own counts
     window.data_timer.stop()
+    qtbot.waitUntil(lambda: not window.inflight, timeout=10000)  # a read landing after this draw would redraw
     window.tabs.setCurrentWidget(window.pipeline)
     window.pipeline.draw_quarantine(pd.DataFrame({"reason": ["negative_price", "unparseable_json"],
                                                   "count": [3, 9]}))

@@ -37,6 +37,7 @@ def test_panning_pauses_the_live_edge_and_back_to_live_resumes(qtbot, make_windo
     window, _, reader = make_window()
     qtbot.waitUntil(lambda: window.last_updated is not None, timeout=5000)
     vb = window.business.sales.plot.getPlotItem().vb
+    qtbot.waitUntil(lambda: vb.viewRange()[0][1] > 1e9, timeout=5000)  # ranged on the data's times, not (0, 1)
     (x0, x1), _ = vb.viewRange()
     vb.translateBy(x=-(x1 - x0) / 2)  # what a drag does
     vb.sigRangeChangedManually.emit(vb.state["mouseEnabled"])
