@@ -263,6 +263,8 @@ def inject(sup: Supervisor, watch: Watch, fault: Fault, opts: Options, result: R
         # batch committed meanwhile would count as a recovery. The recovery is still timed from the kill.
         while sup.status(fault.service).pid == pgid and time.time() - fault.start < 10:
             time.sleep(0.05)
+        with watch.lock:  # the watcher's last sample may predate the kill: not whole until it sees so again
+            watch.whole_since = None
         fault.end = fault.start
         log(f"fault {fault.n}: SIGKILL {fault.service} (group {pgid}); load {loadavg()}")
         return True
@@ -295,7 +297,7 @@ def wait_whole(watch: Watch, after: float, timeout: float) -> float | None:
     while time.time() < deadline:
         with watch.lock:
             since = watch.whole_since
-        if since is not None:
+        if since is not None and watch.whole():  # whole now, not only at the watcher's last sample
             b = watch.batch_after(max(after, since))
             if b is not None:
                 return b
