@@ -23,6 +23,7 @@ from pyspark.sql import DataFrame
 from ecomdesk.data.contract import QUARANTINE_COUNTS, STAGING_DIR
 from ecomdesk.pipeline import metrics
 from ecomdesk.pipeline.commit import Committer
+from ecomdesk.pipeline.funnel import EVENT_COLUMNS
 from ecomdesk.pipeline.parse import parse_records, quarantined, valid_events
 from ecomdesk.pipeline.snapshot import BatchPartials, Snapshot, merge, utc
 from ecomdesk.pipeline.sql import run
@@ -57,12 +58,10 @@ def _members(keep_rows: int) -> dict[str, str]:
 
 
 def funnel_events(events: pa.Table) -> pd.DataFrame:
-    """The funnel's columns (metrics.FUNNEL_EVENTS_SQL) of a batch's valid events, in the driver."""
-    columns = {"user_id": events["user_id"], "product_id": events["product_id"],
-               "event_type": events["event_type"], "event_us": events["event_time"].cast(pa.int64()),
-               "topic": events["topic"], "partition": events["partition"].cast(pa.int64()),
-               "offset": events["offset"]}
-    return pa.table(columns).to_pandas()
+    """The funnel's columns (funnel.EVENT_COLUMNS, as metrics.FUNNEL_EVENTS_SQL gives them) of a batch's
+    valid events, in the driver."""
+    with_us = events.append_column("event_us", events["event_time"].cast(pa.int64()))
+    return with_us.select(EVENT_COLUMNS).to_pandas().astype({"partition": "int64"})
 
 
 _UNIONS: dict[tuple, tuple[str, dict[str, list[str]]]] = {}
@@ -106,10 +105,13 @@ def collect_partials(events: DataFrame, rejected: DataFrame, keep_rows: int = 0)
     totals = parts.pop(_TOTALS)
     max_us, count = totals["max_event_us"][0].as_py(), totals["events"][0].as_py()
     rows = parts.pop(_EVENTS, None)
-    if rows is not None and rows.num_rows != count:  # more than keep_rows: a second job for the funnel
+    if rows is None:
+        funnel = parts.pop(_FUNNEL).to_pandas().astype({"partition": "int64"})
+    elif rows.num_rows != count:  # more than keep_rows: a second job for the funnel's columns
         rows = None
-        parts[_FUNNEL] = run(metrics.FUNNEL_EVENTS_SQL, events=events).toArrow()
-    funnel = funnel_events(rows) if rows is not None else parts.pop(_FUNNEL).to_pandas().astype({"partition": "int64"})
+        funnel = run(metrics.FUNNEL_EVENTS_SQL, events=events).toPandas().astype({"partition": "int64"})
+    else:
+        funnel = funnel_events(rows)
     tables = {name: _pandas(t) for name, t in parts.items()}
     return BatchPartials(tables, funnel, None if max_us is None else int(max_us), int(count), rows)
 
