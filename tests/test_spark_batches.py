@@ -103,6 +103,8 @@ def test_batches_give_exact_aggregates(spark, events, tmp_path, driver_rows):
     proc = BatchProcessor(committer, committer.load(), DELAY_US, driver_rows=driver_rows)
     for i, b in enumerate(kafka_batches(spark, events, 3)):
         proc(b, i)
+        # the batch's parsed records are freed when it ends: nothing stays persisted in the JVM
+        assert spark.sparkContext._jsc.getPersistentRDDs().isEmpty()
     files = [f for k in C.RAW_DIRS for f in pafs.LocalFileSystem().get_file_info(
         pafs.FileSelector(f"{tmp_path}/{k}", recursive=True)) if f.path.endswith(".parquet")]
     assert all(f.base_name.endswith("-driver.parquet") == (driver_rows > 1_000) for f in files) and files

@@ -1,11 +1,12 @@
 """One micro-batch, end to end: parse once, stage raw + quarantine, collect partials, publish.
 
 Used as the `foreachBatch` function, so every batch is a plain batch DataFrame keyed by its id.
-The parsed records are cached, so Kafka is read and JSON parsed once per record, in as many
-partitions as the cluster has cores (one task per core, not one per Kafka partition, and fewer
-small files). A batch runs two Spark jobs concurrently: the raw events write, and one job that
-brings every partial aggregate home at once (a fixed per-job cost, paid once instead of once per
-aggregate). The quarantine write is a third job, run only when the partials count rejected records.
+The parsed records are materialized first (`materialize`, a Spark job of its own), so Kafka is read
+and JSON parsed once per record, in as many partitions as the cluster has cores (one task per core,
+not one per Kafka partition, and fewer small files). Then two Spark jobs run concurrently: the raw
+events write, and one job that brings every partial aggregate home at once (a fixed per-job cost,
+paid once instead of once per aggregate). The quarantine write is one more, run only when the
+partials count rejected records.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from concurrent.futures import ThreadPoolExecutor
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 
 from ecomdesk.data.contract import QUARANTINE_COUNTS, STAGING_DIR
@@ -116,6 +116,26 @@ def collect_partials(events: DataFrame, rejected: DataFrame, keep_rows: int = 0)
     return BatchPartials(tables, funnel, None if max_us is None else int(max_us), int(count), rows)
 
 
+def materialize(frame: DataFrame) -> DataFrame:
+    """`frame` computed once into memory (disk if need be), as a DataFrame whose plan is one leaf.
+
+    Every partial of the union and the raw write read it: reading Kafka once per partial is far
+    slower. A local checkpoint rather than `persist`: a persisted frame keeps its whole plan (the
+    parse), which every one of the union's branches then carries through analysis, the cache lookup
+    and optimisation, batch after batch (a batch of ~1,700 records: 1.40 s against 1.14 s for the
+    parse and the partials, medians of 29 batches each, alternating on one stream). Its blocks live
+    on the executors only: one lost with its executor fails the batch, which the job's restart
+    replays from the last manifest, as after any crash.
+    """
+    return frame.localCheckpoint(eager=True)
+
+
+def release(materialized: DataFrame) -> None:
+    """Free the blocks of a `materialize`d frame now (Spark would wait for its context cleaner, which
+    runs when the JVM collects the frame's objects)."""
+    materialized._jdf.queryExecution().analyzed().rdd().unpersist(False)
+
+
 class BatchProcessor:
     """The foreachBatch function; keeps the current snapshot in driver memory between batches.
 
@@ -155,8 +175,7 @@ class BatchProcessor:
         staging, self.staged = f"{STAGING_DIR}/batch-{batch_id}", False
         cores = kafka_batch.sparkSession.sparkContext.defaultParallelism
         large = self.last_events > self.driver_rows
-        # cached: every partial of the union reads it, and reading Kafka once per partial is far slower
-        parsed = parse_records(kafka_batch.coalesce(cores), self.topic_prefix).persist(StorageLevel.MEMORY_AND_DISK)
+        parsed = materialize(parse_records(kafka_batch.coalesce(cores), self.topic_prefix))
         try:
             events, rejected = valid_events(parsed), quarantined(parsed)
             by_spark = events.write.partitionBy("kind", "event_date").parquet
@@ -171,7 +190,7 @@ class BatchProcessor:
                 write.result()
             t2 = time.monotonic()
         finally:
-            parsed.unpersist()
+            release(parsed)
         # the driver's writes and Spark's moves go on while the driver merges
         io = [self.pool.submit(self.committer.write_events, batch_id, partials.events)
               if partials.events is not None else None,
