@@ -46,12 +46,14 @@ def _pandas(table: pa.Table) -> pd.DataFrame:
     return out
 
 
-def _members(keep_rows: int) -> dict[str, str]:
-    """The union's statements. A batch that asks for its events (`keep_rows`) gets the funnel's columns
-    from them, so the funnel's own branch, a second copy of most of their bytes, is left out."""
+def _members(with_events: bool) -> dict[str, str]:
+    """The union's statements. A batch that brings its events home gets the funnel's columns from them,
+    so the funnel's own branch, a second copy of most of their bytes, is left out. (No LIMIT on the
+    events: Spark names a limit's counter from a global sequence, so its generated code differs in
+    every batch and was compiled again each time.)"""
     members = {**metrics.SQL, QUARANTINE_COUNTS: metrics.QUARANTINE_COUNTS_SQL, _TOTALS: _TOTALS_SQL}
-    if keep_rows:
-        members[_EVENTS] = f"SELECT * FROM {{events}} LIMIT {keep_rows + 1}"
+    if with_events:
+        members[_EVENTS] = "SELECT * FROM {events}"
     else:
         members[_FUNNEL] = metrics.FUNNEL_EVENTS_SQL
     return members
@@ -67,13 +69,13 @@ def funnel_events(events: pa.Table) -> pd.DataFrame:
 _UNIONS: dict[tuple, tuple[str, dict[str, list[str]]]] = {}
 
 
-def _union(events: DataFrame, rejected: DataFrame, keep_rows: int) -> tuple[str, dict[str, list[str]]]:
+def _union(events: DataFrame, rejected: DataFrame, with_events: bool) -> tuple[str, dict[str, list[str]]]:
     """One SQL statement that unions every member's rows, tagged with its name, into one wide table
     (a member's missing columns are typed nulls), and each member's columns. Built once per input
     schema: it takes a call to Spark per member to learn their columns."""
-    key = (events.schema.json(), rejected.schema.json(), keep_rows)
+    key = (events.schema.json(), rejected.schema.json(), with_events)
     if key not in _UNIONS:
-        statements = _members(keep_rows)
+        statements = _members(with_events)
         members = {name: run(sql, events=events, rejected=rejected).schema for name, sql in statements.items()}
         types: dict[str, str] = {}
         for name, schema in members.items():
@@ -89,35 +91,30 @@ def _union(events: DataFrame, rejected: DataFrame, keep_rows: int) -> tuple[str,
     return _UNIONS[key]
 
 
-def collect_partials(events: DataFrame, rejected: DataFrame, keep_rows: int = 0) -> BatchPartials:
+def collect_partials(events: DataFrame, rejected: DataFrame, with_events: bool = False) -> BatchPartials:
     """Every partial aggregate of one batch, in one Spark job: their rows are unioned into one wide
     table tagged with the partial's name (one SQL statement), collected as Arrow and split again in
-    the driver. With `keep_rows`, the batch's valid events come along when there are at most that
-    many (`BatchPartials.events`), so that a small batch needs no second job to write them.
+    the driver. With `with_events`, the batch's valid events come along (`BatchPartials.events`), so
+    that a small batch needs no second job to write them.
 
     The (small) input is seen as one partition, which already satisfies every grouping, so Spark
     plans no shuffle: one stage, one task per partial, each aggregating the whole batch.
     """
     events, rejected = events.coalesce(1), rejected.coalesce(1)
-    sql, columns = _union(events, rejected, keep_rows)
+    sql, columns = _union(events, rejected, with_events)
     table = run(sql, events=events, rejected=rejected).toArrow()
     parts = {name: table.filter(pc.equal(table[_TAG], name)).select(cols) for name, cols in columns.items()}
     totals = parts.pop(_TOTALS)
     max_us, count = totals["max_event_us"][0].as_py(), totals["events"][0].as_py()
     rows = parts.pop(_EVENTS, None)
-    if rows is None:
-        funnel = parts.pop(_FUNNEL).to_pandas().astype({"partition": "int64"})
-    elif rows.num_rows != count:  # more than keep_rows: a second job for the funnel's columns
-        rows = None
-        funnel = run(metrics.FUNNEL_EVENTS_SQL, events=events).toPandas().astype({"partition": "int64"})
-    else:
-        funnel = funnel_events(rows)
+    funnel = parts.pop(_FUNNEL).to_pandas().astype({"partition": "int64"}) if rows is None else funnel_events(rows)
     tables = {name: _pandas(t) for name, t in parts.items()}
     return BatchPartials(tables, funnel, None if max_us is None else int(max_us), int(count), rows)
 
 
-def materialize(frame: DataFrame) -> DataFrame:
-    """`frame` computed once into memory (disk if need be), as a DataFrame whose plan is one leaf.
+def materialize(frame: DataFrame) -> tuple[DataFrame, int]:
+    """`frame` computed once into memory (disk if need be), as a DataFrame whose plan is one leaf, and
+    its number of rows.
 
     Every partial of the union and the raw write read it: reading Kafka once per partial is far
     slower. A local checkpoint rather than `persist`: a persisted frame keeps its whole plan (the
@@ -127,7 +124,9 @@ def materialize(frame: DataFrame) -> DataFrame:
     on the executors only: one lost with its executor fails the batch, which the job's restart
     replays from the last manifest, as after any crash.
     """
-    return frame.localCheckpoint(eager=True)
+    local = frame.localCheckpoint(eager=False)
+    # what eager=True does, keeping the count: the RDD's count fills the checkpoint
+    return local, int(local._jdf.queryExecution().analyzed().rdd().count())
 
 
 def release(materialized: DataFrame) -> None:
@@ -139,12 +138,11 @@ def release(materialized: DataFrame) -> None:
 class BatchProcessor:
     """The foreachBatch function; keeps the current snapshot in driver memory between batches.
 
-    The batch's records are parsed into a cache. A batch of at most `driver_rows` valid events is
-    then one Spark job: its events come home with the partials and the driver writes them (a few
-    small Parquet files), where Spark's writer costs a second job and its commit protocol's round
-    trips to the NameNode. A larger batch's events are written by Spark (in parallel, on a cluster's
-    executors) while the partials are collected. The previous batch's size decides which way the
-    next one goes.
+    The batch's records are parsed and materialized, which counts them. A batch of at most
+    `driver_rows` records then takes one more Spark job: its events come home with the partials and
+    the driver writes them (a few small Parquet files), where Spark's writer costs a second job and its
+    commit protocol's round trips to the NameNode. A larger batch's events are written by Spark (in
+    parallel, on a cluster's executors) while the partials are collected.
     """
 
     def __init__(self, committer: Committer, snapshot: Snapshot, delay_us: int, topic_prefix: str = "",
@@ -153,7 +151,6 @@ class BatchProcessor:
         self.topic_prefix, self.driver_rows = topic_prefix, driver_rows
         self.query_id: str | None = None
         self.timings: dict[int, dict[str, int]] = {}  # batch id -> its steps in ms, until reported
-        self.last_events = 0
         # the funnel state is saved every state_every seconds (or 30 batches): a restart replays the rest
         self.state_every, self.state_saved_at = state_every, time.monotonic()
         self.staged = False  # whether Spark wrote into the current batch's staging directory
@@ -174,15 +171,13 @@ class BatchProcessor:
         t0 = time.monotonic()
         staging, self.staged = f"{STAGING_DIR}/batch-{batch_id}", False
         cores = kafka_batch.sparkSession.sparkContext.defaultParallelism
-        large = self.last_events > self.driver_rows
-        parsed = materialize(parse_records(kafka_batch.coalesce(cores), self.topic_prefix))
+        parsed, records = materialize(parse_records(kafka_batch.coalesce(cores), self.topic_prefix))
         try:
             events, rejected = valid_events(parsed), quarantined(parsed)
-            by_spark = events.write.partitionBy("kind", "event_date").parquet
-            write = self._stage(by_spark, "events", staging) if large else None
-            partials = collect_partials(events, rejected, 0 if large else self.driver_rows)
-            if write is None and partials.events is None:  # larger than the previous batch foretold
-                write = self._stage(by_spark, "events", staging)
+            large = records > self.driver_rows
+            write = self._stage(events.write.partitionBy("kind", "event_date").parquet, "events",
+                                staging) if large else None
+            partials = collect_partials(events, rejected, with_events=not large)
             t1 = time.monotonic()
             if not partials.tables[QUARANTINE_COUNTS].empty:
                 self._stage(rejected.write.partitionBy("ingest_date").parquet, "quarantine", staging).result()
@@ -207,7 +202,6 @@ class BatchProcessor:
         if save_state:
             self.state_saved_at = time.monotonic()
         self.snapshot = snapshot
-        self.last_events = partials.count
         t5 = time.monotonic()
         steps = {"partials": t1 - t0, "writes": t2 - t1, "merge": t3 - t2, "move": t4 - t3, "publish": t5 - t4}
         self.timings = {b: t for b, t in self.timings.items() if b > batch_id - 10}

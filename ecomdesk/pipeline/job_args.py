@@ -17,7 +17,7 @@ def parse_args(argv: list[str], description: str | None) -> argparse.Namespace:
     p.add_argument("--watermark-seconds", type=float, default=600.0)
     p.add_argument("--max-offsets-per-trigger", type=int, default=500_000)
     p.add_argument("--driver-rows", type=int, default=20_000,
-                   help="batches of at most this many events are written by the driver (one Spark job)")
+                   help="batches of at most this many records are written by the driver (no Spark write job)")
     p.add_argument("--topic-prefix", default="", help="prefix of the three topic names (isolated runs)")
     security.add_arguments(p)
     return p.parse_args(argv)
