@@ -25,8 +25,13 @@ QUERY = "ecommerce"
 def main(argv: list[str]) -> int:
     args = job_args.parse_args(argv, __doc__)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("py4j").setLevel(logging.WARNING)  # two lines a batch from foreachBatch's callbacks
     spark = SparkSession.builder.appName("ecomdesk-ecommerce-stream").getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
+    # every batch frees its local checkpoint (batch.release), and Spark warns each time that the freed
+    # blocks cannot be recomputed: true, and nothing reads them again
+    log4j = spark.sparkContext._jvm.org.apache.logging.log4j
+    log4j.core.config.Configurator.setLevel("org.apache.spark.rdd.MapPartitionsRDD", log4j.Level.ERROR)
     # Adaptive execution made each partial's scan of the batch's cache a query stage of its own: ten
     # Spark jobs per batch where the plan (no shuffle, see batch.collect_partials) needs one.
     spark.conf.set("spark.sql.adaptive.enabled", "false")
