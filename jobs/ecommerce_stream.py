@@ -1,6 +1,7 @@
 """spark-submit entry point of the ecommerce streaming job (service `spark-job`).
 
-One Kafka read of the three topics, parsed once; each micro-batch goes through
+One Kafka read of the three topics, parsed in the streaming plan (analysed once for the query);
+each micro-batch of parsed records goes through
 `ecomdesk.pipeline.batch.BatchProcessor`, which publishes raw events, quarantine and aggregate
 snapshots under --base following `ecomdesk.data.contract`.
 """
@@ -16,6 +17,7 @@ from ecomdesk.data import contract as C
 from ecomdesk.pipeline import job_args
 from ecomdesk.pipeline.batch import BatchProcessor
 from ecomdesk.pipeline.commit import Committer
+from ecomdesk.pipeline.parse import parse_records
 from ecomdesk.pipeline.progress import ProgressListener
 from ecomdesk.pipeline.store import HadoopStore
 
@@ -39,7 +41,7 @@ def main(argv: list[str]) -> int:
     committer = Committer(HadoopStore(spark, args.base), delay_us)
     snapshot = committer.load()
     committer.sweep()
-    processor = BatchProcessor(committer, snapshot, delay_us, args.topic_prefix, args.driver_rows)
+    processor = BatchProcessor(committer, snapshot, delay_us, args.driver_rows)
 
     def state(batch_id: int) -> dict:
         s = processor.snapshot
@@ -48,9 +50,9 @@ def main(argv: list[str]) -> int:
                 "job_ms": processor.timings.pop(batch_id, {})}
 
     spark.streams.addListener(ProgressListener(state))
-    kafka = job_args.kafka_source(spark, args, list(C.TOPICS))
+    records = parse_records(job_args.kafka_source(spark, args, list(C.TOPICS)), args.topic_prefix)
     query = (
-        kafka.writeStream.queryName(QUERY)
+        records.writeStream.queryName(QUERY)
         .foreachBatch(processor)
         .option("checkpointLocation", job_args.checkpoint(args))
         .trigger(processingTime=f"{args.trigger_seconds} seconds")

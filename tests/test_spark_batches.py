@@ -13,6 +13,7 @@ from spark_local import random_events
 from ecomdesk.data import contract as C
 from ecomdesk.pipeline.batch import BatchProcessor
 from ecomdesk.pipeline.commit import Committer
+from ecomdesk.pipeline.parse import parse_records
 from ecomdesk.pipeline.store import ArrowStore
 from ecomdesk.testing.reference import aggregates, assert_same
 
@@ -62,7 +63,7 @@ def kafka_batches(spark, events, n_batches: int):
     size = -(-len(df) // n_batches)
     chunks = [df.iloc[i * size:(i + 1) * size].sample(frac=1, random_state=i) for i in range(n_batches)]
     schema = "topic string, partition int, offset long, value string, timestamp timestamp"
-    return [spark.createDataFrame(c, schema=schema).withColumn("value", spark_col_binary("value"))
+    return [parse_records(spark.createDataFrame(c, schema=schema).withColumn("value", spark_col_binary("value")))
             for c in chunks]
 
 
@@ -166,8 +167,6 @@ def test_crash_before_manifest_then_replay(spark, events, tmp_path):
 
 
 def test_parse_keeps_coordinates_and_raw_of_rejected_only(spark):
-    from ecomdesk.pipeline.parse import parse_records
-
     base = {"user_id": 1, "product_id": 2, "event_type": "page_view", "category": "Tech", "price": 9.5,
             "timestamp": "2024-03-01T10:00:00Z"}
     values = [

@@ -1,12 +1,13 @@
-"""One micro-batch, end to end: parse once, stage raw + quarantine, collect partials, publish.
+"""One micro-batch, end to end: stage raw + quarantine, collect partials, publish.
 
-Used as the `foreachBatch` function, so every batch is a plain batch DataFrame keyed by its id.
-The parsed records are materialized first (`materialize`, a Spark job of its own), so Kafka is read
-and JSON parsed once per record, in as many partitions as the cluster has cores (one task per core,
-not one per Kafka partition, and fewer small files). Then two Spark jobs run concurrently: the raw
-events write, and one job that brings every partial aggregate home at once (a fixed per-job cost,
-paid once instead of once per aggregate). The quarantine write is one more, run only when the
-partials count rejected records.
+Used as the `foreachBatch` function of the parsed stream (`parse.parse_records` of the Kafka source,
+analysed once for the query, not once per batch), so every batch is a plain batch DataFrame of
+parsed records keyed by its id. The records are materialized first (`materialize`, a Spark job of
+its own), so Kafka is read and JSON parsed once per record, in as many partitions as the cluster has
+cores (one task per core, not one per Kafka partition, and fewer small files). Then two Spark jobs
+run concurrently: the raw events write, and one job that brings every partial aggregate home at once
+(a fixed per-job cost, paid once instead of once per aggregate). The quarantine write is one more,
+run only when the partials count rejected records.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from ecomdesk.data.contract import QUARANTINE_COUNTS, STAGING_DIR
 from ecomdesk.pipeline import metrics
 from ecomdesk.pipeline.commit import Committer
 from ecomdesk.pipeline.funnel import EVENT_COLUMNS
-from ecomdesk.pipeline.parse import parse_records, quarantined, valid_events
+from ecomdesk.pipeline.parse import quarantined, valid_events
 from ecomdesk.pipeline.snapshot import BatchPartials, Snapshot, merge, utc
 from ecomdesk.pipeline.sql import run
 
@@ -145,10 +146,10 @@ class BatchProcessor:
     parallel, on a cluster's executors) while the partials are collected.
     """
 
-    def __init__(self, committer: Committer, snapshot: Snapshot, delay_us: int, topic_prefix: str = "",
-                 driver_rows: int = 20_000, state_every: float = 60.0):
+    def __init__(self, committer: Committer, snapshot: Snapshot, delay_us: int, driver_rows: int = 20_000,
+                 state_every: float = 60.0):
         self.committer, self.snapshot, self.delay_us = committer, snapshot, delay_us
-        self.topic_prefix, self.driver_rows = topic_prefix, driver_rows
+        self.driver_rows = driver_rows
         self.query_id: str | None = None
         self.timings: dict[int, dict[str, int]] = {}  # batch id -> its steps in ms, until reported
         # the funnel state is saved every state_every seconds (or 30 batches): a restart replays the rest
@@ -164,17 +165,18 @@ class BatchProcessor:
             self.staged = True
         return self.pool.submit(write, self.committer.store.uri(f"{staging}/{path}"))
 
-    def __call__(self, kafka_batch: DataFrame, batch_id: int) -> None:
+    def __call__(self, records: DataFrame, batch_id: int) -> None:
+        """Process one batch of parsed records (`parse.parse_records`)."""
         if batch_id <= self.snapshot.batch_id:
             log.warning("batch %d was already committed (manifest exists): skipping its replay", batch_id)
             return
         t0 = time.monotonic()
         staging, self.staged = f"{STAGING_DIR}/batch-{batch_id}", False
-        cores = kafka_batch.sparkSession.sparkContext.defaultParallelism
-        parsed, records = materialize(parse_records(kafka_batch.coalesce(cores), self.topic_prefix))
+        cores = records.sparkSession.sparkContext.defaultParallelism
+        parsed, count = materialize(records.coalesce(cores))
         try:
             events, rejected = valid_events(parsed), quarantined(parsed)
-            large = records > self.driver_rows
+            large = count > self.driver_rows
             write = self._stage(events.write.partitionBy("kind", "event_date").parquet, "events",
                                 staging) if large else None
             partials = collect_partials(events, rejected, with_events=not large)
