@@ -124,8 +124,8 @@ def test_endpoints_from_the_config():
 def test_stopped_managed_systems_are_not_asked():
     states = {"hdfs-namenode": "stopped", "hdfs-datanode": "running", "kafka-1": "failed", "kafka-2": "stopped",
               "spark-job": "stopped"}
-    assert stopped_systems(states) == {"kafka": "managed kafka-1, kafka-2 failed/stopped: not asked",
-                                       "hdfs": "managed hdfs-namenode stopped: not asked"}
+    assert stopped_systems(states) == {"kafka": "managed kafka-1, kafka-2 failed/stopped: health shows once it runs",
+                                       "hdfs": "managed hdfs-namenode stopped: health shows once it runs"}
     assert stopped_systems({"kafka-1": "running", "kafka-2": "stopped"}) == {}
 
 

@@ -29,7 +29,8 @@ def stopped_systems(states: Mapping[str, str]) -> dict[str, str]:
     for system, service in MANAGED.items():
         mine = {n: s for n, s in states.items() if n == service or n.removeprefix(service + "-").isdigit()}
         if mine and all(s in STARTABLE for s in mine.values()):
-            stopped[system] = f"managed {', '.join(sorted(mine))} {'/'.join(sorted(set(mine.values())))}: not asked"
+            names, at_rest = ", ".join(sorted(mine)), "/".join(sorted(set(mine.values())))
+            stopped[system] = f"managed {names} {at_rest}: health shows once it runs"
     return stopped
 
 
