@@ -129,13 +129,18 @@ def materialize(frame: DataFrame) -> tuple[DataFrame, int]:
     """
     local = frame.localCheckpoint(eager=False)
     # what eager=True does, keeping the count: the RDD's count fills the checkpoint
-    return local, int(local._jdf.queryExecution().analyzed().rdd().count())
+    return local, int(_checkpointed_rdd(local).count())
 
 
 def release(materialized: DataFrame) -> None:
     """Free the blocks of a `materialize`d frame now (Spark would wait for its context cleaner, which
     runs when the JVM collects the frame's objects)."""
-    materialized._jdf.queryExecution().analyzed().rdd().unpersist(False)
+    _checkpointed_rdd(materialized).unpersist(False)
+
+
+def _checkpointed_rdd(local: DataFrame):
+    """The JVM RDD behind a local checkpoint: its plan is one LogicalRDD leaf holding it."""
+    return local._jdf.queryExecution().analyzed().rdd()
 
 
 class BatchProcessor:
