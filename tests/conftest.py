@@ -40,7 +40,7 @@ def _offscreen_qt() -> None:
 _offscreen_qt()
 sys.path.insert(0, str(Path(__file__).parent))
 
-pytest_plugins = ["hang_guard"]
+pytest_plugins = ["hang_guard", "schedule"]
 
 from stackutil import supervisor_for  # noqa: E402
 
@@ -124,13 +124,17 @@ SPARK_TIMEOUT = 300  # a test on the local SparkSession; its first test also sta
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Raise pytest-timeout's default limit (pyproject) for the slow kinds of tests, unless a test
-    sets its own with @pytest.mark.timeout."""
+    """Mark every test that starts a JVM `jvm` (the real stack, or the local SparkSession, through any
+    fixture), so that `scripts/test --quick` can leave them out; raise pytest-timeout's default limit
+    (pyproject) for those, unless a test sets its own with @pytest.mark.timeout."""
     for item in items:
+        names = getattr(item, "fixturenames", ())
+        on_stack = item.get_closest_marker("stack") is not None or "stack" in names
+        if on_stack or "spark" in names:
+            item.add_marker(pytest.mark.jvm)
         if item.get_closest_marker("timeout") is not None:
             continue
-        names = getattr(item, "fixturenames", ())
-        if item.get_closest_marker("stack") is not None or "stack" in names:
+        if on_stack:
             item.add_marker(pytest.mark.timeout(STACK_TIMEOUT))
         elif "spark" in names:
             item.add_marker(pytest.mark.timeout(SPARK_TIMEOUT))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 
@@ -98,6 +99,37 @@ def test_failed_start_rolls_back_and_names_the_cause(tmp_path):
         assert "missing java" in str(err.value)
         assert sup.status("bad").state == "failed"
         assert sup.status("db").state == "stopped" and not listening(port)
+    finally:
+        sup.close()
+
+
+def test_independent_services_start_side_by_side_and_a_failure_rolls_all_back(tmp_path):
+    """`a` is ready only once `b` listens, and `b` only once `a` listens: started one after the other,
+    neither would ever be ready. `c` needs both; `d` needs `bad`, which fails: `d` is never launched
+    and everything started is stopped again."""
+    pa, pb, pc = free_ports(3)
+    a = dataclasses.replace(server_spec("a", pa), ready=lambda: Probe(listening(pa) and listening(pb), "a and b"),
+                            ready_timeout=20)
+    b = dataclasses.replace(server_spec("b", pb), ready=lambda: Probe(listening(pa) and listening(pb), "a and b"),
+                            ready_timeout=20)
+    sup = make(tmp_path, [a, b, server_spec("c", pc, ("a", "b"))])
+    try:
+        sup.start(["c"])
+        assert {s.name: s.state for s in sup.snapshot()} == dict.fromkeys("abc", "running")
+    finally:
+        sup.close()
+
+    launched = tmp_path / "d-launched"
+    bad = ServiceSpec(name="bad", title="Bad", command=lambda: [sys.executable, "-c", "raise SystemExit(7)"],
+                      ready=lambda: Probe(False, "never"))
+    d = ServiceSpec(name="d", title="D", depends_on=("bad",), ready=lambda: Probe(True, "at once"),
+                    command=lambda: [sys.executable, "-c", f"open({str(launched)!r}, 'w')"])
+    sup = make(tmp_path / "second", [server_spec("a", pa), bad, d])
+    try:
+        with pytest.raises(StartError, match="bad: exited with code 7"):
+            sup.start()
+        assert {s.name: s.state for s in sup.snapshot()} == {"a": "stopped", "bad": "failed", "d": "stopped"}
+        assert not listening(pa) and not launched.exists()
     finally:
         sup.close()
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import select
 import shutil
 import subprocess
 import time
@@ -14,18 +16,18 @@ XDOTOOL, XPROP = shutil.which("xdotool") or "xdotool", shutil.which("xprop") or 
 
 @contextlib.contextmanager
 def xvfb(screen: str = "1600x1000") -> Iterator[str]:
-    """An Xvfb on a free display with a `screen` of WIDTHxHEIGHT; yields its DISPLAY value."""
-    n = 90
-    while Path(f"/tmp/.X11-unix/X{n}").exists() or Path(f"/tmp/.X{n}-lock").exists():
-        n += 1
-    server = subprocess.Popen(["Xvfb", f":{n}", "-screen", "0", f"{screen}x24", "-nolisten", "tcp"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    """An Xvfb on a display it picks itself (-displayfd: no race with another test's server starting
+    at the same moment) with a `screen` of WIDTHxHEIGHT; yields its DISPLAY value."""
+    read, write = os.pipe()
+    server = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", f"{screen}x24", "-nolisten", "tcp"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, pass_fds=(write,))
+    os.close(write)
     try:
-        deadline = time.monotonic() + 30
-        while not Path(f"/tmp/.X11-unix/X{n}").exists():
-            assert server.poll() is None and time.monotonic() < deadline, "Xvfb did not start"
-            time.sleep(0.1)
-        yield f":{n}"
+        with os.fdopen(read) as pipe:
+            ready, _, _ = select.select([pipe], [], [], 30)
+            number = pipe.readline().strip() if ready else ""
+        assert number.isdigit(), f"Xvfb did not start (exit code {server.poll()})"
+        yield f":{number}"
     finally:
         server.terminate()
         server.wait(30)

@@ -10,6 +10,7 @@ import fcntl
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from ecomdesk.core.spec import StartError
@@ -25,6 +26,7 @@ class Ownership:
         self.run_dir = run_dir
         self._fd: int | None = None
         self._reaper: subprocess.Popen | None = None
+        self._tell_lock = threading.Lock()  # services start side by side: one line at a time to the reaper
 
     @property
     def held(self) -> bool:
@@ -55,9 +57,10 @@ class Ownership:
         self._tell("del", pgid)
 
     def _tell(self, verb: str, pgid: int) -> None:
-        if self._reaper and self._reaper.stdin:
-            self._reaper.stdin.write(f"{verb} {pgid}\n".encode())
-            self._reaper.stdin.flush()
+        with self._tell_lock:
+            if self._reaper and self._reaper.stdin:
+                self._reaper.stdin.write(f"{verb} {pgid}\n".encode())
+                self._reaper.stdin.flush()
 
     def release(self) -> None:
         if self._reaper and self._reaper.stdin:

@@ -16,6 +16,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from ecomdesk.core.control import ControlServer
@@ -42,6 +43,13 @@ RECOVERY_TICK = 0.2
 
 class _Cancelled(StartError):
     """A stop request arrived while the service was starting."""
+
+
+class _NotLaunched(StartError):
+    """Not launched: another service of the same start failed first."""
+
+    def __init__(self, name: str):
+        super().__init__(f"{name}: not started, another service failed to start")
 
 
 class _DependencyDown(StartError):
@@ -172,16 +180,43 @@ class Supervisor:
             if problems:
                 self._unwant(todo)
                 raise StartError("cannot start, nothing was started:\n  " + "\n  ".join(problems))
-            started: list[str] = []
-            try:
-                for n in todo:
-                    self._start_one(n, stops)
-                    started.append(n)
-            except StartError:
+            started, error = self._start_side_by_side(todo, stops)
+            if error is not None:
                 self._unwant(todo)
                 for n in reversed(started):
                     self._stop_one(n)
+                raise error
+
+    def _start_side_by_side(self, todo: list[str], stops: int) -> tuple[list[str], StartError | None]:
+        """Start each of `todo` (in dependency order) as soon as its dependencies among them are ready,
+        so that independent services (a NameNode and a broker) start at the same time. Once one fails, no
+        other is launched; those already starting finish. Returns the services started, in `todo`'s
+        order, and the first failure in that order."""
+        failed = threading.Event()
+        futures: dict[str, Future] = {}
+
+        def start(name: str) -> None:
+            for dep in self.specs[name].depends_on:
+                if dep in futures and futures[dep].exception() is not None:
+                    raise _NotLaunched(name)
+            if failed.is_set():
+                raise _NotLaunched(name)
+            try:
+                self._start_one(name, stops)
+            except BaseException:
+                failed.set()
                 raise
+
+        with ThreadPoolExecutor(len(todo), thread_name_prefix="supervisor-start") as pool:
+            for n in todo:  # a dependency's future exists before its dependents' tasks look for it
+                futures[n] = pool.submit(start, n)
+        errors = [f.exception() for f in futures.values()]
+        for exc in errors:
+            if exc is not None and not isinstance(exc, StartError):
+                raise exc
+        first = next((e for e in errors if e is not None and not isinstance(e, _NotLaunched)), None)
+        assert first is None or isinstance(first, StartError)
+        return [n for n, e in zip(todo, errors, strict=True) if e is None], first
 
     def stop(self, names: list[str] | None = None) -> None:
         """Stop `names` (default: all) and whatever depends on them, dependents first.
