@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 from confluent_kafka.admin import AdminClient, ConfigResource
+from jobrun import check_caught_up_and_exact, produce
 from pyarrow import fs as pafs
 from stackutil import cli, supervisor_for
-from test_spark_e2e import check_caught_up_and_exact, produce
 
 from ecomdesk.config import Config
 from ecomdesk.core.supervisor import Supervisor

@@ -1,7 +1,8 @@
 """An HA nameservice's client settings against a real NameNode (issue 15): the managed NameNode
 addressed as the nameservice `ecomtest` whose first NameNode address is dead, so both of the app's HDFS
 clients (pyarrow's libhdfs in this process, and a Spark session's Hadoop client) must fail over to the
-second one. A real HA pair (JournalNodes, ZooKeeper failover) is not started here."""
+second one. The NameNode is the session stack's (the test writes under a path of its own). A real HA
+pair (JournalNodes, ZooKeeper failover) is not started here."""
 
 from __future__ import annotations
 
@@ -12,26 +13,14 @@ import pyarrow.parquet as pq
 import pytest
 
 from ecomdesk.config import from_dict
-from ecomdesk.core.supervisor import Supervisor
 from ecomdesk.data.hdfs import ha_conf, hadoop_filesystem, hdfs_uri
-from ecomdesk.stack.hdfs import datanode_spec, namenode_spec
-from ecomdesk.testing.sandbox import free_ports, isolated_config
+from ecomdesk.testing.sandbox import free_ports
 
 pytestmark = pytest.mark.stack
 
 
-@pytest.fixture(scope="module")
-def hdfs(tmp_path_factory):
-    config = isolated_config(tmp_path_factory.mktemp("hdfs-home"))
-    sup = Supervisor([namenode_spec(config), datanode_spec(config)], config.paths.log_dir, config.paths.run_dir)
-    try:
-        sup.start()
-        yield config
-    finally:
-        sup.close()
-
-
-def test_both_hdfs_clients_reach_the_namenode_through_the_nameservice(hdfs, spark):
+def test_both_hdfs_clients_reach_the_namenode_through_the_nameservice(stack, spark):
+    hdfs = stack.config  # the session's NameNode: this test only adds a file of its own
     dead = free_ports(1)[0]
     data = {**hdfs.to_dict(), "hdfs": {"namenode": "ecomtest",
                                        "namenodes": [f"127.0.0.1:{dead}", f"127.0.0.1:{hdfs.ports.namenode_rpc}"]}}

@@ -8,8 +8,8 @@ import dataclasses
 import uuid
 
 import pytest
+from jobrun import Job, check_caught_up_and_exact, produce
 from stackutil import cli
-from test_spark_e2e import Job, check_caught_up_and_exact, produce
 
 from ecomdesk.data import contract as C
 from ecomdesk.data.hdfs import hadoop_filesystem

@@ -4,72 +4,13 @@ job -> HDFS, compared with the ledger in pandas; the job is SIGKILLed twice mid-
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
-import signal
-import subprocess
-import sys
-import threading
 import time
 import uuid
 
-import pandas as pd
 import pytest
-from stackutil import StandaloneCluster
-
-from ecomdesk.data import contract as C
-from ecomdesk.data.hdfs import hadoop_filesystem
-from ecomdesk.stack.spark_job import JobTelemetry, job_env, spark_submit_command
-from ecomdesk.testing.reference import aggregates, assert_same
+from jobrun import Job, check_caught_up_and_exact, produce
 
 pytestmark = pytest.mark.stack
-
-
-class Job:
-    """spark-submit in its own process group, its stdout fed to the service's telemetry parser."""
-
-    def __init__(self, config, prefix: str, log):
-        cmd = spark_submit_command(config) + ["--topic-prefix", prefix]
-        self.telemetry = JobTelemetry()
-        self.proc = subprocess.Popen(cmd, env={**os.environ, **job_env()}, stdout=subprocess.PIPE,
-                                     stderr=log, text=True, start_new_session=True)
-        self.batches = 0
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self):
-        for line in self.proc.stdout:
-            if self.telemetry(line.strip()) is not None:
-                self.batches += 1
-
-    def wait_ready(self, timeout=180):
-        deadline = time.time() + timeout
-        while not self.telemetry.probe().ok:
-            assert self.proc.poll() is None, "spark job exited before it was ready"
-            assert time.time() < deadline, "spark job not ready in time"
-            time.sleep(0.5)
-
-    def kill(self):
-        os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(30)
-
-
-def produce(home, bootstrap, prefix, ledger, count, rate, seed):
-    cmd = [sys.executable, "-m", "ecomdesk.producer", "--count", str(count), "--rate", str(rate), "--flat",
-           "--seed", str(seed), "--invalid-fraction", "0.03", "--ledger", str(ledger),
-           "--bootstrap", bootstrap, "--topic-prefix", prefix]
-    return subprocess.Popen(cmd, env={**os.environ, "ECOMDESK_HOME": str(home)},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-
-
-def ledger_events(paths) -> tuple[pd.DataFrame, int]:
-    frames, invalid = [], 0
-    for p in paths:
-        frames.append(pd.read_parquet(p))
-        invalid += sum(json.loads(p.with_name(p.name + ".summary.json").read_text())["invalid"].values())
-    ev = pd.concat(frames, ignore_index=True)
-    ev = ev.assign(user_id=ev.user_id.astype(str), product_id=ev.product_id.astype(str),
-                   event_time=pd.to_datetime(ev.timestamp, utc=True))
-    return ev, invalid
 
 
 def test_end_to_end_with_two_sigkills(stack, tmp_path):
@@ -99,53 +40,3 @@ def test_end_to_end_with_two_sigkills(stack, tmp_path):
     finally:
         job.kill()
         log.close()
-
-
-def check_caught_up_and_exact(config, ledgers) -> None:
-    """Wait until the job has counted every event of the ledgers, then compare every aggregate."""
-    base = config.hdfs.base_path
-    want, invalid = ledger_events(ledgers)
-    assert invalid > 0
-    fs = hadoop_filesystem(config)
-    deadline = time.time() + 240
-    while True:
-        overall = C.read_current(fs, "conversion_overall", base)
-        views = C.read_current(fs, "views_by_category", base)["views"].sum()
-        seen = (int(overall[["carts", "purchases"]].sum().sum()) if len(overall) else 0) + int(views)
-        bad = int(C.quarantine_counts(fs, base)["count"].sum())
-        if seen + bad >= len(want) + invalid or time.time() > deadline:
-            break
-        time.sleep(1)
-    time.sleep(3 * config.spark.trigger_seconds)  # nothing more may arrive after catching up
-    expected = aggregates(want)
-    for name in C.AGGREGATES:
-        assert_same(name, C.read_current(fs, name, base), expected[name], C.AGGREGATE_KEYS[name])
-    assert int(C.quarantine_counts(fs, base)["count"].sum()) == invalid
-    assert len(C.read_quarantine(fs, base)) == invalid
-
-
-def test_job_on_a_standalone_spark_master(stack, tmp_path):
-    """`--master spark://...`: executors in a worker JVM get the package through --py-files."""
-    prefix = f"sa{uuid.uuid4().hex[:6]}-"
-    config = dataclasses.replace(
-        stack.config,
-        hdfs=dataclasses.replace(stack.config.hdfs, base_path=f"/{prefix}ecommerce"),
-        memory=dataclasses.replace(stack.config.memory, spark_driver="768m"),
-    )
-    cluster = StandaloneCluster(tmp_path)
-    try:
-        config = dataclasses.replace(config, spark=dataclasses.replace(config.spark, master=cluster.url))
-        ledger = tmp_path / "events.parquet"
-        p = produce(stack.home, config.kafka_bootstrap, prefix, ledger, 8_000, 0, 3)
-        assert p.wait(120) == 0, p.stderr.read()
-        with open(tmp_path / "spark.log", "w") as log:
-            job = Job(config, prefix, log)
-            try:
-                job.wait_ready()
-                check_caught_up_and_exact(config, [ledger])
-            finally:
-                job.kill()
-        apps = list((tmp_path / "worker").glob("app-*/*/stderr"))
-        assert apps, "no executor ran on the standalone worker"
-    finally:
-        cluster.close()

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -183,40 +183,55 @@ class Supervisor:
             started, error = self._start_side_by_side(todo, stops)
             if error is not None:
                 self._unwant(todo)
-                for n in reversed(started):
-                    self._stop_one(n)
+                self._stop_side_by_side(list(reversed(started)))
                 raise error
 
-    def _start_side_by_side(self, todo: list[str], stops: int) -> tuple[list[str], StartError | None]:
-        """Start each of `todo` (in dependency order) as soon as its dependencies among them are ready,
-        so that independent services (a NameNode and a broker) start at the same time. Once one fails, no
-        other is launched; those already starting finish. Returns the services started, in `todo`'s
-        order, and the first failure in that order."""
+    def _side_by_side(self, names: list[str], after: Callable[[str], Iterable[str]], action: Callable[[str], None],
+                      halt_on_failure: bool) -> list[BaseException | None]:
+        """`action(name)` for each of `names`, each in its own thread as soon as it is done for the names
+        `after(name)` lists among them, so that independent services (a NameNode and a broker) start or
+        stop at the same time. With `halt_on_failure`, once an action fails no other begins (those
+        running finish) and a name after a failed one is not begun: it gets `_NotLaunched`.
+        Returns each name's exception, or None, in the order of `names`."""
         failed = threading.Event()
         futures: dict[str, Future] = {}
 
-        def start(name: str) -> None:
-            for dep in self.specs[name].depends_on:
-                if dep in futures and futures[dep].exception() is not None:
-                    raise _NotLaunched(name)
-            if failed.is_set():
+        def run(name: str) -> None:
+            waited = [futures[n] for n in after(name) if n in futures]
+            for future in waited:
+                future.exception()  # waits for it
+            if halt_on_failure and (failed.is_set() or any(f.exception() is not None for f in waited)):
                 raise _NotLaunched(name)
             try:
-                self._start_one(name, stops)
+                action(name)
             except BaseException:
                 failed.set()
                 raise
 
-        with ThreadPoolExecutor(len(todo), thread_name_prefix="supervisor-start") as pool:
-            for n in todo:  # a dependency's future exists before its dependents' tasks look for it
-                futures[n] = pool.submit(start, n)
-        errors = [f.exception() for f in futures.values()]
+        with ThreadPoolExecutor(max(1, len(names)), thread_name_prefix="supervisor") as pool:
+            for n in names:  # what n waits for comes earlier in `names`: its future exists before n's task looks
+                futures[n] = pool.submit(run, n)
+        return [futures[n].exception() for n in names]
+
+    def _start_side_by_side(self, todo: list[str], stops: int) -> tuple[list[str], StartError | None]:
+        """Start `todo` (in dependency order), each once its dependencies among them are ready. Returns
+        the services started, in `todo`'s order, and the first failure in that order."""
+        errors = self._side_by_side(todo, lambda n: self.specs[n].depends_on,
+                                    lambda n: self._start_one(n, stops), halt_on_failure=True)
         for exc in errors:
             if exc is not None and not isinstance(exc, StartError):
                 raise exc
         first = next((e for e in errors if e is not None and not isinstance(e, _NotLaunched)), None)
         assert first is None or isinstance(first, StartError)
         return [n for n, e in zip(todo, errors, strict=True) if e is None], first
+
+    def _stop_side_by_side(self, order: list[str]) -> None:
+        """Stop `order` (dependents first), each once the services of `order` that run on it are stopped."""
+        errors = self._side_by_side(order, lambda n: [m for m in order if n in self.specs[m].depends_on],
+                                    self._stop_one, halt_on_failure=False)
+        for exc in errors:
+            if exc is not None:
+                raise exc
 
     def stop(self, names: list[str] | None = None) -> None:
         """Stop `names` (default: all) and whatever depends on them, dependents first.
@@ -227,8 +242,7 @@ class Supervisor:
         order = dependents_order(self.specs, names or list(self.specs))
         self._unwant(order)
         with self._op_lock:
-            for n in order:
-                self._stop_one(n)
+            self._stop_side_by_side(order)
         self._publish()
 
     def restart(self, name: str) -> None:
