@@ -5,6 +5,7 @@
 - `make_window` builds main windows over the fakes of tests/ui_fakes.py; `spark` is one local
   SparkSession for the session.
 - `stack` runs real HDFS + Kafka once per test session in a temp home.
+- JVMs compile with C1 only (`_quick_jvms`).
 - Time limits: pytest-timeout's default (pyproject) fits ordinary tests; tests on the real stack or
   a local Spark get larger ones here. `hang_guard` backs every limit with faulthandler, which also
   fires when the main thread hangs holding the GIL.
@@ -37,7 +38,16 @@ def _offscreen_qt() -> None:
     os.environ["QT_QPA_PLATFORM"] = f"offscreen:configfile={path}"
 
 
+def _quick_jvms() -> None:
+    """Every JVM the tests start (the services, spark-submit, a standalone worker's executors) compiles
+    with C1 only: the tests' JVMs live seconds to minutes, and C2's compile threads cost them ~40 % more
+    CPU for speed they never reach (a stack start and six batches: 94-100 -> 56 CPU-seconds, 52 -> 37 s
+    of wall time on a 2-core machine; docs/BENCHMARKS.md, Test suite). The benchmarks keep Java's default."""
+    os.environ.setdefault("JDK_JAVA_OPTIONS", "-XX:TieredStopAtLevel=1")
+
+
 _offscreen_qt()
+_quick_jvms()
 sys.path.insert(0, str(Path(__file__).parent))
 
 pytest_plugins = ["hang_guard", "schedule"]
