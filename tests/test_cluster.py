@@ -195,7 +195,8 @@ def test_sigkill_a_broker_a_datanode_and_a_worker_while_events_flow(cluster, tmp
     config, sup = cluster.config, cluster.supervisor
     job_pid = sup.status("spark-job").pid
     ledger = tmp_path / "during-faults.parquet"
-    p = produce(cluster.home, config.kafka_bootstrap, "", ledger, 12_000, 200, 22)
+    # 30 s of events at 200/s: the kills come 10 s in, and the killed members stay down for DOWN_FOR
+    p = produce(cluster.home, config.kafka_bootstrap, "", ledger, 6_000, 200, 22)
     time.sleep(10)
     pids = {n: sup.status(n).pid for n in KILLED}
     for pid in pids.values():
