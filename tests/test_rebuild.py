@@ -25,7 +25,7 @@ def test_rebuild_equals_the_stream_switches_atomically_and_the_stream_continues(
     config = dataclasses.replace(stack.config, hdfs=dataclasses.replace(stack.config.hdfs, base_path=base))
     ledgers = [tmp_path / "first.parquet", tmp_path / "second.parquet"]
     log = open(tmp_path / "spark.log", "w")
-    p = produce(stack.home, config.kafka_bootstrap, prefix, ledgers[0], 8_000, 0, 11)
+    p = produce(stack.home, config.kafka_bootstrap, prefix, ledgers[0], 3_000, 0, 11)
     assert p.wait(120) == 0, p.stderr.read()
     job = Job(config, prefix, log)
     job.wait_ready()
@@ -60,7 +60,7 @@ def test_rebuild_equals_the_stream_switches_atomically_and_the_stream_continues(
     job = Job(config, prefix, log)
     job.wait_ready()
     try:
-        p = produce(stack.home, config.kafka_bootstrap, prefix, ledgers[1], 4_000, 0, 12)
+        p = produce(stack.home, config.kafka_bootstrap, prefix, ledgers[1], 2_000, 0, 12)
         assert p.wait(120) == 0, p.stderr.read()
         check_caught_up_and_exact(config, ledgers)
     finally:
