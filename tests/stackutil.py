@@ -13,6 +13,7 @@ from contextlib import closing
 from pathlib import Path
 
 from ecomdesk.config import Config
+from ecomdesk.core.status import read_state
 from ecomdesk.core.supervisor import Supervisor
 from ecomdesk.stack.catalog import build_specs
 from ecomdesk.stack.install.layout import pyspark_home
@@ -28,6 +29,20 @@ def cli(home: Path, *args: str, timeout: float = 60, **kw) -> subprocess.Complet
     env = {**os.environ, "ECOMDESK_HOME": str(home)}
     return subprocess.run([sys.executable, "-m", "ecomdesk", *args], env=env, capture_output=True, text=True,
                           timeout=timeout, **kw)
+
+
+def wait_running(home: Path, names, owner: subprocess.Popen, timeout: float = 300) -> None:
+    """Until the state the stack's owner publishes in the home (run/state.json, what `stack status` reads)
+    shows every one of `names` running. Cheap to poll: a `stack status` process per poll cost a Python
+    start and a health read each time, which a loaded machine pays for every second of the wait."""
+    deadline = time.monotonic() + timeout
+    while True:
+        assert owner.poll() is None, f"the stack's owner exited with {owner.returncode}"
+        states = {s["name"]: s["state"] for s in read_state(home / "run").get("services", [])}
+        if all(states.get(n) == "running" for n in names):
+            return
+        assert time.monotonic() < deadline, f"not running after {timeout:.0f} s: {states}"
+        time.sleep(0.5)
 
 
 def listening(port: int) -> bool:

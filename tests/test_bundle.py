@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from stackutil import wait_running
 from xwindow import wait_for_window, wm_class, xvfb
 
 from ecomdesk.desktop.entry import launcher
@@ -56,16 +57,12 @@ def test_the_bundle_needs_no_maven_gcc_or_cache_to_run_kafka(bundle, bare_env, t
     owner = subprocess.Popen([str(bundle), "stack", "up", "kafka"], env=bare_env, cwd=tmp_path,
                              stdout=subprocess.DEVNULL, stderr=open(tmp_path / "up.log", "w"))
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            assert owner.poll() is None, (tmp_path / "up.log").read_text()[-3000:]
-            status = subprocess.run([str(bundle), "stack", "status", "--json"], env=bare_env, capture_output=True,
-                                    text=True, timeout=60)
-            kafka = {s["name"]: s for s in json.loads(status.stdout or "{}").get("services", [])}.get("kafka", {})
-            if kafka.get("state") == "running":
-                break
-            assert time.monotonic() < deadline, f"kafka not running from the bundle: {kafka}"
-            time.sleep(1)
+        wait_running(Path(bare_env["ECOMDESK_HOME"]), ["kafka"], owner, timeout=180)
+        status = subprocess.run([str(bundle), "stack", "status", "--json"], env=bare_env, capture_output=True,
+                                text=True, timeout=60)
+        assert status.returncode == 0, status.stderr
+        kafka = {s["name"]: s for s in json.loads(status.stdout)["services"]}["kafka"]
+        assert kafka["state"] == "running", (tmp_path / "up.log").read_text()[-3000:]
         assert "3 topic(s)" in kafka["message"] or "created orders, cart_events, page_views" in kafka["message"]
     finally:
         down = subprocess.run([str(bundle), "stack", "down"], env=bare_env, capture_output=True, text=True,

@@ -7,11 +7,10 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 from confluent_kafka import Consumer, TopicPartition
-from stackutil import cli
+from stackutil import cli, wait_running
 
 from ecomdesk.config import Hdfs, Kafka
 from ecomdesk.stack.destroy import plan
@@ -37,14 +36,9 @@ def test_plan_lists_the_homes_data_only(tmp_path):
 
 
 def _wait_running(home, names, owner) -> None:
-    deadline = time.monotonic() + 240
-    while True:
-        assert owner.poll() is None, "stack up exited"
-        states = {s["name"]: s["state"] for s in json.loads(cli(home, "stack", "status", "--json").stdout)["services"]}
-        if all(states[n] == "running" for n in names):
-            return
-        assert time.monotonic() < deadline, states
-        time.sleep(1)
+    wait_running(home, names, owner, timeout=240)
+    states = {s["name"]: s["state"] for s in json.loads(cli(home, "stack", "status", "--json").stdout)["services"]}
+    assert all(states[n] == "running" for n in names), states
 
 
 def _messages(bootstrap: str, topic: str) -> int:

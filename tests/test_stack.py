@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
-from stackutil import cli, listening, supervisor_for
+from stackutil import cli, listening, supervisor_for, wait_running
 
 from ecomdesk.core.supervisor import StartError
 from ecomdesk.data.contract import TOPICS
@@ -130,15 +130,8 @@ def test_cli_status_and_sigkilled_owner_leaves_nothing(tmp_path):
     owner = subprocess.Popen([sys.executable, "-m", "ecomdesk", "stack", "up", "kafka", "hdfs-namenode"],
                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        deadline = time.monotonic() + 180
-        rows = []
-        while time.monotonic() < deadline:
-            rows = json.loads(cli(home, "stack", "status", "--json").stdout)["services"]
-            states = {r["name"]: r["state"] for r in rows}
-            if states["kafka"] == "running" and states["hdfs-namenode"] == "running":
-                break
-            assert owner.poll() is None, owner.stdout.read()
-            time.sleep(1)
+        wait_running(home, ["kafka", "hdfs-namenode"], owner, timeout=180)
+        rows = json.loads(cli(home, "stack", "status", "--json").stdout)["services"]
         by_name = {r["name"]: r for r in rows}
         assert by_name["kafka"]["state"] == "running"
         assert by_name["kafka"]["endpoints"]["bootstrap"] == f"127.0.0.1:{config.ports.kafka}"
