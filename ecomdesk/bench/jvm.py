@@ -1,0 +1,91 @@
+"""`scripts/bench jvm [--rounds N] [--batches B]`: what C1-only compilation saves a short-lived stack.
+
+The test suite's JVMs live seconds to minutes, so tests/conftest.py makes them compile with C1 only
+(`JAVA_TOOL_OPTIONS=-XX:TieredStopAtLevel=1`). This measures that choice the way a stack test uses
+the JVMs: the whole stack (NameNode, DataNode, Kafka, the job, the producer at 200 events/s) in a
+throwaway home, from `start` until the job has committed B batches with input, then `close`. Java's
+default and C1 only alternate for N rounds in this process; each figure is the wall time to ready,
+to B batches and to closed, and the CPU seconds of the services (their process trees, reaped by the
+supervisor in this process: RUSAGE_CHILDREN). The ratios are C1 over default, medians of the rounds.
+
+stdout carries the figures; the services' noise stays in their logs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import resource
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from ecomdesk.bench.spark_run import load
+from ecomdesk.core.supervisor import Supervisor
+from ecomdesk.stack.catalog import build_specs
+from ecomdesk.telemetry import BatchReport, parse
+from ecomdesk.testing.sandbox import isolated_config
+
+VARIANTS = {"default": None, "C1 only": "-XX:TieredStopAtLevel=1"}
+
+
+def _children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def one_run(options: str | None, batches: int) -> dict[str, float]:
+    """One start -> `batches` batches with input -> close, with JAVA_TOOL_OPTIONS = `options` (None: unset)."""
+    saved = os.environ.pop("JAVA_TOOL_OPTIONS", None)
+    if options:
+        os.environ["JAVA_TOOL_OPTIONS"] = options
+    try:
+        with tempfile.TemporaryDirectory(prefix="ecomdesk-bench-jvm-") as tmp:
+            config = isolated_config(Path(tmp))
+            config.producer = dataclasses.replace(config.producer, rate=200.0, flat=True)
+            config.save()
+            sup = Supervisor(build_specs(config), config.paths.log_dir, config.paths.run_dir)
+            seen: list[float] = []
+
+            def on_line(service: str, line: str) -> None:
+                record = parse(line) if service == "spark-job" else None
+                if isinstance(record, BatchReport) and record.input_rows > 0:
+                    seen.append(time.monotonic())
+
+            sup.subscribe_logs(on_line)
+            cpu0, t0 = _children_cpu(), time.monotonic()
+            try:
+                sup.start()
+                ready = time.monotonic() - t0
+                while len(seen) < batches:
+                    time.sleep(0.2)
+                done = seen[batches - 1] - t0
+            finally:
+                sup.close()
+            return {"ready s": ready, "batches s": done, "closed s": time.monotonic() - t0,
+                    "service CPU s": _children_cpu() - cpu0}
+    finally:
+        os.environ.pop("JAVA_TOOL_OPTIONS", None)
+        if saved is not None:
+            os.environ["JAVA_TOOL_OPTIONS"] = saved
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="scripts/bench jvm", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rounds", type=int, default=2, help="rounds of both variants, alternating (default 2)")
+    ap.add_argument("--batches", type=int, default=6, help="batches with input to wait for (default 6)")
+    args = ap.parse_args(argv)
+    results: dict[str, list[dict[str, float]]] = {v: [] for v in VARIANTS}
+    for n in range(args.rounds):
+        order = list(VARIANTS) if n % 2 == 0 else list(reversed(VARIANTS))  # brackets the machine's drift
+        for variant in order:
+            figures = one_run(VARIANTS[variant], args.batches)
+            results[variant].append(figures)
+            print(f"round {n + 1} {variant:8s} " + ", ".join(f"{k} {v:6.1f}" for k, v in figures.items())
+                  + f"  ({load()})", flush=True)
+    keys = list(results["default"][0])
+    med = {v: {k: statistics.median(r[k] for r in rs) for k in keys} for v, rs in results.items()}
+    print("median C1 only / default: " + ", ".join(f"{k} {med['C1 only'][k] / med['default'][k]:.2f}" for k in keys))
+    return 0
