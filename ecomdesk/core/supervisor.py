@@ -5,9 +5,11 @@ psutil sampling (`sampler`), the ownership lock and reaper (`ownership`), the pu
 (`status`), the restart budget (`restart`) and the command socket (`control`). This module holds the
 lifecycle: which service is wanted up, in which state it is, and what to do when that changes.
 
-Threads: user commands (start/stop/restart) run one at a time under `_op_lock`; a monitor thread
-notices exits, probes health and samples; a recovery thread carries out the restart policy, also
-under `_op_lock`. A Stop by the user marks services unwanted first, so the policy never undoes it.
+Threads: user commands (start/stop/restart) run one at a time under `_op_lock`, each starting or
+stopping its services on threads of its own, side by side where they do not depend on each other; a
+monitor thread notices exits, probes health and samples; a recovery thread carries out the restart
+policy, also under `_op_lock`. A Stop by the user marks services unwanted first, so the policy never
+undoes it.
 """
 
 from __future__ import annotations
