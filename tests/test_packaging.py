@@ -77,7 +77,14 @@ def test_installed_wheel_opens_its_window(venv, tmp_path):
         window, after = wait_for_window(display, app, tmp_path / "app.log")
         print(f"installed wheel's window visible after {after:.1f} s")
         app.send_signal(signal.SIGTERM)
-        assert app.wait(60) == 0
+        try:
+            # 120 s, as for the bundle's window: a fresh-clone run under the other worker's load once took
+            # over 60 s here, with nothing in the app's log (not understood yet: docs/BENCHMARKS.md, Test suite)
+            assert app.wait(120) == 0
+        finally:
+            if app.poll() is None:
+                app.kill()
+                app.wait(10)
 
 
 @pytest.mark.stack
