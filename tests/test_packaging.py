@@ -78,8 +78,8 @@ def test_installed_wheel_opens_its_window(venv, tmp_path):
         print(f"installed wheel's window visible after {after:.1f} s")
         app.send_signal(signal.SIGTERM)
         try:
-            # 120 s, as for the bundle's window: a fresh-clone run under the other worker's load once took
-            # over 60 s here, with nothing in the app's log (not understood yet: docs/BENCHMARKS.md, Test suite)
+            # 120 s, as for the bundle's window; and never a process left behind (a SIGTERM that arrived while
+            # the window submitted a read used to deadlock the app: ecomdesk/ui/app.py)
             assert app.wait(120) == 0
         finally:
             if app.poll() is None:

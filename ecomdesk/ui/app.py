@@ -59,9 +59,12 @@ def main(config) -> int:
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         window = MainWindow(supervisor, reader, config)
-        # Ctrl-C / SIGTERM close the window the normal way, which stops the services first.
+        # Ctrl-C / SIGTERM close the window the normal way, which stops the services first. The handler
+        # only posts the close to the event loop: Python runs a handler wherever the main thread is, and
+        # closing from inside the window's own ThreadPoolExecutor.submit (which holds a module lock that
+        # the close's submit takes again) deadlocked the app (fresh clone 4 of issue 22, py-spy's stacks).
         for sig in handlers:
-            signal.signal(sig, lambda *_: window.close())
+            signal.signal(sig, lambda *_: QTimer.singleShot(0, window.close))
         tick = QTimer()
         tick.timeout.connect(lambda: None)  # lets Python run its signal handlers while Qt waits
         tick.start(300)
