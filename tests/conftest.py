@@ -42,9 +42,9 @@ def _quick_jvms() -> None:
     """Every JVM the tests start compiles with C1 only: the services, spark-submit, a standalone worker's
     executors, and the HDFS client JVMs that libhdfs starts inside a process (JAVA_TOOL_OPTIONS reaches
     those too, where the launcher's JDK_JAVA_OPTIONS does not). The tests' JVMs live seconds to
-    minutes, and C2's compile threads cost them ~40 % more CPU for speed they never reach (a stack start
-    and six batches: 94-100 -> 56 CPU-seconds, 52 -> 37 s of wall time on a 2-core machine;
-    docs/BENCHMARKS.md, Test suite). The benchmarks keep Java's default."""
+    minutes, and C2's compile threads cost them CPU for speed they never reach: `scripts/bench jvm`
+    measured 0.55x the services' CPU and 0.65x the wall time from a stack's start to six batches
+    (docs/BENCHMARKS.md, Test suite). The benchmarks keep Java's default."""
     os.environ.setdefault("JAVA_TOOL_OPTIONS", "-XX:TieredStopAtLevel=1")
 
 
