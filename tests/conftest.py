@@ -48,8 +48,18 @@ def _quick_jvms() -> None:
     os.environ.setdefault("JAVA_TOOL_OPTIONS", "-XX:TieredStopAtLevel=1")
 
 
+def _own_ports() -> None:
+    """Each xdist worker draws its stacks' ports from its own slice (ecomdesk.testing.sandbox): two
+    workers configure stacks at the same moment, and a port both saw free went to whichever bound it
+    first (a broker of the cluster test exited on start in one CI run)."""
+    worker, count = os.environ.get("PYTEST_XDIST_WORKER"), os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if worker and count:
+        os.environ["ECOMDESK_PORT_SLICE"] = f"{int(worker.removeprefix('gw'))}/{count}"
+
+
 _offscreen_qt()
 _quick_jvms()
+_own_ports()
 sys.path.insert(0, str(Path(__file__).parent))
 
 pytest_plugins = ["hang_guard", "schedule"]

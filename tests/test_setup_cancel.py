@@ -9,7 +9,15 @@ import psutil
 import pytest
 
 from ecomdesk.stack.install import setup
-from ecomdesk.stack.install.layout import COMPONENTS, DONE, installed_at, stack_dir
+from ecomdesk.stack.install.layout import (
+    COMPONENTS,
+    DONE,
+    Installation,
+    NotInstalled,
+    installed_at,
+    pom_digest,
+    stack_dir,
+)
 
 
 def _processes_using(path) -> list[psutil.Process]:
@@ -46,3 +54,17 @@ def test_cancel_kills_maven_and_removes_the_part_in_progress(tmp_path, monkeypat
     assert any(line.startswith("[1/") for line in lines)
     maven_log = (root / f"mvn-{COMPONENTS[0]}.log").read_text()
     assert "BUILD SUCCESS" not in maven_log and "BUILD FAILURE" not in maven_log  # killed mid-run, not finished
+
+
+def test_a_part_resolved_from_another_pom_is_out_of_date(tmp_path, monkeypatch):
+    """A jar pinned in the pom after an install must reach the machines that installed before it."""
+    monkeypatch.setenv("ECOMDESK_CACHE", str(tmp_path / "cache"))
+    root = stack_dir()
+    for c in COMPONENTS:
+        (root / c).mkdir(parents=True)
+        (root / c / DONE).write_text(pom_digest() + "\n")
+    assert installed_at() == root
+    (root / "kafka" / DONE).write_text("mvn -P kafka dependency:copy-dependencies\n")  # an older setup's marker
+    assert installed_at() is None
+    with pytest.raises(NotInstalled, match="out of date"):
+        Installation(root, tmp_path).jars("kafka")

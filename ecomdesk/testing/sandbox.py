@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import socket
 from pathlib import Path
@@ -10,6 +11,10 @@ from ecomdesk.config import CLUSTER_BLOCK, Config, Ports
 from ecomdesk.paths import Paths
 
 LOWEST_PORT = 10000
+# "i/n": this process draws from the i-th of n equal slices of the range only. Processes that set up
+# stacks at the same moment (test workers) each see the other's chosen ports free until its services
+# bind them, and a broker that then loses its port exits; disjoint slices make that impossible.
+SLICE_ENV = "ECOMDESK_PORT_SLICE"
 
 
 def _ephemeral_start() -> int:
@@ -19,6 +24,19 @@ def _ephemeral_start() -> int:
         return 32768
 
 
+def port_range() -> range:
+    """Where this process draws ports: below the ephemeral range, within its slice when it has one."""
+    low, top = LOWEST_PORT, _ephemeral_start()
+    slice_ = os.environ.get(SLICE_ENV)
+    if not slice_:
+        return range(low, top)
+    i, n = (int(x) for x in slice_.split("/"))
+    if not 0 <= i < n:
+        raise ValueError(f"{SLICE_ENV}={slice_!r}: want i/n with 0 <= i < n")
+    width = (top - low) // n
+    return range(low + i * width, low + (i + 1) * width)
+
+
 def free_ports(n: int) -> list[int]:
     """n distinct loopback ports that were free a moment ago (held together so they differ).
 
@@ -26,12 +44,12 @@ def free_ports(n: int) -> list[int]:
     taken again by any outgoing connection (a Kafka client's, say) before the service binds it.
     """
     socks: list[socket.socket] = []
-    top = _ephemeral_start()
+    ports = port_range()
     try:
         while len(socks) < n:
             s = socket.socket()
             try:
-                s.bind(("127.0.0.1", random.randrange(LOWEST_PORT, top)))
+                s.bind(("127.0.0.1", random.choice(ports)))
             except OSError:
                 s.close()
                 continue
@@ -43,9 +61,10 @@ def free_ports(n: int) -> list[int]:
 
 
 def free_block(n: int) -> int:
-    """The first of n consecutive loopback ports that were all free a moment ago (below the ephemeral range)."""
+    """The first of n consecutive loopback ports that were all free a moment ago (in `port_range`)."""
+    ports = port_range()
     while True:
-        first = random.randrange(LOWEST_PORT, _ephemeral_start() - n)
+        first = random.randrange(ports.start, ports.stop - n)
         socks: list[socket.socket] = []
         try:
             for port in range(first, first + n):

@@ -6,13 +6,14 @@ side by side instead of mixing jars.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from ecomdesk.paths import cache_root
+from ecomdesk.paths import cache_root, resource
 from ecomdesk.versions import stack_versions
 
 COMPONENTS = ("kafka", "hadoop", "spark-kafka")
@@ -21,6 +22,20 @@ DONE = ".complete"
 
 class NotInstalled(RuntimeError):
     """The stack (or a part of it) is missing: run `ecomdesk setup`."""
+
+
+def pom_digest() -> str:
+    """What a finished part's marker holds: a pom edited after the install (a pinned jar added, say)
+    makes the part out of date, so setup resolves it again instead of keeping stale jars."""
+    return hashlib.sha256(resource("jvm", "pom.xml").read_bytes()).hexdigest()[:16]
+
+
+def is_complete(part: Path) -> bool:
+    """Whether an installed part was resolved from the pom as it is now."""
+    try:
+        return (part / DONE).read_text().strip() == pom_digest()
+    except OSError:
+        return False
 
 
 def stack_dir() -> Path:
@@ -67,8 +82,8 @@ class Installation:
 
     def jars(self, component: str) -> list[Path]:
         d = self.root / component
-        if not (d / DONE).exists():
-            raise NotInstalled(f"{component} is not installed in {self.root}; run `ecomdesk setup`")
+        if not is_complete(d):
+            raise NotInstalled(f"{component} is not installed in {self.root}, or is out of date; run `ecomdesk setup`")
         return sorted(d.glob("*.jar"))
 
     @property
@@ -112,7 +127,7 @@ class Installation:
 def installed_at() -> Path | None:
     """The stack's directory when every component is installed there, else None."""
     root = stack_dir()
-    return root if all((root / c / DONE).exists() for c in COMPONENTS) else None
+    return root if all(is_complete(root / c) for c in COMPONENTS) else None
 
 
 def version_report() -> list[tuple[str, str]]:

@@ -27,6 +27,8 @@ from ecomdesk.stack.install.layout import (
     NotInstalled,
     installation,
     installed_at,
+    is_complete,
+    pom_digest,
     pyspark_jars,
 )
 from ecomdesk.versions import stack_versions
@@ -95,7 +97,7 @@ def _run_with_progress(cmd: list[str], label: str, say: Say, log: Path, cancel: 
 
 def _resolve(component: str, inst: Installation, say: Say, cancel: threading.Event) -> None:
     target = inst.root / component
-    if (target / DONE).exists():
+    if is_complete(target):
         return
     tmp = Path(tempfile.mkdtemp(prefix=f".{component}-", dir=inst.root))
     cmd = ["mvn", "-B", "-f", str(resource("jvm", "pom.xml")), "-P", component,
@@ -105,7 +107,7 @@ def _resolve(component: str, inst: Installation, say: Say, cancel: threading.Eve
     except SetupError:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    (tmp / DONE).write_text(" ".join(cmd) + "\n")
+    (tmp / DONE).write_text(pom_digest() + "\n")
     if target.exists():
         shutil.rmtree(target)
     tmp.rename(target)
@@ -121,7 +123,7 @@ def run(say: Say = print, cancel: threading.Event | None = None) -> Installation
     except NotInstalled as exc:  # no Java: said with the command that installs it
         raise SetupError(f"setup cannot continue:\n  {exc}") from exc
     inst.root.mkdir(parents=True, exist_ok=True)
-    missing_parts = [c for c in COMPONENTS if not (inst.root / c / DONE).exists()]
+    missing_parts = [c for c in COMPONENTS if not is_complete(inst.root / c)]
     need_libhdfs = libhdfs.existing(inst) is None
     problems = prereqs.check(need_maven=bool(missing_parts), need_gcc=need_libhdfs)
     if problems:
