@@ -6,10 +6,12 @@ at R events/s with 2 % invalid events and a crash-safe ledger directory (one jou
 process: `ecomdesk.producer.ledger`). Every 20-40 s (from one fault's start to the next; never
 while a SIGSTOP is still in effect) one fault hits one service: SIGKILL of its process group, or
 SIGSTOP of the group for 10-30 s, then SIGCONT. With `--after-recovery` the gap starts when the
-previous fault has recovered instead, so faults never overlap (the suite's short run does that).
-Services are drawn in shuffled rounds of all five (seeded), so any N >= 5 faults hit every
-service; the kind is a coin toss. A fault waits until its target is up (running or unhealthy,
-with a process). The chaos lasts M minutes and at least N faults.
+previous fault has recovered instead, so faults never overlap. The job starts last, once Kafka
+holds events, so its first run must read from the earliest offsets. With `--final-job-kill` the
+job is SIGKILLed once more after the pipeline is whole again: a checkpoint that a recovered run
+wrote must recover too (the suite's short run does that). Services are drawn in shuffled rounds
+of all five (seeded), so any N >= 5 faults hit every service; the kind is a coin toss. A fault
+waits until its target is up (running or unhealthy, with a process). The chaos lasts M minutes and at least N faults.
 
 Recovery of a fault: from its end (the SIGKILL, or the SIGCONT) until the pipeline is whole again:
 all five services `running` and the job has committed a batch with input after that (a
@@ -89,6 +91,9 @@ class Options:
     settle_timeout: float = 600.0  # end: the pipeline whole again
     drain_timeout: float = 600.0  # end: the job has counted everything in Kafka
     restart_attempts: int | None = None  # override [restart] attempts (default: the config's default)
+    # once the pipeline is whole after the faults, SIGKILL the job once more: a checkpoint that a
+    # recovered run wrote must recover too
+    final_job_kill: bool = False
     home: Path | None = None
 
 
@@ -121,6 +126,7 @@ class Result:
     faults: list[Fault] = field(default_factory=list)
     started: float = 0.0
     chaos_seconds: float = 0.0
+    before_job: int = 0  # events in Kafka when the job first started: its first run must read them too
     truth: dict = field(default_factory=dict)
     events: dict = field(default_factory=dict)
     aggregates: dict[str, str] = field(default_factory=dict)  # name -> "equal" or the difference
@@ -442,11 +448,35 @@ def run(opts: Options) -> Result:
     return result
 
 
+def start_job_after_events(sup: Supervisor, config: Config, opts: Options, result: Result) -> None:
+    """Everything but the job, then the job once Kafka holds events: its first run starts from the
+    earliest offsets, and the end check finds any of those events it skipped."""
+    sup.start([s for s in SERVICES if s != JOB])
+    deadline = time.time() + opts.settle_timeout
+    while (held := kafka_messages(config)) == 0:
+        if time.time() > deadline:
+            raise RuntimeError(f"Kafka held no event {opts.settle_timeout:.0f} s after the producer started")
+        time.sleep(0.2)
+    result.before_job = held
+    log(f"Kafka holds {held:,d} events; starting {JOB}")
+    sup.start([JOB])
+
+
+def final_job_kill(sup: Supervisor, watch: Watch, opts: Options, result: Result) -> None:
+    """SIGKILL the job, whose checkpoint a recovered run wrote (a batch committed since), and wait
+    for the pipeline to be whole again."""
+    fault = Fault(len(result.faults) + 1, JOB, "SIGKILL", 0.0)
+    if not inject(sup, watch, fault, opts, result):
+        return
+    if wait_whole(watch, fault.end, opts.settle_timeout) is None:
+        result.problems.append(f"the job's final SIGKILL not recovered after {opts.settle_timeout:.0f} s")
+
+
 def _run(opts: Options, config: Config, sup: Supervisor, watch: Watch, ledger: Path, result: Result) -> None:
     result.started = time.time()
     result.load.append(f"start {loadavg()}")
     log(f"home {config.paths.config_dir.parent}; starting {', '.join(SERVICES)}; load {loadavg()}")
-    sup.start(list(SERVICES))
+    start_job_after_events(sup, config, opts, result)
     first = wait_whole(watch, time.time(), opts.settle_timeout)
     if first is None:
         raise RuntimeError("the pipeline never became whole after the start")
@@ -479,6 +509,8 @@ def _run(opts: Options, config: Config, sup: Supervisor, watch: Watch, ledger: P
     if wait_whole(watch, last_end, opts.settle_timeout) is None:
         states = {s.name: f"{s.state} ({s.message})" for s in sup.snapshot()}
         result.problems.append(f"pipeline not whole {opts.settle_timeout:.0f} s after the last fault: {states}")
+    if opts.final_job_kill and not result.problems:
+        final_job_kill(sup, watch, opts, result)
     time.sleep(1.0)  # the watcher marks the last recoveries
     for f in result.faults:
         if f.recovered_at is None:
@@ -562,6 +594,7 @@ def report(r: Result, out=sys.stdout) -> None:
         q = r.quarantine
         p(f"quarantine: {q['quarantine rows']:,d} rows, counts {q['quarantine counts']:,d}, invalid sent "
           f"{q['invalid sent']:,d}")
+    p(f"events in Kafka when the job first started (read from the earliest offsets): {r.before_job:,d}")
     p(f"processes left after close: {len(r.orphans)} (of {r.tracked_processes} seen in the services' trees)"
       + "".join(f"\n  {o}" for o in r.orphans))
     p(f"verdict: {'PASS' if r.ok else 'FAIL'}" + "".join(f"\n  - {x}" for x in r.problems))
@@ -592,12 +625,14 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--after-recovery", action="store_true",
                     help="start the gap to the next fault when the previous one has recovered (no overlap)")
     ap.add_argument("--restart-attempts", type=int, help="override the restart policy's attempts per window")
+    ap.add_argument("--final-job-kill", action="store_true",
+                    help="after the faults, once the pipeline is whole, SIGKILL the job once more")
     ap.add_argument("--home", type=Path, help="run in this (kept) directory instead of a temporary one")
     ap.add_argument("--json", type=Path, help="also write the result as JSON to this file")
     a = ap.parse_args(argv)
     opts = Options(minutes=a.minutes, rate=a.rate, faults=a.faults, seed=a.seed, invalid_fraction=a.invalid_fraction,
                    gap=a.gap, pause=a.pause, warmup=a.warmup, after_recovery=a.after_recovery,
-                   restart_attempts=a.restart_attempts, home=a.home)
+                   restart_attempts=a.restart_attempts, final_job_kill=a.final_job_kill, home=a.home)
     result = run(opts)
     report(result)
     if a.json:
