@@ -217,3 +217,24 @@ def test_a_dependent_that_rides_out_restarts_keeps_running_unless_the_user_resta
     assert sup.status("producer").pid == producer_pid and sup.status("producer").state == "running"
     sup.restart("kafka")  # a user's Restart stops the dependents and brings them back
     assert sup.status("producer").pid != producer_pid and states(sup)["producer"] == "running"
+
+
+def test_a_recovery_brings_back_independent_dependents_side_by_side(make, tmp_path):
+    """The producer is back with its broker, not after the job's long start."""
+    p1, p2, p3 = free_ports(3)
+    job_ready = tmp_path / "job-ready"
+    job = ServiceSpec(name="job", title="Job", command=lambda: [sys.executable, "-c", SERVER, str(p2)],
+                      ready=lambda: Probe(job_ready.exists() and http_ok(p2).ok, "flag"), ports={"http": p2},
+                      depends_on=("broker",), stop_timeout=3, ready_timeout=120, restart=FAST)
+    sup = make(server("broker", p1), job, server("producer", p3, ("broker",)))
+    job_ready.touch()
+    sup.start()
+    job_ready.unlink()  # the job's next start waits until the test lets it finish
+    pids = {s.name: s.pid for s in sup.snapshot()}
+    os.killpg(pids["broker"], signal.SIGKILL)
+    wait_for(lambda: sup.status("producer").state == "running" and sup.status("producer").pid != pids["producer"],
+             what="the producer back while the job still starts")
+    assert sup.status("job").state == "starting" and sup.status("broker").state == "running"
+    job_ready.touch()
+    wait_for(lambda: states(sup) == dict.fromkeys(("broker", "job", "producer"), "running"), what="all running")
+    assert sup.status("job").pid != pids["job"]

@@ -1,12 +1,15 @@
-"""`scripts/bench jvm [--rounds N] [--batches B]`: what C1-only compilation saves a short-lived stack.
+"""`scripts/bench jvm [--rounds N] [--batches B]`: what C1-only compilation (and the Serial collector)
+saves a short-lived stack.
 
 The test suite's JVMs live seconds to minutes, so tests/conftest.py makes them compile with C1 only
 (`JAVA_TOOL_OPTIONS=-XX:TieredStopAtLevel=1`). This measures that choice the way a stack test uses
 the JVMs: the whole stack (NameNode, DataNode, Kafka, the job, the producer at 200 events/s) in a
 throwaway home, from `start` until the job has committed B batches with input, then `close`. Java's
-default and C1 only alternate for N rounds in this process; each figure is the wall time to ready,
+default, C1 only, and C1 with the Serial collector run in turn for N rounds in this process (every
+other round in reverse order, to bracket the machine's drift); each figure is the wall time to ready,
 to B batches and to closed, and the CPU seconds of the services (their process trees, reaped by the
-supervisor in this process: RUSAGE_CHILDREN). The ratios are C1 over default, medians of the rounds.
+supervisor in this process: RUSAGE_CHILDREN). The ratios are each variant over the default, medians
+of the rounds.
 
 stdout carries the figures; the services' noise stays in their logs.
 """
@@ -28,7 +31,8 @@ from ecomdesk.stack.catalog import build_specs
 from ecomdesk.telemetry import BatchReport, parse
 from ecomdesk.testing.sandbox import isolated_config
 
-VARIANTS = {"default": None, "C1 only": "-XX:TieredStopAtLevel=1"}
+VARIANTS = {"default": None, "C1 only": "-XX:TieredStopAtLevel=1",
+            "C1 + Serial GC": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"}
 
 
 def _children_cpu() -> float:
@@ -83,9 +87,11 @@ def main(argv: list[str]) -> int:
         for variant in order:
             figures = one_run(VARIANTS[variant], args.batches)
             results[variant].append(figures)
-            print(f"round {n + 1} {variant:8s} " + ", ".join(f"{k} {v:6.1f}" for k, v in figures.items())
+            print(f"round {n + 1} {variant:14s} " + ", ".join(f"{k} {v:6.1f}" for k, v in figures.items())
                   + f"  ({load()})", flush=True)
     keys = list(results["default"][0])
     med = {v: {k: statistics.median(r[k] for r in rs) for k in keys} for v, rs in results.items()}
-    print("median C1 only / default: " + ", ".join(f"{k} {med['C1 only'][k] / med['default'][k]:.2f}" for k in keys))
+    for variant in list(VARIANTS)[1:]:
+        print(f"median {variant} / default: "
+              + ", ".join(f"{k} {med[variant][k] / med['default'][k]:.2f}" for k in keys))
     return 0

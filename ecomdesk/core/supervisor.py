@@ -8,7 +8,7 @@ lifecycle: which service is wanted up, in which state it is, and what to do when
 Threads: user commands (start/stop/restart) run one at a time under `_op_lock`, each starting or
 stopping its services on threads of its own, side by side where they do not depend on each other; a
 monitor thread notices exits, probes health and samples; a recovery thread carries out the restart
-policy, also under `_op_lock`. A Stop by the user marks services unwanted first, so the policy never
+policy, also under `_op_lock`, restarting a group side by side in the same way. A Stop by the user marks services unwanted first, so the policy never
 undoes it.
 """
 
@@ -548,23 +548,40 @@ class Supervisor:
             self._log(root, f"[ecomdesk] restart attempt {root.attempt}" if root.attempt else
                       f"[ecomdesk] restart: {root.down_reason}")
             order = [n for n in dependency_order(self.specs, group) if not self._is_up(n)]
-            for i, n in enumerate(order):
-                try:
-                    self._start_one(n, stops, fail_state=State.RESTARTING)
-                except _Cancelled:
-                    return
-                except _DependencyDown as exc:
-                    for m in order[i:]:
-                        self._wait_for(self._rt[m], exc.dependency, f"{exc.dependency} went down during the restart")
-                    return
-                except StartError as exc:
-                    for m in order[i + 1:]:
-                        self._set(self._rt[m], State.RESTARTING, f"waiting for {n} to restart")
-                    self._went_down(self._rt[n], f"restart failed: {exc.reason}")
-                    return
-                with self._lock:
-                    self._rt[n].restarts += 1
-                self._log(self._rt[n], f"[ecomdesk] restarted ({self._rt[n].restarts} policy restart(s) so far)")
+            # side by side, like a start: the producer is back with its broker, not after the job's start
+            errors = self._side_by_side(order, lambda n: self.specs[n].depends_on,
+                                        lambda n: self._restart_one(n, stops), halt_on_failure=True)
+            self._after_failed_restart(order, errors)
+
+    def _restart_one(self, name: str, stops: int) -> None:
+        self._start_one(name, stops, fail_state=State.RESTARTING)
+        with self._lock:
+            self._rt[name].restarts += 1
+        self._log(self._rt[name], f"[ecomdesk] restarted ({self._rt[name].restarts} policy restart(s) so far)")
+
+    def _after_failed_restart(self, order: list[str], errors: list[BaseException | None]) -> None:
+        """The states a recovery's failures leave: a service whose dependency went down waits for it;
+        one not launched waits for the failure before it; one that failed goes down (and may fail its
+        waiting dependents, so it comes last)."""
+        for exc in errors:
+            if exc is not None and not isinstance(exc, StartError):
+                raise exc
+            if isinstance(exc, _Cancelled):
+                return
+        failed = [(n, e) for n, e in zip(order, errors, strict=True)
+                  if e is not None and not isinstance(e, _NotLaunched)]
+        if not failed:
+            return
+        first, first_exc = failed[0]
+        for n, exc in zip(order, errors, strict=True):
+            why = exc if isinstance(exc, _DependencyDown) else first_exc if isinstance(exc, _NotLaunched) else None
+            if isinstance(why, _DependencyDown):
+                self._wait_for(self._rt[n], why.dependency, f"{why.dependency} went down during the restart")
+            elif isinstance(exc, _NotLaunched):
+                self._set(self._rt[n], State.RESTARTING, f"waiting for {first} to restart")
+        for n, exc in failed:
+            if not isinstance(exc, _DependencyDown):
+                self._went_down(self._rt[n], f"restart failed: {exc.reason}")
 
     # ----- publishing --------------------------------------------------------------------
     def _publish(self) -> None:
