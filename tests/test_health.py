@@ -1,6 +1,7 @@
 """Cluster health on real services: HDFS (NameNode + DataNode), Kafka, a Spark standalone master and
-worker, and the real streaming job; then one SIGKILL each of a worker, the DataNode and the broker,
-and the time until the health view shows it."""
+worker that ecomdesk does not manage, and the real streaming job on them (exact against the ledger);
+then one SIGKILL each of a worker, the DataNode and the broker, and the time until the health view
+shows it."""
 
 from __future__ import annotations
 
@@ -8,15 +9,13 @@ import dataclasses
 import json
 import os
 import signal
-import subprocess
-import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
+from jobrun import Job, check_caught_up_and_exact, produce
 from stackutil import StandaloneCluster, cli, supervisor_for
 
 from ecomdesk.data import contract as C
@@ -25,14 +24,11 @@ from ecomdesk.data.health import read_cluster
 from ecomdesk.data.health.hdfs import read_hdfs
 from ecomdesk.data.health.kafka import read_kafka
 from ecomdesk.data.health.spark import read_spark
-from ecomdesk.paths import job_entry
-from ecomdesk.stack.spark_job import JobTelemetry, job_env, spark_submit_command
 from ecomdesk.testing.sandbox import isolated_config
 
 pytestmark = pytest.mark.stack
 PREFIX = "hl-"
 PARTITIONS = 2
-BEFORE = 5  # messages per partition before the job starts
 
 
 @dataclasses.dataclass
@@ -115,29 +111,6 @@ def test_stack_status_prints_the_health(rig):
     print(f"stack status --json with the health of the three systems: {elapsed:.2f} s")
 
 
-class Job:
-    """The real streaming job on the standalone master, its stdout fed to the service's telemetry parser."""
-
-    def __init__(self, config, log):
-        # this checkout's entry file (the editable install may point `ecomdesk.jobs` at another checkout)
-        own = str(Path(__file__).resolve().parents[1] / "jobs" / "ecommerce_stream.py")
-        cmd = [own if arg == str(job_entry()) else arg for arg in spark_submit_command(config)]
-        cmd += ["--topic-prefix", PREFIX]
-        self.telemetry = JobTelemetry()
-        self.proc = subprocess.Popen(cmd, env={**os.environ, **job_env()}, stdout=subprocess.PIPE, stderr=log,
-                                     text=True, start_new_session=True)
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        for line in self.proc.stdout:
-            self.telemetry(line.strip())
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(30)
-
-
 def _produce(bootstrap: str, topic: str, partition: int, n: int) -> None:
     p = Producer({"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True})
     for i in range(n):
@@ -150,18 +123,21 @@ def _job_partitions(health: m.SystemHealth) -> dict[tuple[str, int], m.Partition
     return {(p.topic, p.partition): p for p in health.detail.partitions if p.topic.startswith(PREFIX)}
 
 
-def test_the_jobs_lag_per_partition_from_its_checkpoint(rig, tmp_path):
+def test_the_job_on_a_master_it_does_not_manage_is_exact_and_shows_its_lag(rig, tmp_path):
+    """`--master spark://...` of a cluster ecomdesk does not manage: the executors in the worker's JVM get
+    the package through --py-files, every aggregate equals the ledger, and the health view shows the
+    job's lag per partition from its checkpoint."""
     bootstrap = rig.config.kafka_bootstrap
     topics = [PREFIX + t for t in C.TOPICS]
     admin = AdminClient({"bootstrap.servers": bootstrap})
     for f in admin.create_topics([NewTopic(t, PARTITIONS, 1) for t in topics]).values():
         f.result(30)
-    for t in topics:
-        for p in range(PARTITIONS):
-            _produce(bootstrap, t, p, BEFORE)
-    config = dataclasses.replace(rig.config, memory=dataclasses.replace(rig.config.memory, spark_driver="512m"))
+    ledger = tmp_path / "events.parquet"
+    p = produce(rig.home, bootstrap, PREFIX, ledger, 4_000, 0, 3)
+    assert p.wait(120) == 0, p.stderr.read()
+    config = dataclasses.replace(rig.config, memory=dataclasses.replace(rig.config.memory, spark_driver="768m"))
     with open(tmp_path / "job.log", "w") as log:
-        job = Job(config, log)
+        job = Job(config, PREFIX, log)
         try:
             # the job runs on the standalone master: an application there, and it catches up
             spark, _ = _wait_for(lambda: read_spark(rig.config), lambda h: job.proc.poll() is not None or (
@@ -171,20 +147,24 @@ def test_the_jobs_lag_per_partition_from_its_checkpoint(rig, tmp_path):
             [app] = spark.detail.applications
             assert (app.name, app.state, app.cores) == ("ecomdesk-ecommerce-stream", "RUNNING", 1)
             assert spark.detail.cores_used == 1 and "1 running application(s)" in spark.summary
+            check_caught_up_and_exact(config, [ledger])
             kafka, took = _wait_for(lambda: read_kafka(rig.config), lambda h: job.proc.poll() is not None or
-                                    {p.lag for p in _job_partitions(h).values()} == {0}, 360)
+                                    {p.lag for p in _job_partitions(h).values()} == {0}, 60)
             assert job.proc.poll() is None, (tmp_path / "job.log").read_text()[-3000:]
             parts = _job_partitions(kafka)
-            assert {p.job_offset for p in parts.values()} == {BEFORE}, parts
+            assert len(parts) == len(topics) * PARTITIONS
+            assert all(p.job_offset == p.end_offset > 0 and p.lag == 0 for p in parts.values()), parts
             assert kafka.detail.job.startswith("job offsets from its checkpoint, batch ")
-            print(f"the job caught up, seen by the health view, {took:.1f} s after its application ran")
+            print(f"the health view showed no lag {took:.1f} s after the job had counted every event")
         finally:
             job.kill()
+    assert list((rig.home / "worker").glob("app-*/*/stderr")), "no executor ran on the standalone worker"
     _produce(bootstrap, topics[0], 0, 7)  # the job is gone: these wait
-    parts = _job_partitions(read_kafka(rig.config))
-    assert (parts[(topics[0], 0)].end_offset, parts[(topics[0], 0)].job_offset, parts[(topics[0], 0)].lag) == (
-        BEFORE + 7, BEFORE, 7)
-    assert {k: p.lag for k, p in parts.items() if k != (topics[0], 0)} == dict.fromkeys(
+    after = _job_partitions(read_kafka(rig.config))
+    first = parts[(topics[0], 0)].end_offset
+    assert (after[(topics[0], 0)].end_offset, after[(topics[0], 0)].job_offset, after[(topics[0], 0)].lag) == (
+        first + 7, first, 7)
+    assert {k: p.lag for k, p in after.items() if k != (topics[0], 0)} == dict.fromkeys(
         [(t, i) for t in topics for i in range(PARTITIONS) if (t, i) != (topics[0], 0)], 0)
 
 

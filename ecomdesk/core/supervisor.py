@@ -8,8 +8,8 @@ lifecycle: which service is wanted up, in which state it is, and what to do when
 Threads: user commands (start/stop/restart) run one at a time under `_op_lock`, each starting or
 stopping its services on threads of its own, side by side where they do not depend on each other; a
 monitor thread notices exits, probes health and samples; a recovery thread carries out the restart
-policy, also under `_op_lock`, restarting a group side by side in the same way. A Stop by the user marks services unwanted first, so the policy never
-undoes it.
+policy, also under `_op_lock`, restarting a group side by side in the same way. A Stop by the user
+marks services unwanted first, so the policy never undoes it.
 """
 
 from __future__ import annotations
@@ -569,7 +569,7 @@ class Supervisor:
             if isinstance(exc, _Cancelled):
                 return
         failed = [(n, e) for n, e in zip(order, errors, strict=True)
-                  if e is not None and not isinstance(e, _NotLaunched)]
+                  if isinstance(e, StartError) and not isinstance(e, _NotLaunched)]
         if not failed:
             return
         first, first_exc = failed[0]
