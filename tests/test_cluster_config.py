@@ -100,3 +100,31 @@ def test_bad_cluster_settings_are_named(tmp_path, sections, needle):
     with pytest.raises(ConfigError) as err:
         _config(tmp_path, **sections)
     assert needle in str(err.value)
+
+
+def test_nodes_formatting_side_by_side_share_one_cluster_id(tmp_path, monkeypatch):
+    """The supervisor formats kafka-1..N at the same time: every node must get the same id."""
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ecomdesk.stack import kafka
+
+    drawn = itertools.count()
+
+    def slow_uuid() -> str:  # every node draws before any has written
+        time.sleep(0.05)
+        return f"id{next(drawn)}"
+
+    monkeypatch.setattr(kafka, "kafka_uuid", slow_uuid)
+    c = _config(tmp_path, kafka={"brokers": 3})
+    start = threading.Barrier(6)
+
+    def node(_: int) -> str:
+        start.wait()
+        return kafka.cluster_id(c)
+
+    with ThreadPoolExecutor(6) as pool:
+        ids = set(pool.map(node, range(6)))
+    assert len(ids) == 1 and next(iter(ids)).startswith("id")
+    assert [p.name for p in kafka.kafka_root(c).iterdir()] == ["cluster.id"]  # no temp file left

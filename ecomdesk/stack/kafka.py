@@ -9,6 +9,8 @@ one voter, node 1: a quorum of two halts on the loss of either, so it would be n
 from __future__ import annotations
 
 import base64
+import contextlib
+import os
 import socket
 import uuid
 from pathlib import Path
@@ -97,13 +99,22 @@ def kafka_uuid() -> str:
 
 
 def cluster_id(config: Config) -> str:
-    """A fresh id for a single node; the cluster's one (kafka/cluster.id, made once) for a cluster."""
+    """A fresh id for a single node; the cluster's one (kafka/cluster.id, made once) for a cluster.
+
+    The nodes format side by side, so the first to link its whole file in place wins and every other
+    reads that one (a check-then-write gave two nodes two ids, and a cluster that never formed)."""
     if config.kafka.brokers == 1:
         return kafka_uuid()
     path = kafka_root(config) / "cluster.id"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(kafka_uuid())
+        mine = path.with_name(f".cluster.id.{os.getpid()}.{uuid.uuid4().hex}")
+        mine.write_text(kafka_uuid())
+        try:
+            with contextlib.suppress(FileExistsError):
+                os.link(mine, path)
+        finally:
+            mine.unlink()
     return path.read_text().strip()
 
 
