@@ -11,7 +11,7 @@ it is lost.
 from __future__ import annotations
 
 import json
-import shutil
+import os
 import urllib.request
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -85,14 +85,22 @@ def _site_xml(props: dict[str, str]) -> str:
     return f'<?xml version="1.0"?>\n<configuration>\n{body}</configuration>\n'
 
 
+def _replace(path: Path, text: str) -> None:
+    """Write a whole file in place: the NameNode reads the conf dir that the first DataNode's start
+    writes again, and Hadoop reads its site files anew for every Configuration it makes."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
 def write_conf(config: Config, node: int = 1) -> Path:
     """Render the Hadoop conf dir; it also carries empty webapps/ dirs the daemons' HTTP servers need."""
     conf = hdfs_root(config) / ("conf" if node == 1 else f"conf-datanode-{node}")
     conf.mkdir(parents=True, exist_ok=True)
     core, hdfs = site_properties(config, node)
-    (conf / "core-site.xml").write_text(_site_xml(core))
-    (conf / "hdfs-site.xml").write_text(_site_xml(hdfs))
-    shutil.copyfile(resource("conf", "hadoop-log4j.properties"), conf / "log4j.properties")
+    _replace(conf / "core-site.xml", _site_xml(core))
+    _replace(conf / "hdfs-site.xml", _site_xml(hdfs))
+    _replace(conf / "log4j.properties", resource("conf", "hadoop-log4j.properties").read_text())
     # The Maven jars of Hadoop ship no web UI pages; the HTTP server (and its /jmx) only needs the dirs.
     for app in ("hdfs", "datanode", "static"):
         (conf / "webapps" / app / "WEB-INF").mkdir(parents=True, exist_ok=True)
