@@ -7,14 +7,17 @@ import subprocess
 from pathlib import Path
 
 from ecomdesk.stack.install import Installation
+from ecomdesk.stack.install.cds import share_flags
 
 
 def java_command(inst: Installation, heap: str, classpath: list[Path], main: str, *args: str,
                  props: dict[str, str] | None = None) -> list[str]:
     """The collector is the JVM's own choice (G1 on a machine of 2+ cores and 2 GB, Serial below), so
-    that JAVA_TOOL_OPTIONS may choose another without a conflict."""
+    that JAVA_TOOL_OPTIONS may choose another without a conflict. The class-data archive that setup
+    made for this class path, if any, is mapped (ecomdesk.stack.install.cds)."""
     return [
-        inst.java, f"-Xmx{heap}", "-Djava.awt.headless=true", "-Djava.net.preferIPv4Stack=true",
+        inst.java, f"-Xmx{heap}", *share_flags(inst, classpath),
+        "-Djava.awt.headless=true", "-Djava.net.preferIPv4Stack=true",
         *[f"-D{k}={v}" for k, v in (props or {}).items()],
         "-cp", os.pathsep.join(str(p) for p in classpath), main, *args,
     ]

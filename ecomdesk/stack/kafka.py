@@ -129,6 +129,10 @@ def format_storage(config: Config, node: int = 1) -> None:
     run_tool(cmd, "Kafka storage format", config.paths.log_dir / f"{name}-format.log")
 
 
+def broker_command(config: Config, node: int = 1) -> list[str]:
+    return _java(config, "kafka.Kafka", str(write_properties(config, node)), node=node)
+
+
 def metadata_probe(bootstrap: str) -> Probe:
     host, _, port = bootstrap.rpartition(":")
     try:
@@ -206,7 +210,7 @@ def kafka_spec(config: Config) -> ServiceSpec:
     return ServiceSpec(
         name="kafka",
         title="Kafka broker",
-        command=lambda: _java(config, "kafka.Kafka", str(write_properties(config))),
+        command=lambda: broker_command(config),
         ready=lambda: ready_with_topics(config, bootstrap),
         health=lambda: metadata_probe(bootstrap),
         ports={"bootstrap": config.ports.kafka, "controller": config.ports.kafka_controller},
@@ -222,7 +226,7 @@ def node_spec(config: Config, node: int) -> ServiceSpec:
     return ServiceSpec(
         name=f"kafka-{node}",
         title=f"Kafka broker {node}",
-        command=lambda: _java(config, "kafka.Kafka", str(write_properties(config, node)), node=node),
+        command=lambda: broker_command(config, node),
         ready=lambda: node_ready(config, node),
         health=lambda: node_probe(config, node),
         ports=ports,

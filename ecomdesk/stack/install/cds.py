@@ -1,0 +1,101 @@
+"""Class-data sharing archives for the managed JVMs: a broker starts on about 0.66x the CPU with one.
+
+An archive holds the classes one JVM loaded, parsed and verified, mapped read-only by the next JVM of
+the same JDK and class path instead of being loaded again (docs/BENCHMARKS.md, "Second session").
+`ecomdesk setup` makes one for Kafka's class path: a training start of a throwaway broker writes the
+classes it loads (`-XX:DumpLoadedClassList`), then `java -Xshare:dump` writes the archive. It lives in
+the cache, keyed by the JDK and the class path, so a bundle never carries one made for another JDK;
+a JVM whose archive is missing (or does not fit) runs as before.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from ecomdesk.paths import cache_root
+from ecomdesk.stack.install.layout import Installation
+
+
+def archive_path(inst: Installation, classpath: list[Path]) -> Path:
+    """Where the archive for this JDK and class path is (or would be)."""
+    release = inst.java_home / "release"
+    jdk = release.read_text() if release.exists() else str(Path(inst.java).resolve())
+    key = hashlib.sha256("\n".join([jdk, os.pathsep.join(str(p) for p in classpath)]).encode()).hexdigest()[:16]
+    return cache_root() / "cds" / f"{key}.jsa"
+
+
+def share_flags(inst: Installation, classpath: list[Path]) -> list[str]:
+    """The JVM option that maps the archive, when setup made one for this JDK and class path."""
+    path = archive_path(inst, classpath)
+    return [f"-XX:SharedArchiveFile={path}"] if path.is_file() else []
+
+
+def _free_ports(n: int) -> list[int]:
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def _dump(inst: Installation, classpath: list[Path], classlist: Path) -> Path:
+    """Write the archive from a class list; in place only when whole."""
+    target = archive_path(inst, classpath)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    cmd = [inst.java, "-Xshare:dump", f"-XX:SharedClassListFile={classlist}", f"-XX:SharedArchiveFile={tmp}",
+           "-cp", os.pathsep.join(str(p) for p in classpath)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    if proc.returncode != 0 or not tmp.is_file():
+        tmp.unlink(missing_ok=True)
+        raise RuntimeError(f"java -Xshare:dump failed (exit {proc.returncode}):\n{(proc.stdout + proc.stderr)[-1500:]}")
+    tmp.replace(target)
+    return target
+
+
+def train_kafka(inst: Installation, say: Callable[[str], None]) -> Path:
+    """One throwaway broker's start, topic creation and stop, then the archive of what it loaded."""
+    from ecomdesk.config import Config, Ports
+    from ecomdesk.paths import Paths
+    from ecomdesk.stack import kafka
+
+    with tempfile.TemporaryDirectory(prefix="ecomdesk-cds-") as tmp:
+        home = Path(tmp)
+        port, controller = _free_ports(2)
+        config = Config(paths=Paths(home / "config", home / "data", home / "logs", home / "run").ensure(),
+                        ports=Ports(kafka=port, kafka_controller=controller))
+        classlist = home / "kafka.classlist"
+        kafka.format_storage(config)
+        cmd = kafka.broker_command(config)
+        cmd[1:1] = [f"-XX:DumpLoadedClassList={classlist}"]
+        say("  training: one broker start, loading its classes")
+        with open(home / "broker.log", "w") as log:
+            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            try:
+                deadline = time.monotonic() + 120
+                while not kafka.ready_with_topics(config, config.kafka_bootstrap).ok:
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError("the training broker did not start; its log:\n"
+                                           + (home / "broker.log").read_text()[-1500:])
+                    time.sleep(0.5)
+            finally:
+                if proc.poll() is None:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                    try:
+                        proc.wait(60)
+                    except subprocess.TimeoutExpired:
+                        os.killpg(proc.pid, signal.SIGKILL)
+                        proc.wait(10)
+        say("  writing the archive (java -Xshare:dump)")
+        return _dump(inst, inst.kafka_classpath, classlist)
