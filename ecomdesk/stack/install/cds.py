@@ -1,4 +1,4 @@
-"""Class-data sharing archives for the managed JVMs: a broker starts on about 0.66x the CPU with one.
+"""Class-data sharing archives for the managed JVMs: a broker starts on about 0.62x the CPU with one.
 
 An archive holds the classes one JVM loaded, parsed and verified, mapped read-only by the next JVM of
 the same JDK and class path instead of being loaded again (docs/BENCHMARKS.md, "Second session").
@@ -10,13 +10,12 @@ a JVM whose archive is missing (or does not fit) runs as before.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
-import signal
 import socket
 import subprocess
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -65,8 +64,10 @@ def _dump(inst: Installation, classpath: list[Path], classlist: Path) -> Path:
 
 
 def train_kafka(inst: Installation, say: Callable[[str], None]) -> Path:
-    """One throwaway broker's start, topic creation and stop, then the archive of what it loaded."""
+    """One throwaway broker, started, readied (its topics created) and stopped by the supervisor like
+    any other, writing the classes it loads; then the archive of them. A failed start raises StartError."""
     from ecomdesk.config import Config, Ports
+    from ecomdesk.core.supervisor import Supervisor
     from ecomdesk.paths import Paths
     from ecomdesk.stack import kafka
 
@@ -76,26 +77,17 @@ def train_kafka(inst: Installation, say: Callable[[str], None]) -> Path:
         config = Config(paths=Paths(home / "config", home / "data", home / "logs", home / "run").ensure(),
                         ports=Ports(kafka=port, kafka_controller=controller))
         classlist = home / "kafka.classlist"
-        kafka.format_storage(config)
-        cmd = kafka.broker_command(config)
-        cmd[1:1] = [f"-XX:DumpLoadedClassList={classlist}"]
+
+        def listing() -> list[str]:
+            java, *rest = kafka.broker_command(config)
+            return [java, f"-XX:DumpLoadedClassList={classlist}", *rest]
+
         say("  training: one broker start, loading its classes")
-        with open(home / "broker.log", "w") as log:
-            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-            try:
-                deadline = time.monotonic() + 120
-                while not kafka.ready_with_topics(config, config.kafka_bootstrap).ok:
-                    if proc.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError("the training broker did not start; its log:\n"
-                                           + (home / "broker.log").read_text()[-1500:])
-                    time.sleep(0.5)
-            finally:
-                if proc.poll() is None:
-                    os.killpg(proc.pid, signal.SIGTERM)
-                    try:
-                        proc.wait(60)
-                    except subprocess.TimeoutExpired:
-                        os.killpg(proc.pid, signal.SIGKILL)
-                        proc.wait(10)
+        sup = Supervisor([dataclasses.replace(kafka.kafka_spec(config), command=listing)], config.paths.log_dir,
+                         config.paths.run_dir)
+        try:
+            sup.start(["kafka"])
+        finally:
+            sup.close()
         say("  writing the archive (java -Xshare:dump)")
         return _dump(inst, inst.kafka_classpath, classlist)

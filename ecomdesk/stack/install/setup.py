@@ -147,7 +147,7 @@ def run(say: Say = print, cancel: threading.Event | None = None) -> Installation
         if cancel.is_set():
             raise SetupCancelled()
         steps = len(missing_parts) + need_libhdfs + 1
-        say(f"[{steps}/{steps}] class-data archive for Kafka (its brokers start on ~0.66x the CPU)")
+        say(f"[{steps}/{steps}] class-data archive for Kafka (its brokers start on ~0.62x the CPU)")
         t = time.monotonic()
         try:
             path = cds.train_kafka(inst, say)
