@@ -95,6 +95,29 @@ def test_a_hung_service_is_restarted_after_failed_health_probes(make):
     assert wait_for(lambda: not _exists(pid), what="the hung process is gone")
 
 
+def test_health_counts_once_it_has_passed_or_the_start_time_is_up(make, tmp_path):
+    # A cluster node is ready when it listens, and healthy once it has joined: its health probe may fail
+    # for a while after its start without being a fault (a startup probe's grace, as Kubernetes has it).
+    p1, p2 = free_ports(2)
+    joined = tmp_path / "joined"
+    joining = server("node", p1, health=lambda: Probe(joined.exists(), "joined" if joined.exists() else "not joined"))
+    never = server("stuck", p2, health=lambda: Probe(False, "never joins"), ready_timeout=4)
+    sup = make(joining, never)
+    sup.start()
+    pid = sup.status("node").pid
+    time.sleep(2.5)  # five health rounds: two failures in a row would have counted
+    assert (sup.status("node").state, sup.status("node").pid) == ("running", pid)
+    assert sup.status("node").message == "settling after its start: not joined"
+    joined.touch()
+    wait_for(lambda: sup.status("node").message == "joined", what="healthy once joined")
+    joined.unlink()  # from now on every failure counts
+    wait_for(lambda: sup.status("node").state == "restarting", what="restarting after health failures")
+    assert "2 failed health probes in a row: not joined" in sup.status("node").message
+    # the one that never passes: its failures count once its start's time (ready_timeout) is up
+    wait_for(lambda: "failed health probes in a row: never joins" in sup.status("stuck").message
+             or "failed health probes" in sup.log_file("stuck").read_text(), timeout=15, what="stuck given up on")
+
+
 def test_the_policy_gives_up_and_says_why(make):
     port = free_ports(1)[0]
     count = {"n": 0}

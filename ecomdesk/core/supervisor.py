@@ -57,8 +57,9 @@ class _NotLaunched(StartError):
 class _DependencyDown(StartError):
     """A dependency went down while the service was starting; it restarts with that dependency."""
 
-    def __init__(self, name: str, dependency: str):
-        super().__init__(f"{name}: {dependency} went down while it was starting", reason=f"waiting for {dependency}")
+    def __init__(self, name: str, dependency: str, why: str):
+        super().__init__(f"{name}: {dependency} went down while it was starting ({dependency}: {why})",
+                         reason=f"waiting for {dependency}")
         self.dependency = dependency
 
 
@@ -81,6 +82,7 @@ class _Runtime:
         self.down_reason = ""
         self.attempt = ""
         self.health_failures = 0
+        self.settling_until: float | None = None  # until then, or its first passed health probe, failures don't count
         self.sampler = TreeSampler()
         self.cpu: float | None = None
         self.rss: int | None = None
@@ -322,6 +324,7 @@ class Supervisor:
             rt.telemetry = {}
             rt.expect_exit = False
             rt.health_failures = 0
+            rt.settling_until = None
             rt.sampler.reset()
             rt.cpu = rt.rss = None
         self._logs.clear(spec.name)
@@ -369,7 +372,7 @@ class Supervisor:
             if down is not None:
                 self._end(rt, proc)
                 self._set(rt, fail_state, f"{down} went down while starting")
-                raise _DependencyDown(name, down)
+                raise _DependencyDown(name, down, self._rt[down].message)
             if not proc.alive():
                 proc.drain(1.0)
                 msg = f"exited with code {proc.returncode} while starting"
@@ -378,6 +381,9 @@ class Supervisor:
                 raise StartError(f"{name}: {msg}; last log lines:\n    {tail}", reason=msg)
             probe = _safe_probe(spec.ready)
             if probe.ok:
+                if spec.health is not None:
+                    with self._lock:
+                        rt.settling_until = time.monotonic() + spec.ready_timeout
                 self._set(rt, State.RUNNING, probe.message)
                 return
             with self._lock:
@@ -460,6 +466,13 @@ class Supervisor:
         probe = _safe_probe(rt.spec.health or rt.spec.ready)
         with self._lock:
             if rt.state not in UP or rt.expect_exit:
+                return
+            if probe.ok:
+                rt.settling_until = None
+            elif rt.settling_until is not None and time.monotonic() < rt.settling_until:
+                # Ready but not yet healthy (a cluster node that listens before it has joined): like a
+                # startup probe, its health counts once it has passed once or the start's time is up.
+                rt.message = f"settling after its start: {probe.message}"
                 return
             rt.health_failures = 0 if probe.ok else rt.health_failures + 1
             failures = rt.health_failures
