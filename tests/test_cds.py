@@ -1,4 +1,5 @@
-"""Class-data sharing: the archive setup makes for Kafka's class path, and when a JVM maps it."""
+"""Class-data sharing: the archives setup makes for Kafka's class path and the Spark driver's, and when a
+JVM maps them."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ import subprocess
 import pytest
 
 from ecomdesk.stack.install import cds, installation
-from ecomdesk.stack.install.layout import Installation
+from ecomdesk.stack.install.layout import Installation, pyspark_home
 from ecomdesk.stack.jvm import java_command
+from ecomdesk.stack.spark_job import job_env, spark_confs
+from ecomdesk.testing.sandbox import isolated_config
 
 
 def _fake(tmp_path) -> Installation:
@@ -43,3 +46,23 @@ def test_the_archive_setup_made_maps_into_a_jvm(tmp_path):
     out = subprocess.run([inst.java, "-Xshare:on", *flags, "-cp", os.pathsep.join(map(str, inst.kafka_classpath)),
                           "-version"], capture_output=True, text=True, timeout=60, env=env)
     assert out.returncode == 0, out.stderr
+
+
+@pytest.mark.stack
+def test_the_spark_drivers_archive_maps_into_the_driver_spark_submit_starts(tmp_path):
+    """The job's own spark-submit options, with -Xshare:on: its driver JVM (the class path spark-submit
+    builds) fails to start unless it maps the archive setup made; another class path's archive fails."""
+    inst = installation()
+    config = isolated_config(tmp_path / "home")
+    options = spark_confs(config).get("spark.driver.extraJavaOptions", "")
+    assert options == " ".join(cds.spark_driver_flags(inst)) != "", "setup made no archive for the Spark driver"
+
+    def driver_version(java_options: str) -> subprocess.CompletedProcess:
+        return subprocess.run([str(pyspark_home() / "bin" / "spark-submit"), "--conf",
+                               f"spark.driver.extraJavaOptions=-Xshare:on {java_options}", "--version"],
+                              capture_output=True, text=True, timeout=120, env={**os.environ, **job_env()})
+
+    mapped = driver_version(options)
+    assert mapped.returncode == 0 and "version" in mapped.stderr, mapped.stderr
+    refused = driver_version(" ".join(cds.share_flags(inst, inst.kafka_classpath)))  # Kafka's class path
+    assert refused.returncode != 0 and "Unable to use shared archive" in refused.stdout + refused.stderr

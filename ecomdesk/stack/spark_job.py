@@ -23,8 +23,8 @@ from ecomdesk.kafka_client import process_arguments, security_conf
 from ecomdesk.paths import job_entry, package_dir
 from ecomdesk.producer.topics import ensure_topics
 from ecomdesk.stack import members
-from ecomdesk.stack.install import installation
-from ecomdesk.stack.install.layout import pyspark_home
+from ecomdesk.stack.install import cds, installation
+from ecomdesk.stack.install.layout import pyspark_home, spark_env
 from ecomdesk.telemetry import BatchReport, IdleReport, job_state, parse
 
 NAME = "spark-job"
@@ -82,6 +82,9 @@ def spark_confs(config: Config) -> dict[str, str]:
         confs["spark.hadoop.dfs.client.block.write.replace-datanode-on-failure.best-effort"] = "true"
     if config.spark_master.startswith("local") or config.spark.workers:
         confs |= {"spark.driver.host": "127.0.0.1", "spark.driver.bindAddress": "127.0.0.1"}
+    driver_flags = cds.spark_driver_flags(installation())
+    if driver_flags and config.spark.deploy_mode == "client":  # the driver's class-data archive (setup's)
+        confs["spark.driver.extraJavaOptions"] = " ".join(driver_flags)
     if config.spark.workers:  # one executor per managed worker, as large as the worker offers
         confs |= {"spark.executor.memory": config.memory.spark_executor,
                   "spark.executor.cores": str(config.spark.worker_cores)}
@@ -127,9 +130,7 @@ def spark_submit_command(config: Config, job: JobVariant = JobVariant()) -> list
 
 
 def job_env() -> dict[str, str]:
-    inst = installation()
-    return {"JAVA_HOME": str(inst.java_home), "SPARK_HOME": str(pyspark_home()),
-            "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
+    return spark_env(installation())
 
 
 class JobTelemetry:

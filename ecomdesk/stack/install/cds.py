@@ -1,11 +1,16 @@
-"""Class-data sharing archives for the managed JVMs: a broker starts on about 0.62x the CPU with one.
+"""Class-data sharing archives for the managed JVMs: a broker starts on about 0.62x the CPU with one,
+a Spark driver on about 0.66x.
 
 An archive holds the classes one JVM loaded, parsed and verified, mapped read-only by the next JVM of
 the same JDK and class path instead of being loaded again (docs/BENCHMARKS.md, "Second session").
-`ecomdesk setup` makes one for Kafka's class path: a training start of a throwaway broker writes the
-classes it loads (`-XX:DumpLoadedClassList`), then `java -Xshare:dump` writes the archive. It lives in
-the cache, keyed by the JDK and the class path, so a bundle never carries one made for another JDK;
-a JVM whose archive is missing (or does not fit) runs as before.
+`ecomdesk setup` makes two:
+- Kafka's: a training start of a throwaway broker writes the classes it loads
+  (`-XX:DumpLoadedClassList`), then `java -Xshare:dump` writes the archive;
+- the Spark driver's: a few batches of the streaming job's own work on generated records
+  (jobs/train_classes.py), whose driver writes the classes it loaded at its exit
+  (`-XX:ArchiveClassesAtExit`: the class path is the one spark-submit builds).
+They live in the cache, keyed by the JDK and the class path, so a bundle never carries one made for
+another JDK; a JVM whose archive is missing (or does not fit) runs as before.
 """
 
 from __future__ import annotations
@@ -19,8 +24,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from ecomdesk.paths import cache_root
-from ecomdesk.stack.install.layout import Installation
+from ecomdesk.paths import cache_root, job_entry
+from ecomdesk.stack.install.layout import Installation, pyspark_home, pyspark_jars, spark_env
 
 
 def archive_path(inst: Installation, classpath: list[Path]) -> Path:
@@ -91,3 +96,29 @@ def train_kafka(inst: Installation, say: Callable[[str], None]) -> Path:
             sup.close()
         say("  writing the archive (java -Xshare:dump)")
         return _dump(inst, inst.kafka_classpath, classlist)
+
+
+def spark_driver_flags(inst: Installation) -> list[str]:
+    """The driver JVM's option that maps its archive, when setup made one (client mode only: a driver
+    elsewhere has another class path)."""
+    return share_flags(inst, pyspark_jars())  # the jars spark-submit puts on its class path
+
+
+def train_spark(inst: Installation, say: Callable[[str], None]) -> Path:
+    """One spark-submit of the training run (a local master, a local directory), whose driver writes
+    the archive at its exit; in place only when whole."""
+    target = archive_path(inst, pyspark_jars())
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    with tempfile.TemporaryDirectory(prefix="ecomdesk-cds-") as out:
+        cmd = [str(pyspark_home() / "bin" / "spark-submit"), "--master", "local[2]", "--driver-memory", "768m",
+               "--conf", "spark.ui.enabled=false", "--conf", "spark.sql.session.timeZone=UTC",
+               "--conf", f"spark.driver.extraJavaOptions=-XX:ArchiveClassesAtExit={tmp}",
+               str(job_entry("train_classes.py")), "--base", Path(out).as_uri()]
+        say("  training: a few batches of the job's work on generated records")
+        proc = subprocess.run(cmd, env={**os.environ, **spark_env(inst)}, capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0 or not tmp.is_file():
+        tmp.unlink(missing_ok=True)
+        raise RuntimeError(f"the Spark training run failed (exit {proc.returncode}):\n{proc.stderr[-1500:]}")
+    tmp.replace(target)
+    return target

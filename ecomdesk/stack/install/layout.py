@@ -62,6 +62,13 @@ def pyspark_home() -> Path:
     return Path(pyspark.__file__).resolve().parent
 
 
+def spark_env(inst: Installation) -> dict[str, str]:
+    """What spark-submit needs in its environment: the JDK, Spark's home, this Python for the driver
+    and the workers."""
+    return {"JAVA_HOME": str(inst.java_home), "SPARK_HOME": str(pyspark_home()),
+            "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
+
+
 def pyspark_jars() -> list[Path]:
     return sorted((pyspark_home() / "jars").glob("*.jar"))
 

@@ -113,6 +113,14 @@ def _resolve(component: str, inst: Installation, say: Say, cancel: threading.Eve
     tmp.rename(target)
 
 
+def _archives(inst: Installation) -> list[tuple[str, Callable[[Installation, Say], Path], bool]]:
+    """The class-data archives setup makes: what for, how, and whether it is there already."""
+    return [("Kafka (its brokers start on ~0.62x the CPU)", cds.train_kafka,
+             bool(cds.share_flags(inst, inst.kafka_classpath))),
+            ("the Spark driver (it starts on ~0.66x the CPU)", cds.train_spark,
+             bool(cds.spark_driver_flags(inst)))]
+
+
 def run(say: Say = print, cancel: threading.Event | None = None) -> Installation:
     """Install what is missing; `cancel` (set from another thread) stops it between and within steps."""
     cancel = cancel or threading.Event()
@@ -129,31 +137,31 @@ def run(say: Say = print, cancel: threading.Event | None = None) -> Installation
     if problems:
         raise SetupError("setup cannot continue:\n  " + "\n  ".join(problems))
     _check_pyspark(versions["hadoop"], versions["spark"])
-    need_cds = bool(missing_parts) or not cds.share_flags(inst, inst.kafka_classpath)
-    if not missing_parts and not need_libhdfs and not need_cds:
+    archives = [(title, train) for title, train, made in _archives(inst) if missing_parts or not made]
+    if not missing_parts and not need_libhdfs and not archives:
         say(f"stack already installed in {inst.root} (Kafka {versions['kafka']}, Hadoop {versions['hadoop']}, "
             f"Spark {versions['spark']}); nothing to do ({time.monotonic() - t0:.1f} s)")
         return inst
     say(f"installing into {inst.root}")
+    steps = len(missing_parts) + need_libhdfs + len(archives)
     for i, component in enumerate(missing_parts, 1):
-        say(f"[{i}/{len(missing_parts) + need_libhdfs + need_cds}] {component} (Maven)")
+        say(f"[{i}/{steps}] {component} (Maven)")
         _resolve(component, inst, say, cancel)
     if need_libhdfs:
         if cancel.is_set():
             raise SetupCancelled()
-        say(f"[{len(missing_parts) + 1}/{len(missing_parts) + 1 + need_cds}] libhdfs.so")
+        say(f"[{len(missing_parts) + 1}/{steps}] libhdfs.so")
         libhdfs.install(inst, say)
-    if need_cds:
+    for i, (title, train) in enumerate(archives, steps - len(archives) + 1):
         if cancel.is_set():
             raise SetupCancelled()
-        steps = len(missing_parts) + need_libhdfs + 1
-        say(f"[{steps}/{steps}] class-data archive for Kafka (its brokers start on ~0.62x the CPU)")
+        say(f"[{i}/{steps}] class-data archive for {title}")
         t = time.monotonic()
         try:
-            path = cds.train_kafka(inst, say)
+            path = train(inst, say)
             say(f"  {path.name}: {path.stat().st_size / 1e6:.0f} MB in {time.monotonic() - t:.1f} s")
         except (RuntimeError, OSError, subprocess.SubprocessError) as exc:  # an optimisation: the stack runs without
-            say(f"  skipped, the brokers start without one: {exc}")
+            say(f"  skipped, it starts without one: {exc}")
     say(f"setup finished in {time.monotonic() - t0:.1f} s")
     return inst
 
