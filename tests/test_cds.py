@@ -31,21 +31,27 @@ def test_a_jvm_maps_the_archive_made_for_its_jdk_and_class_path_only(tmp_path, m
     path.write_bytes(b"archive")
     assert cds.share_flags(inst, kafka_cp) == [f"-XX:SharedArchiveFile={path}"]
     assert f"-XX:SharedArchiveFile={path}" in java_command(inst, "256m", kafka_cp, "kafka.Kafka")
+    assert cds.share_flags(inst, [*kafka_cp, tmp_path / "conf"]) == [f"-XX:SharedArchiveFile={path}"]  # a conf dir
     assert cds.share_flags(inst, other_cp) == []  # another class path
     (tmp_path / "jdk" / "release").write_text('JAVA_VERSION="17.0.100"\n')
     assert cds.share_flags(inst, kafka_cp) == []  # another JDK
 
 
 @pytest.mark.stack
-def test_the_archive_setup_made_maps_into_a_jvm(tmp_path):
-    """-Xshare:on fails the JVM when it cannot map the archive: what setup made fits this JDK."""
+@pytest.mark.parametrize("part", ["kafka", "hadoop"])
+def test_the_archive_setup_made_maps_into_a_jvm(part, tmp_path):
+    """-Xshare:on fails the JVM when it cannot map the archive: what setup made fits this JDK and the
+    class path the services run with (HDFS's conf dir after the jars)."""
     inst = installation()
-    flags = cds.share_flags(inst, inst.kafka_classpath)
-    assert flags, f"setup made no archive for Kafka ({cds.archive_path(inst, inst.kafka_classpath)})"
+    jars = inst.jars(part)
+    classpath = [*jars, tmp_path] if part == "hadoop" else jars
+    flags = cds.share_flags(inst, classpath)
+    assert flags, f"setup made no archive for {part} ({cds.archive_path(inst, jars)})"
     env = {k: v for k, v in os.environ.items() if k != "JAVA_TOOL_OPTIONS"}
-    out = subprocess.run([inst.java, "-Xshare:on", *flags, "-cp", os.pathsep.join(map(str, inst.kafka_classpath)),
-                          "-version"], capture_output=True, text=True, timeout=60, env=env)
+    out = subprocess.run([inst.java, "-Xshare:on", *flags, "-cp", os.pathsep.join(map(str, classpath)), "-version"],
+                         capture_output=True, text=True, timeout=60, env=env)
     assert out.returncode == 0, out.stderr
+    assert flags != cds.share_flags(inst, inst.jars("kafka" if part == "hadoop" else "hadoop"))
 
 
 @pytest.mark.stack

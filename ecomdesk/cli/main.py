@@ -15,7 +15,7 @@ from ecomdesk.producer import cli as produce_cli
 def cmd_setup(args: argparse.Namespace, config) -> int:
     from ecomdesk.stack.install import setup
 
-    return setup.main()
+    return setup.main(with_archives=not args.no_class_archives)
 
 
 def cmd_gui(args: argparse.Namespace, config) -> int:
@@ -54,8 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action=VersionAction)
     parser.set_defaults(func=cmd_gui)
     sub = parser.add_subparsers(dest="command")
-    sub.add_parser("setup", help="install Kafka, HDFS, Spark's Kafka connector and libhdfs").set_defaults(
-        func=cmd_setup)
+    setup = sub.add_parser("setup", help="install Kafka, HDFS, Spark's Kafka connector and libhdfs")
+    setup.add_argument("--no-class-archives", action="store_true",
+                       help="make no class-data archives (~1.5 min and ~300 MB less; the JVMs then start on "
+                            "~1.6x the CPU)")
+    setup.set_defaults(func=cmd_setup)
     sub.add_parser("gui", help="open the desktop window (the default)").set_defaults(func=cmd_gui)
     stack_cli.add_parser(sub)
     produce_cli.add_parser(sub)

@@ -112,7 +112,8 @@ def _command(config: Config, main: str, heap: str, *args: str, node: int = 1) ->
     conf = write_conf(config, node)
     root = hdfs_root(config)
     return java_command(
-        inst, heap, [conf, *inst.hadoop_classpath], main, *args,
+        # the conf dir last: a class-data archive is made for the jars alone (no jar carries a site file)
+        inst, heap, [*inst.hadoop_classpath, conf], main, *args,
         props={"hadoop.home.dir": str(root), "hadoop.log.dir": str(root / "logs"),
                "hadoop.id.str": "ecomdesk", "hadoop.security.logger": "INFO,console"},
     )

@@ -23,9 +23,14 @@ import subprocess
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from ecomdesk.core.spec import ServiceSpec
 from ecomdesk.paths import cache_root, job_entry
 from ecomdesk.stack.install.layout import Installation, pyspark_home, pyspark_jars, spark_env
+
+if TYPE_CHECKING:
+    from ecomdesk.config import Config
 
 
 def archive_path(inst: Installation, classpath: list[Path]) -> Path:
@@ -37,8 +42,9 @@ def archive_path(inst: Installation, classpath: list[Path]) -> Path:
 
 
 def share_flags(inst: Installation, classpath: list[Path]) -> list[str]:
-    """The JVM option that maps the archive, when setup made one for this JDK and class path."""
-    path = archive_path(inst, classpath)
+    """The JVM option that maps the archive, when setup made one for this JDK and the class path's jars
+    (an archive holds no directory: a conf dir comes after the jars, whose archive then fits)."""
+    path = archive_path(inst, [p for p in classpath if p.suffix == ".jar"])
     return [f"-XX:SharedArchiveFile={path}"] if path.is_file() else []
 
 
@@ -68,34 +74,56 @@ def _dump(inst: Installation, classpath: list[Path], classlist: Path) -> Path:
     return target
 
 
-def train_kafka(inst: Installation, say: Callable[[str], None]) -> Path:
-    """One throwaway broker, started, readied (its topics created) and stopped by the supervisor like
-    any other, writing the classes it loads; then the archive of them. A failed start raises StartError."""
+def _listing(spec: ServiceSpec, classlist: Path) -> ServiceSpec:
+    """The service as it is, but its JVM writes the classes it loads to `classlist`."""
+    def command() -> list[str]:
+        java, *rest = spec.command()
+        return [java, f"-XX:DumpLoadedClassList={classlist}", *rest]
+    return dataclasses.replace(spec, command=command)
+
+
+def _train(make_specs: Callable[[Config], list[ServiceSpec]], classpath: list[Path], inst: Installation,
+           say: Callable[[str], None]) -> Path:
+    """Throwaway services, started, readied and stopped by the supervisor like any other, each writing
+    the classes it loads; then one archive of all of them. A failed start raises StartError."""
     from ecomdesk.config import Config, Ports
     from ecomdesk.core.supervisor import Supervisor
     from ecomdesk.paths import Paths
-    from ecomdesk.stack import kafka
 
     with tempfile.TemporaryDirectory(prefix="ecomdesk-cds-") as tmp:
         home = Path(tmp)
-        port, controller = _free_ports(2)
+        singles = ("kafka", "kafka_controller", "namenode_rpc", "namenode_http", "datanode", "datanode_http",
+                   "datanode_ipc")  # one node of each: the cluster's block is not used
         config = Config(paths=Paths(home / "config", home / "data", home / "logs", home / "run").ensure(),
-                        ports=Ports(kafka=port, kafka_controller=controller))
-        classlist = home / "kafka.classlist"
-
-        def listing() -> list[str]:
-            java, *rest = kafka.broker_command(config)
-            return [java, f"-XX:DumpLoadedClassList={classlist}", *rest]
-
-        say("  training: one broker start, loading its classes")
-        sup = Supervisor([dataclasses.replace(kafka.kafka_spec(config), command=listing)], config.paths.log_dir,
-                         config.paths.run_dir)
+                        ports=Ports(**dict(zip(singles, _free_ports(len(singles)), strict=True))))
+        specs = make_specs(config)
+        lists = {s.name: home / f"{s.name}.classlist" for s in specs}
+        say(f"  training: one start of {', '.join(lists)}, loading their classes")
+        sup = Supervisor([_listing(s, lists[s.name]) for s in specs], config.paths.log_dir, config.paths.run_dir)
         try:
-            sup.start(["kafka"])
+            sup.start(list(lists))
         finally:
             sup.close()
+        union = home / "all.classlist"
+        lines = (line for f in lists.values() for line in f.read_text().splitlines(True))
+        union.write_text("".join(dict.fromkeys(lines)))  # each class once, in the order first loaded
         say("  writing the archive (java -Xshare:dump)")
-        return _dump(inst, inst.kafka_classpath, classlist)
+        return _dump(inst, classpath, union)
+
+
+def train_kafka(inst: Installation, say: Callable[[str], None]) -> Path:
+    """One broker start (its topics created)."""
+    from ecomdesk.stack import kafka
+
+    return _train(lambda config: [kafka.kafka_spec(config)], inst.kafka_classpath, inst, say)
+
+
+def train_hdfs(inst: Installation, say: Callable[[str], None]) -> Path:
+    """One NameNode start (its format included) and one DataNode's, until it has registered."""
+    from ecomdesk.stack import hdfs
+
+    return _train(lambda config: [hdfs.namenode_spec(config), hdfs.datanode_spec(config)], inst.hadoop_classpath,
+                  inst, say)
 
 
 def spark_driver_flags(inst: Installation) -> list[str]:

@@ -113,16 +113,20 @@ def _resolve(component: str, inst: Installation, say: Say, cancel: threading.Eve
     tmp.rename(target)
 
 
-def _archives(inst: Installation) -> list[tuple[str, Callable[[Installation, Say], Path], bool]]:
-    """The class-data archives setup makes: what for, how, and whether it is there already."""
+def _archives(inst: Installation) -> list[tuple[str, Callable[[Installation, Say], Path], Callable[[], bool]]]:
+    """The class-data archives setup makes: what for, how, and whether it is there already (asked once
+    the jars are)."""
     return [("Kafka (its brokers start on ~0.62x the CPU)", cds.train_kafka,
-             bool(cds.share_flags(inst, inst.kafka_classpath))),
-            ("the Spark driver (it starts on ~0.66x the CPU)", cds.train_spark,
-             bool(cds.spark_driver_flags(inst)))]
+             lambda: bool(cds.share_flags(inst, inst.kafka_classpath))),
+            ("HDFS (its NameNode and DataNodes start on ~0.6x the CPU)", cds.train_hdfs,
+             lambda: bool(cds.share_flags(inst, inst.hadoop_classpath))),
+            ("the Spark driver (it starts on ~0.63x the CPU)", cds.train_spark,
+             lambda: bool(cds.spark_driver_flags(inst)))]
 
 
-def run(say: Say = print, cancel: threading.Event | None = None) -> Installation:
-    """Install what is missing; `cancel` (set from another thread) stops it between and within steps."""
+def run(say: Say = print, cancel: threading.Event | None = None, with_archives: bool = True) -> Installation:
+    """Install what is missing; `cancel` (set from another thread) stops it between and within steps.
+    Without archives, the JVMs start as they would without class-data sharing (more CPU, less disk)."""
     cancel = cancel or threading.Event()
     t0 = time.monotonic()
     versions = stack_versions()
@@ -137,7 +141,8 @@ def run(say: Say = print, cancel: threading.Event | None = None) -> Installation
     if problems:
         raise SetupError("setup cannot continue:\n  " + "\n  ".join(problems))
     _check_pyspark(versions["hadoop"], versions["spark"])
-    archives = [(title, train) for title, train, made in _archives(inst) if missing_parts or not made]
+    archives = [(title, train) for title, train, made in _archives(inst)
+                if with_archives and (missing_parts or not made())]
     if not missing_parts and not need_libhdfs and not archives:
         say(f"stack already installed in {inst.root} (Kafka {versions['kafka']}, Hadoop {versions['hadoop']}, "
             f"Spark {versions['spark']}); nothing to do ({time.monotonic() - t0:.1f} s)")
@@ -179,9 +184,10 @@ class Installer:
         run(say, cancel)
 
 
-def main() -> int:
+def main(with_archives: bool = True) -> int:
+    """Progress on stderr: a command's stdout is its data."""
     try:
-        run()
+        run(say=lambda line: print(line, file=sys.stderr, flush=True), with_archives=with_archives)
     except SetupError as exc:
         print(f"ecomdesk setup: {exc}", file=sys.stderr)
         return 1
