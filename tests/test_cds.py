@@ -72,3 +72,23 @@ def test_the_spark_drivers_archive_maps_into_the_driver_spark_submit_starts(tmp_
     assert mapped.returncode == 0 and "version" in mapped.stderr, mapped.stderr
     refused = driver_version(" ".join(cds.share_flags(inst, inst.kafka_classpath)))  # Kafka's class path
     assert refused.returncode != 0 and "Unable to use shared archive" in refused.stdout + refused.stderr
+
+
+def test_setup_prunes_the_archives_whose_class_path_is_gone(tmp_path, monkeypatch):
+    monkeypatch.setenv("ECOMDESK_CACHE", str(tmp_path / "cache"))
+    inst = _fake(tmp_path)
+    kept_jar, gone_jar = tmp_path / "kept.jar", tmp_path / "gone.jar"
+    kept_jar.write_bytes(b"jar")
+    made = {}
+    for name, classpath in {"kept": [kept_jar], "gone": [kept_jar, gone_jar]}.items():
+        tmp = tmp_path / f"{name}.tmp"
+        tmp.write_bytes(b"archive")
+        made[name] = cds.archive_path(inst, classpath)
+        made[name].parent.mkdir(parents=True, exist_ok=True)
+        cds._install(tmp, made[name], classpath)
+    unlisted = made["kept"].with_name("0123456789abcdef.jsa")  # made before archives named their class path
+    unlisted.write_bytes(b"archive")
+    assert sorted(cds.prune()) == sorted([made["gone"], unlisted])
+    assert made["kept"].is_file() and made["kept"].with_suffix(".classpath").read_text() == f"{kept_jar}\n"
+    assert sorted(p.name for p in made["kept"].parent.iterdir()) == sorted([made["kept"].name,
+                                                                            made["kept"].stem + ".classpath"])

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ecomdesk.config import Config
 from ecomdesk.core.spec import Probe, ServiceSpec
-from ecomdesk.stack.install import installation
+from ecomdesk.stack.install import cds, installation
 from ecomdesk.stack.install.layout import pyspark_home
 from ecomdesk.stack.members import MASTER
 
@@ -33,10 +33,13 @@ def master_json(config: Config) -> dict:
 
 
 def daemon_env(config: Config) -> dict[str, str]:
+    """spark-class's settings; the daemons run on the driver's class path, so they map its class-data
+    archive (the classes they share with it, Scala's, Netty's and Spark's core, load from there)."""
     inst = installation()
     return {"JAVA_HOME": str(inst.java_home), "SPARK_HOME": str(pyspark_home()), "SPARK_LOCAL_IP": "127.0.0.1",
             "SPARK_DAEMON_MEMORY": config.memory.spark_daemon, "SPARK_NO_DAEMONIZE": "1",
-            "SPARK_LOG_DIR": str(spark_root(config) / "logs")}
+            "SPARK_LOG_DIR": str(spark_root(config) / "logs"),
+            "SPARK_DAEMON_JAVA_OPTS": " ".join(cds.spark_driver_flags(inst))}
 
 
 def master_probe(config: Config) -> Probe:

@@ -88,6 +88,8 @@ def spark_confs(config: Config) -> dict[str, str]:
     if config.spark.workers:  # one executor per managed worker, as large as the worker offers
         confs |= {"spark.executor.memory": config.memory.spark_executor,
                   "spark.executor.cores": str(config.spark.worker_cores)}
+        if driver_flags:  # a managed worker's executors run here, on the driver's class path
+            confs["spark.executor.extraJavaOptions"] = " ".join(driver_flags)
     return confs
 
 

@@ -41,6 +41,26 @@ def archive_path(inst: Installation, classpath: list[Path]) -> Path:
     return cache_root() / "cds" / f"{key}.jsa"
 
 
+def _install(tmp: Path, target: Path, classpath: list[Path]) -> None:
+    """Put a whole archive in place, with the class path it was made for beside it (see `prune`)."""
+    target.with_suffix(".classpath").write_text("\n".join(map(str, classpath)) + "\n")
+    tmp.replace(target)
+
+
+def prune() -> list[Path]:
+    """Remove the archives whose class path is gone (a venv or a stack version removed): each is as
+    large as 180 MB, and a new venv makes its own Spark archive. Returns what was removed."""
+    removed = []
+    for archive in sorted((cache_root() / "cds").glob("*.jsa")):
+        listed = archive.with_suffix(".classpath")
+        jars = listed.read_text().split() if listed.is_file() else []
+        if not jars or not all(Path(j).exists() for j in jars):
+            archive.unlink(missing_ok=True)
+            listed.unlink(missing_ok=True)
+            removed.append(archive)
+    return removed
+
+
 def share_flags(inst: Installation, classpath: list[Path]) -> list[str]:
     """The JVM option that maps the archive, when setup made one for this JDK and the class path's jars
     (an archive holds no directory: a conf dir comes after the jars, whose archive then fits)."""
@@ -70,7 +90,7 @@ def _dump(inst: Installation, classpath: list[Path], classlist: Path) -> Path:
     if proc.returncode != 0 or not tmp.is_file():
         tmp.unlink(missing_ok=True)
         raise RuntimeError(f"java -Xshare:dump failed (exit {proc.returncode}):\n{(proc.stdout + proc.stderr)[-1500:]}")
-    tmp.replace(target)
+    _install(tmp, target, classpath)
     return target
 
 
@@ -148,5 +168,5 @@ def train_spark(inst: Installation, say: Callable[[str], None]) -> Path:
     if proc.returncode != 0 or not tmp.is_file():
         tmp.unlink(missing_ok=True)
         raise RuntimeError(f"the Spark training run failed (exit {proc.returncode}):\n{proc.stderr[-1500:]}")
-    tmp.replace(target)
+    _install(tmp, target, pyspark_jars())
     return target

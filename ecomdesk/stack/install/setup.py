@@ -141,6 +141,8 @@ def run(say: Say = print, cancel: threading.Event | None = None, with_archives: 
     if problems:
         raise SetupError("setup cannot continue:\n  " + "\n  ".join(problems))
     _check_pyspark(versions["hadoop"], versions["spark"])
+    for gone in cds.prune():
+        say(f"removed the class-data archive {gone.name}: its class path is gone")
     archives = [(title, train) for title, train, made in _archives(inst)
                 if with_archives and (missing_parts or not made())]
     if not missing_parts and not need_libhdfs and not archives:
