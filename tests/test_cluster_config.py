@@ -31,6 +31,10 @@ def test_defaults_keep_the_single_node_stack(tmp_path):
     props = server_properties(c)
     assert props["controller.quorum.voters"] == "1@127.0.0.1:9093" and "min.insync.replicas" not in props
     assert props["log.dirs"].endswith("/kafka/logs")
+    # a SIGKILLed broker registers again once its old session expires: sooner than Kafka's 9 s, with
+    # at least three heartbeats per session
+    session, heartbeat = int(props["broker.session.timeout.ms"]), int(props["broker.heartbeat.interval.ms"])
+    assert 3 * heartbeat <= session < 9000
 
 
 def test_a_3_3_2_cluster(tmp_path):

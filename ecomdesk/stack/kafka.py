@@ -64,6 +64,11 @@ def server_properties(config: Config, node: int = 1) -> dict[str, str]:
         "group.initial.rebalance.delay.ms": "0",
         "auto.create.topics.enable": "false",
         "log.retention.hours": "168",
+        # A broker that was SIGKILLed is refused (DUPLICATE_BROKER_REGISTRATION) until its old session
+        # expires: 9 s by default, most of its restart. On loopback a heartbeat each second and a session
+        # of 4.5 s fence a dead broker sooner, and bring a restarted one back sooner.
+        "broker.heartbeat.interval.ms": "1000",
+        "broker.session.timeout.ms": "4500",
     }
     if config.kafka.brokers > 1:
         props |= {"default.replication.factor": replicas, "min.insync.replicas": min_isr,
