@@ -1,16 +1,18 @@
 """Class-data sharing archives for the managed JVMs: a broker starts on about 0.62x the CPU with one,
-a Spark driver on about 0.66x.
+a NameNode and a DataNode on about 0.55x, a Spark driver on about 0.63x.
 
 An archive holds the classes one JVM loaded, parsed and verified, mapped read-only by the next JVM of
-the same JDK and class path instead of being loaded again (docs/BENCHMARKS.md, "Second session").
-`ecomdesk setup` makes two:
-- Kafka's: a training start of a throwaway broker writes the classes it loads
-  (`-XX:DumpLoadedClassList`), then `java -Xshare:dump` writes the archive;
+the same JDK and class path instead of being loaded again (docs/BENCHMARKS.md, "Second session" and
+"Third session"). `ecomdesk setup` makes three:
+- Kafka's and HDFS's: training starts of a throwaway broker, NameNode and DataNode write the classes
+  they load (`-XX:DumpLoadedClassList`), then `java -Xshare:dump` writes the archive;
 - the Spark driver's: a few batches of the streaming job's own work on generated records
   (jobs/train_classes.py), whose driver writes the classes it loaded at its exit
-  (`-XX:ArchiveClassesAtExit`: the class path is the one spark-submit builds).
-They live in the cache, keyed by the JDK and the class path, so a bundle never carries one made for
-another JDK; a JVM whose archive is missing (or does not fit) runs as before.
+  (`-XX:ArchiveClassesAtExit`: the class path is the one spark-submit builds). Spark's master, workers
+  and executors run on that class path too, and map it.
+They live in the cache, keyed by the JDK and the class path's jars (each names them beside it, so that
+setup can prune those whose jars are gone); a bundle never carries one made for another JDK, and a JVM
+whose archive is missing (or does not fit) runs as before.
 """
 
 from __future__ import annotations
