@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 
 from pyspark.sql import SparkSession
 
@@ -28,6 +29,7 @@ def main(argv: list[str]) -> int:
     args = job_args.parse_args(argv, __doc__)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("py4j").setLevel(logging.WARNING)  # two lines a batch from foreachBatch's callbacks
+    t0 = time.monotonic()
     spark = SparkSession.builder.appName("ecomdesk-ecommerce-stream").getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
     # every batch frees its local checkpoint (batch.release), and Spark warns each time that the freed
@@ -38,9 +40,12 @@ def main(argv: list[str]) -> int:
     # Spark jobs per batch where the plan (no shuffle, see batch.collect_partials) needs one.
     spark.conf.set("spark.sql.adaptive.enabled", "false")
     delay_us = int(args.watermark_seconds * 1_000_000)
+    t1 = time.monotonic()
     committer = Committer(HadoopStore(spark, args.base), delay_us)
     snapshot = committer.load()
+    t2 = time.monotonic()
     committer.sweep()
+    t3 = time.monotonic()
     processor = BatchProcessor(committer, snapshot, delay_us, args.driver_rows)
 
     def state(batch_id: int) -> dict:
@@ -59,7 +64,9 @@ def main(argv: list[str]) -> int:
         .start()
     )
     processor.query_id = str(query.id)
-    logging.info("query %s started; resuming after committed batch %d", QUERY, snapshot.batch_id)
+    logging.info("query %s started; resuming after committed batch %d (session %.2f s, snapshot %.2f s with %d "
+                 "funnel state rows, sweep %.2f s, query start %.2f s)", QUERY, snapshot.batch_id, t1 - t0, t2 - t1,
+                 snapshot.funnel.rows, t3 - t2, time.monotonic() - t3)
     query.awaitTermination()
     return 0
 

@@ -6,6 +6,10 @@ plugin sorts the collection by each file's measured seconds (setup + call + tear
 from tests/durations.json, longest first: the classic longest-processing-time rule, whose finish is
 within 4/3 of the best possible. A file not in the table counts as short.
 
+One exception: a file marked `quiet_neighbour` (the chaos run, whose five services and three starts of
+the Spark job took 1.6x as long beside the cluster's eight JVMs) comes first, and the files that start
+no JVM right after it, so that the other worker runs those meanwhile; the rest follow longest first.
+
 `--store-durations` writes the table from the run that is ending (run the whole suite for that).
 
 Loaded by tests/conftest.py (`pytest_plugins`).
@@ -38,7 +42,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         seconds = json.loads(TABLE.read_text())
     except (OSError, ValueError):
         return
-    items.sort(key=lambda item: -float(seconds.get(_file(item.nodeid), 0.0)))  # stable: order within a file kept
+    jvm_files = {_file(item.nodeid) for item in items if item.get_closest_marker("jvm")}
+    first = {_file(item.nodeid) for item in items if item.get_closest_marker("quiet_neighbour")}
+
+    def rank(item: pytest.Item) -> tuple[int, float]:
+        f = _file(item.nodeid)
+        return 0 if f in first else 1 if f not in jvm_files else 2, -float(seconds.get(f, 0.0))
+
+    items.sort(key=rank)  # stable: order within a file kept
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:

@@ -18,7 +18,8 @@ all five services `running` and the job has committed a batch with input after t
 `spark_progress` line of the job). If the next fault comes first, the recovery includes it.
 
 End check: the last faults' recoveries are awaited, the producer is stopped (a user Stop), the job
-drains Kafka (its counted events and quarantine reach the messages in the topics), then the truth
+drains Kafka (its counted events and quarantine reach the messages in the topics, and it reports
+having nothing more to read since its last batch with input), then the truth
 is built from the ledgers settled against the topics (`ecomdesk.bench.truth`) and compared with
 what the job wrote, read through the data contract: every aggregate equals the independent pandas
 computation (`ecomdesk.testing.reference`: counts exact, sums within 1e-6), no key appears twice,
@@ -59,7 +60,7 @@ from ecomdesk.core.supervisor import Supervisor
 from ecomdesk.data import contract as C
 from ecomdesk.stack.catalog import build_specs
 from ecomdesk.stack.producer import producer_spec
-from ecomdesk.telemetry import BatchReport, parse
+from ecomdesk.telemetry import BatchReport, IdleReport, parse
 from ecomdesk.testing.reference import aggregates, assert_same
 from ecomdesk.testing.sandbox import isolated_config
 
@@ -91,6 +92,7 @@ class Options:
     settle_timeout: float = 600.0  # end: the pipeline whole again
     drain_timeout: float = 600.0  # end: the job has counted everything in Kafka
     restart_attempts: int | None = None  # override [restart] attempts (default: the config's default)
+    restart_backoff: float | None = None  # override [restart] backoff_seconds (the first restart's wait)
     # once the pipeline is whole after the faults, SIGKILL the job once more: a checkpoint that a
     # recovered run wrote must recover too
     final_job_kill: bool = False
@@ -163,6 +165,7 @@ class Watch:
         self.sup, self.result = sup, result
         self.lock = threading.Lock()
         self.batches: list[float] = []  # times of job batches that had input
+        self.idle: list[float] = []  # times the job reported it had nothing to read
         self.whole_since: float | None = None
         self.seen: dict[int, tuple[float, str]] = {}  # pid -> (create time, service)
         self.stop = threading.Event()
@@ -177,6 +180,9 @@ class Watch:
             if record.input_rows > 0:
                 with self.lock:
                     self.batches.append(now)
+        elif isinstance(record, IdleReport):
+            with self.lock:
+                self.idle.append(now)
         elif line.startswith("[ecomdesk]") and not line.startswith("[ecomdesk] starting:"):
             entry = f"{time.strftime('%H:%M:%S', time.localtime(now))} {service}: {line[11:]}"
             with self.lock:
@@ -185,6 +191,11 @@ class Watch:
 
     def whole(self) -> bool:
         return all(s.state == State.RUNNING for s in self.sup.snapshot() if s.name in SERVICES)
+
+    def idle_since_input(self) -> bool:
+        """Whether the job has reported nothing to read since its last batch with input."""
+        with self.lock:
+            return bool(self.idle) and (not self.batches or self.idle[-1] > self.batches[-1])
 
     def batch_after(self, t: float) -> float | None:
         with self.lock:
@@ -322,8 +333,9 @@ def counted(fs, base: str) -> int:
     return (int(overall[["carts", "purchases"]].sum().sum()) if len(overall) else 0) + int(views) + int(bad)
 
 
-def drain(config: Config, fs, total: int, timeout: float) -> int:
-    """Until the job has counted `total` records (valid + quarantined); returns the count reached."""
+def drain(config: Config, fs, watch: Watch, total: int, timeout: float) -> int:
+    """Until the job has counted `total` records (valid + quarantined) and then reported that it has
+    nothing more to read (so no later batch can bring a record twice); returns the count reached."""
     base = config.hdfs.base_path
     deadline = time.time() + timeout
     seen, last_log = -1, 0.0
@@ -334,13 +346,12 @@ def drain(config: Config, fs, total: int, timeout: float) -> int:
             log(f"drain: read failed ({type(exc).__name__}: {exc}); retrying")
             time.sleep(2)
             continue
-        if seen >= total:
+        if seen >= total and watch.idle_since_input():
             break
         if time.time() - last_log > 15:
             log(f"drain: job counted {seen:,d} of {total:,d} messages in Kafka")
             last_log = time.time()
-        time.sleep(1)
-    time.sleep(3 * config.spark.trigger_seconds)  # nothing more may arrive after catching up
+        time.sleep(0.5)
     return counted(fs, base)
 
 
@@ -415,6 +426,8 @@ def run(opts: Options) -> Result:
                                               invalid_fraction=opts.invalid_fraction, seed=None)
         if opts.restart_attempts is not None:
             config.restart = dataclasses.replace(config.restart, attempts=opts.restart_attempts)
+        if opts.restart_backoff is not None:
+            config.restart = dataclasses.replace(config.restart, backoff_seconds=opts.restart_backoff)
         config.save()
         ledger = home / "ledger"
         old_home = os.environ.get("ECOMDESK_HOME")
@@ -523,7 +536,7 @@ def _run(opts: Options, config: Config, sup: Supervisor, watch: Watch, ledger: P
     total = kafka_messages(config)
     fs = hadoop_filesystem(config)
     t = time.time()
-    reached = drain(config, fs, total, opts.drain_timeout)
+    reached = drain(config, fs, watch, total, opts.drain_timeout)
     log(f"drain: job counted {reached:,d} of {total:,d} messages in Kafka after {time.time() - t:.0f} s")
     if reached < total:
         result.problems.append(f"the job counted {reached:,d} records, Kafka holds {total:,d}")
@@ -625,6 +638,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--after-recovery", action="store_true",
                     help="start the gap to the next fault when the previous one has recovered (no overlap)")
     ap.add_argument("--restart-attempts", type=int, help="override the restart policy's attempts per window")
+    ap.add_argument("--restart-backoff", type=float, help="override the restart policy's first backoff (seconds)")
     ap.add_argument("--final-job-kill", action="store_true",
                     help="after the faults, once the pipeline is whole, SIGKILL the job once more")
     ap.add_argument("--home", type=Path, help="run in this (kept) directory instead of a temporary one")
@@ -632,7 +646,8 @@ def main(argv: list[str]) -> int:
     a = ap.parse_args(argv)
     opts = Options(minutes=a.minutes, rate=a.rate, faults=a.faults, seed=a.seed, invalid_fraction=a.invalid_fraction,
                    gap=a.gap, pause=a.pause, warmup=a.warmup, after_recovery=a.after_recovery,
-                   restart_attempts=a.restart_attempts, final_job_kill=a.final_job_kill, home=a.home)
+                   restart_attempts=a.restart_attempts, restart_backoff=a.restart_backoff,
+                   final_job_kill=a.final_job_kill, home=a.home)
     result = run(opts)
     report(result)
     if a.json:

@@ -76,6 +76,7 @@ def _union(events: DataFrame, rejected: DataFrame, with_events: bool) -> tuple[s
     schema: it takes a call to Spark per member to learn their columns."""
     key = (events.schema.json(), rejected.schema.json(), with_events)
     if key not in _UNIONS:
+        t0 = time.monotonic()
         statements = _members(with_events)
         members = {name: run(sql, events=events, rejected=rejected).schema for name, sql in statements.items()}
         types: dict[str, str] = {}
@@ -89,6 +90,7 @@ def _union(events: DataFrame, rejected: DataFrame, with_events: bool) -> tuple[s
             cols = [c if c in schema.names else f"CAST(NULL AS {t}) AS {c}" for c, t in types.items()]
             selects.append(f"SELECT '{name}' AS {_TAG}, {', '.join(cols)} FROM ({statements[name]})")
         _UNIONS[key] = ("\nUNION ALL\n".join(selects), {n: s.names for n, s in members.items()})
+        log.info("the partials' union of %d statements built in %.2f s", len(statements), time.monotonic() - t0)
     return _UNIONS[key]
 
 

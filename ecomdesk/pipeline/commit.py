@@ -95,21 +95,28 @@ class Committer:
         versions = [(v, n) for n in self.store.listdir(C.MANIFESTS_DIR) if (v := C.manifest_version(n)) is not None]
         return [n for _, n in sorted(versions)]  # oldest first; a rebuilt version after its batch's
 
+    def _read_all(self, paths: list[str]) -> list[bytes]:
+        """The files' bytes, read concurrently (each read is a few round trips to the NameNode and a
+        DataNode: read one after another, a restart's load took 2.3 s for a few dozen files)."""
+        return list(self.io.map(self.store.read_bytes, paths))
+
     def load(self) -> Snapshot:
         """The snapshot of the last committed batch (an empty one before the first)."""
-        self.manifests = [json.loads(self.store.read_bytes(f"{C.MANIFESTS_DIR}/{n}"))
-                          for n in self._manifest_names()]
+        names = self._manifest_names()
+        self.manifests = [json.loads(b) for b in self._read_all([f"{C.MANIFESTS_DIR}/{n}" for n in names])]
         if not self.manifests:
             return Snapshot()
         m = self.manifests[-1]
         if m.get("format") != C.FORMAT_VERSION:
             raise C.ContractError(f"the data under {self.store.uri('')} has format {m.get('format')!r}, this job "
                                   f"writes {C.FORMAT_VERSION}: move it away (or delete it) to start afresh")
+        parts = [(name, path) for name, paths in m["aggregates"].items() for path in paths]
+        states = list(m["state"].items())
+        data = self._read_all([path for _, path in parts] + [path for _, path in states])
         tables: dict[str, dict[str, pd.DataFrame]] = {n: {} for n in TABLES}
-        for name, paths in m["aggregates"].items():
-            for path in paths:
-                tables[name][part_of(path)] = from_parquet(self.store.read_bytes(path))
-        saved = {k: from_parquet(self.store.read_bytes(p))[SAVED[k]] for k, p in m["state"].items()}
+        for (name, path), raw in zip(parts, data[:len(parts)], strict=True):
+            tables[name][part_of(path)] = from_parquet(raw)
+        saved = {k: from_parquet(raw)[SAVED[k]] for (k, _), raw in zip(states, data[len(parts):], strict=True)}
         funnel = self._replay(FunnelState.of(saved), m)
         return Snapshot(batch_id=m["batch_id"], max_event_us=m["max_event_us"], quarantined=m["quarantined"],
                         tables=tables, funnel=funnel)
@@ -122,19 +129,21 @@ class Committer:
         if first > m["batch_id"]:
             return funnel
         from_day = None if max_us is None else _iso(max_us - self.delay_us - WINDOW_US)[:10]  # type: ignore[index]
-        frames = []
+        batch_dirs = []  # (batch id, directory)
         for kind in C.RAW_DIRS:
             for day_dir in self.store.listdir(kind):
                 if from_day is None or day_dir.split("=", 1)[-1] >= from_day:
                     for batch_dir in self.store.listdir(f"{kind}/{day_dir}"):
                         b = _BATCH_DIR.match(batch_dir)
                         if b and first <= int(b.group(1)) <= m["batch_id"]:
-                            frames += [from_parquet(self.store.read_bytes(f"{kind}/{day_dir}/{batch_dir}/{f}"))
-                                       .assign(batch=int(b.group(1)))
-                                       for f in self.store.listdir(f"{kind}/{day_dir}/{batch_dir}")
-                                       if f.endswith(".parquet")]
-        if not frames:
+                            batch_dirs.append((int(b.group(1)), f"{kind}/{day_dir}/{batch_dir}"))
+        listings = self.io.map(self.store.listdir, [d for _, d in batch_dirs])
+        files = [(batch, f"{d}/{f}") for (batch, d), names in zip(batch_dirs, listings, strict=True)
+                 for f in names if f.endswith(".parquet")]
+        if not files:
             return funnel
+        frames = [from_parquet(raw).assign(batch=batch)
+                  for (batch, _), raw in zip(files, self._read_all([p for _, p in files]), strict=True)]
         events = pd.concat(frames, ignore_index=True)
         events["event_us"] = utc(events["event_time"]).astype("int64")
         events = events.astype({"partition": "int64", "offset": "int64"})
