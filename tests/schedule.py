@@ -6,8 +6,8 @@ plugin sorts the collection by each file's measured seconds (setup + call + tear
 from tests/durations.json, longest first: the classic longest-processing-time rule, whose finish is
 within 4/3 of the best possible. A file not in the table counts as short.
 
-One exception: a file marked `quiet_neighbour` (the chaos run, whose five services and three starts of
-the Spark job took 1.6x as long beside the cluster's eight JVMs) comes first, and the files that start
+One exception: a file marked `quiet_neighbour` (the chaos tests, whose five services and four starts of
+the Spark job took 1.6x as long beside the cluster's eight JVMs as alone) comes first, and the files that start
 no JVM right after it, so that the other worker runs those meanwhile; the rest follow longest first.
 
 `--store-durations` writes the table from the run that is ending (run the whole suite for that).

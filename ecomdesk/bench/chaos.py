@@ -417,11 +417,16 @@ def _cmdline(pid: int) -> list[str]:
         return []
 
 
-def run(opts: Options) -> Result:
-    result = Result(opts)
-    with tempfile.TemporaryDirectory(prefix="ecomdesk-chaos-") as tmp:
-        home = (opts.home or Path(tmp)).resolve()
-        config = isolated_config(home)
+class ChaosRun:
+    """One run's throwaway home, Supervisor and watcher, driven in stages: `start`, `faults`,
+    `final_job_kill`, `end_check` (after which `resume` starts the producer again), then `close`.
+    `run` takes them in that order; the suite's tests share one started run and take a stage each."""
+
+    def __init__(self, opts: Options):
+        self.opts, self.result = opts, Result(opts)
+        self._tmp = tempfile.TemporaryDirectory(prefix="ecomdesk-chaos-")
+        self.home = (opts.home or Path(self._tmp.name)).resolve()
+        config = isolated_config(self.home)
         config.producer = dataclasses.replace(config.producer, rate=opts.rate, flat=True,  # R at any hour
                                               invalid_fraction=opts.invalid_fraction, seed=None)
         if opts.restart_attempts is not None:
@@ -429,120 +434,149 @@ def run(opts: Options) -> Result:
         if opts.restart_backoff is not None:
             config.restart = dataclasses.replace(config.restart, backoff_seconds=opts.restart_backoff)
         config.save()
-        ledger = home / "ledger"
-        old_home = os.environ.get("ECOMDESK_HOME")
-        os.environ["ECOMDESK_HOME"] = str(home)  # every process of the run carries it (orphan check)
-        sup = Supervisor(chaos_specs(config, ledger), config.paths.log_dir, config.paths.run_dir)
-        watch = Watch(sup, result)
-        try:
-            _run(opts, config, sup, watch, ledger, result)
-        except Exception as exc:
-            result.problems.append(f"run aborted: {type(exc).__name__}: {exc}")
-            log(f"run aborted: {type(exc).__name__}: {exc}")
-        finally:
-            try:
-                result.restarts = {s.name: getattr(s, "restarts", 0) for s in sup.snapshot()}
-                result.final_states = {s.name: s.state for s in sup.snapshot()}
-                watch.track()
-                watch.close()
-            finally:
-                t = time.time()
-                sup.close()
-                log(f"supervisor closed in {time.time() - t:.1f} s")
-                if old_home is None:
-                    os.environ.pop("ECOMDESK_HOME", None)
-                else:
-                    os.environ["ECOMDESK_HOME"] = old_home
-            result.tracked_processes = len(watch.seen)
-            result.orphans = find_orphans(home, watch.seen)
-            if result.orphans:
-                result.problems.append(f"{len(result.orphans)} process(es) of the run left after close")
-            result.load.append(f"end {loadavg()}")
-    return result
+        self.config, self.ledger = config, self.home / "ledger"
+        self._old_home = os.environ.get("ECOMDESK_HOME")
+        os.environ["ECOMDESK_HOME"] = str(self.home)  # every process of the run carries it (orphan check)
+        self.sup = Supervisor(chaos_specs(config, self.ledger), config.paths.log_dir, config.paths.run_dir)
+        self.watch = Watch(self.sup, self.result)
+        self._unchecked = 0  # the first fault that no end check has looked at yet
+        self._fs = None  # the contract's file system, from the first end check on
 
+    def start(self) -> None:
+        """Everything but the job, then the job once Kafka holds events (its first run starts from the
+        earliest offsets, and the end check finds any of those events it skipped); then until the
+        pipeline is whole and the warm-up is over."""
+        opts, result = self.opts, self.result
+        result.started = time.time()
+        result.load.append(f"start {loadavg()}")
+        log(f"home {self.home}; starting {', '.join(SERVICES)}; load {loadavg()}")
+        self.sup.start([s for s in SERVICES if s != JOB])
+        deadline = time.time() + opts.settle_timeout
+        while (held := kafka_messages(self.config)) == 0:
+            if time.time() > deadline:
+                raise RuntimeError(f"Kafka held no event {opts.settle_timeout:.0f} s after the producer started")
+            time.sleep(0.2)
+        result.before_job = held
+        log(f"Kafka holds {held:,d} events; starting {JOB}")
+        self.sup.start([JOB])
+        if wait_whole(self.watch, time.time(), opts.settle_timeout) is None:
+            raise RuntimeError("the pipeline never became whole after the start")
+        log(f"pipeline whole in {time.time() - result.started:.0f} s; warm-up {opts.warmup:.0f} s")
+        time.sleep(opts.warmup)
 
-def start_job_after_events(sup: Supervisor, config: Config, opts: Options, result: Result) -> None:
-    """Everything but the job, then the job once Kafka holds events: its first run starts from the
-    earliest offsets, and the end check finds any of those events it skipped."""
-    sup.start([s for s in SERVICES if s != JOB])
-    deadline = time.time() + opts.settle_timeout
-    while (held := kafka_messages(config)) == 0:
-        if time.time() > deadline:
-            raise RuntimeError(f"Kafka held no event {opts.settle_timeout:.0f} s after the producer started")
-        time.sleep(0.2)
-    result.before_job = held
-    log(f"Kafka holds {held:,d} events; starting {JOB}")
-    sup.start([JOB])
-
-
-def final_job_kill(sup: Supervisor, watch: Watch, opts: Options, result: Result) -> None:
-    """SIGKILL the job, whose checkpoint a recovered run wrote (a batch committed since), and wait
-    for the pipeline to be whole again."""
-    fault = Fault(len(result.faults) + 1, JOB, "SIGKILL", 0.0)
-    if not inject(sup, watch, fault, opts, result):
-        return
-    if wait_whole(watch, fault.end, opts.settle_timeout) is None:
-        result.problems.append(f"the job's final SIGKILL not recovered after {opts.settle_timeout:.0f} s")
-
-
-def _run(opts: Options, config: Config, sup: Supervisor, watch: Watch, ledger: Path, result: Result) -> None:
-    result.started = time.time()
-    result.load.append(f"start {loadavg()}")
-    log(f"home {config.paths.config_dir.parent}; starting {', '.join(SERVICES)}; load {loadavg()}")
-    start_job_after_events(sup, config, opts, result)
-    first = wait_whole(watch, time.time(), opts.settle_timeout)
-    if first is None:
-        raise RuntimeError("the pipeline never became whole after the start")
-    log(f"pipeline whole in {time.time() - result.started:.0f} s; warm-up {opts.warmup:.0f} s")
-    time.sleep(opts.warmup)
-
-    t0 = time.time()
-    draws = plan(opts.seed, opts)
-    next_at = t0
-    n = 0
-    while n < opts.faults or time.time() - t0 < opts.minutes * 60:
-        service, kind, pause, gap = next(draws)
-        time.sleep(max(0.0, next_at - time.time()))
-        n += 1
-        fault = Fault(n, service, kind, pause)
-        if not inject(sup, watch, fault, opts, result):
-            break
-        next_at = max(fault.start + gap, fault.end + 1.0)
-        if opts.after_recovery:
-            recovered = wait_whole(watch, fault.end, opts.settle_timeout)
-            if recovered is None:
-                result.problems.append(f"fault {n} ({kind} {service}) not recovered after {opts.settle_timeout:.0f} s")
+    def faults(self) -> None:
+        """Faults by the seeded plan (at least `opts.faults`, for at least `opts.minutes`), then until the
+        pipeline is whole again after the last."""
+        opts, result = self.opts, self.result
+        t0 = time.time()
+        draws = plan(opts.seed, opts)
+        next_at, n = t0, 0
+        while n < opts.faults or time.time() - t0 < opts.minutes * 60:
+            service, kind, pause, gap = next(draws)
+            time.sleep(max(0.0, next_at - time.time()))
+            n += 1
+            fault = Fault(len(result.faults) + 1, service, kind, pause)
+            if not inject(self.sup, self.watch, fault, opts, result):
                 break
-            next_at = recovered + gap
-    result.chaos_seconds = time.time() - t0
-    result.load.append(f"after chaos {loadavg()}")
-    log(f"chaos over: {len(result.faults)} faults in {result.chaos_seconds:.0f} s; waiting for the pipeline")
+            next_at = max(fault.start + gap, fault.end + 1.0)
+            if opts.after_recovery:
+                recovered = wait_whole(self.watch, fault.end, opts.settle_timeout)
+                if recovered is None:
+                    result.problems.append(f"fault {fault.n} ({kind} {service}) not recovered after "
+                                           f"{opts.settle_timeout:.0f} s")
+                    break
+                next_at = recovered + gap
+        result.chaos_seconds += time.time() - t0
+        result.load.append(f"after chaos {loadavg()}")
+        log(f"chaos over: {n} faults in {time.time() - t0:.0f} s; waiting for the pipeline")
+        last_end = max((f.end for f in result.faults), default=time.time())
+        if wait_whole(self.watch, last_end, opts.settle_timeout) is None:
+            states = {s.name: f"{s.state} ({s.message})" for s in self.sup.snapshot()}
+            result.problems.append(f"pipeline not whole {opts.settle_timeout:.0f} s after the last fault: {states}")
 
-    last_end = max((f.end for f in result.faults), default=time.time())
-    if wait_whole(watch, last_end, opts.settle_timeout) is None:
-        states = {s.name: f"{s.state} ({s.message})" for s in sup.snapshot()}
-        result.problems.append(f"pipeline not whole {opts.settle_timeout:.0f} s after the last fault: {states}")
-    if opts.final_job_kill and not result.problems:
-        final_job_kill(sup, watch, opts, result)
-    time.sleep(1.0)  # the watcher marks the last recoveries
-    for f in result.faults:
-        if f.recovered_at is None:
-            result.problems.append(f"fault {f.n} ({f.kind} {f.service}) never recovered")
+    def final_job_kill(self) -> None:
+        """SIGKILL the job, whose checkpoint a recovered run wrote (a batch committed since), and wait
+        for the pipeline to be whole again."""
+        fault = Fault(len(self.result.faults) + 1, JOB, "SIGKILL", 0.0)
+        if not inject(self.sup, self.watch, fault, self.opts, self.result):
+            return
+        if wait_whole(self.watch, fault.end, self.opts.settle_timeout) is None:
+            self.result.problems.append(f"the job's SIGKILL {fault.n} not recovered after "
+                                        f"{self.opts.settle_timeout:.0f} s")
 
-    sup.stop([PRODUCER])
-    log(f"producer stopped ({sup.status(PRODUCER).message})")
-    from ecomdesk.data.hdfs import hadoop_filesystem  # starts a JVM in this process: only now
+    def end_check(self) -> None:
+        """Stop the producer (a user Stop), wait until the job has drained Kafka, and compare what it
+        wrote with the truth of every ledger of the run."""
+        result = self.result
+        time.sleep(1.0)  # the watcher marks the last recoveries
+        for f in result.faults[self._unchecked:]:
+            if f.recovered_at is None:
+                result.problems.append(f"fault {f.n} ({f.kind} {f.service}) never recovered")
+        self._unchecked = len(result.faults)
+        self.sup.stop([PRODUCER])
+        log(f"producer stopped ({self.sup.status(PRODUCER).message})")
+        if self._fs is None:
+            from ecomdesk.data.hdfs import hadoop_filesystem  # starts a JVM in this process: only now
 
-    total = kafka_messages(config)
-    fs = hadoop_filesystem(config)
-    t = time.time()
-    reached = drain(config, fs, watch, total, opts.drain_timeout)
-    log(f"drain: job counted {reached:,d} of {total:,d} messages in Kafka after {time.time() - t:.0f} s")
-    if reached < total:
-        result.problems.append(f"the job counted {reached:,d} records, Kafka holds {total:,d}")
-    truth = build_truth(ledger, config.kafka_bootstrap)
-    result.truth = truth.figures
-    check_output(config, fs, truth, result)
+            self._fs = hadoop_filesystem(self.config)
+        total = kafka_messages(self.config)
+        t = time.time()
+        reached = drain(self.config, self._fs, self.watch, total, self.opts.drain_timeout)
+        log(f"drain: job counted {reached:,d} of {total:,d} messages in Kafka after {time.time() - t:.0f} s")
+        if reached < total:
+            result.problems.append(f"the job counted {reached:,d} records, Kafka holds {total:,d}")
+        truth = build_truth(self.ledger, self.config.kafka_bootstrap)
+        result.truth = truth.figures
+        check_output(self.config, self._fs, truth, result)
+
+    def resume(self) -> None:
+        """The producer running again after an end check (nothing to do otherwise), and the pipeline
+        whole with a batch committed since."""
+        if self.sup.status(PRODUCER).state in UP:
+            return
+        t = time.time()
+        self.sup.start([PRODUCER])
+        if wait_whole(self.watch, t, self.opts.settle_timeout) is None:
+            raise RuntimeError(f"the pipeline not whole {self.opts.settle_timeout:.0f} s after the producer's start")
+
+    def close(self) -> None:
+        """Stop everything, and find any process of the run left behind."""
+        result = self.result
+        try:
+            result.restarts = {s.name: s.restarts for s in self.sup.snapshot()}
+            result.final_states = {s.name: s.state for s in self.sup.snapshot()}
+            self.watch.track()
+            self.watch.close()
+        finally:
+            t = time.time()
+            self.sup.close()
+            log(f"supervisor closed in {time.time() - t:.1f} s")
+            if self._old_home is None:
+                os.environ.pop("ECOMDESK_HOME", None)
+            else:
+                os.environ["ECOMDESK_HOME"] = self._old_home
+        result.tracked_processes = len(self.watch.seen)
+        result.orphans = find_orphans(self.home, self.watch.seen)
+        if result.orphans:
+            result.problems.append(f"{len(result.orphans)} process(es) of the run left after close")
+        result.load.append(f"end {loadavg()}")
+        self._tmp.cleanup()
+
+
+def run(opts: Options) -> Result:
+    chaos = ChaosRun(opts)
+    try:
+        chaos.start()
+        chaos.faults()
+        if opts.final_job_kill and not chaos.result.problems:
+            chaos.final_job_kill()
+        chaos.end_check()
+    except Exception as exc:
+        chaos.result.problems.append(f"run aborted: {type(exc).__name__}: {exc}")
+        log(f"run aborted: {type(exc).__name__}: {exc}")
+    finally:
+        chaos.close()
+    return chaos.result
 
 
 # ----- report ---------------------------------------------------------------------------------
