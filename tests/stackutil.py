@@ -16,7 +16,7 @@ from ecomdesk.config import Config
 from ecomdesk.core.status import read_state
 from ecomdesk.core.supervisor import Supervisor
 from ecomdesk.stack.catalog import build_specs
-from ecomdesk.stack.install.layout import pyspark_home
+from ecomdesk.stack.install.layout import spark_home
 from ecomdesk.stack.spark_job import job_env
 from ecomdesk.testing.sandbox import free_ports
 
@@ -61,7 +61,7 @@ class StandaloneCluster:
         # no REST submission server: it would take the fixed port 6066, shared by every master on the machine
         env = {**os.environ, **job_env(), "SPARK_LOCAL_IP": "127.0.0.1",
                "SPARK_MASTER_OPTS": "-Dspark.master.rest.enabled=false"}
-        spark_class = str(pyspark_home() / "bin" / "spark-class")
+        spark_class = str(spark_home() / "bin" / "spark-class")
         self.procs = [subprocess.Popen(
             [spark_class, "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1", "--port",
              str(master_port), "--webui-port", str(master_ui)],

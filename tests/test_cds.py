@@ -1,5 +1,5 @@
 """Class-data sharing: the archives setup makes for Kafka's class path and the Spark driver's, and when a
-JVM maps them."""
+JVM maps them; the shared Spark home that lets every venv with one pyspark share the driver's archive."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import subprocess
 import pytest
 
 from ecomdesk.stack.install import cds, installation
-from ecomdesk.stack.install.layout import Installation, pyspark_home
+from ecomdesk.stack.install import spark_home as shared_home
+from ecomdesk.stack.install.layout import Installation, pyspark_home, pyspark_jars, spark_home
 from ecomdesk.stack.jvm import java_command
 from ecomdesk.stack.spark_job import job_env, spark_confs
 from ecomdesk.testing.sandbox import isolated_config
@@ -64,7 +65,7 @@ def test_the_spark_drivers_archive_maps_into_the_driver_spark_submit_starts(tmp_
     assert options == " ".join(cds.spark_driver_flags(inst)) != "", "setup made no archive for the Spark driver"
 
     def driver_version(java_options: str) -> subprocess.CompletedProcess:
-        return subprocess.run([str(pyspark_home() / "bin" / "spark-submit"), "--conf",
+        return subprocess.run([str(spark_home() / "bin" / "spark-submit"), "--conf",
                                f"spark.driver.extraJavaOptions=-Xshare:on {java_options}", "--version"],
                               capture_output=True, text=True, timeout=120, env={**os.environ, **job_env()})
 
@@ -92,3 +93,16 @@ def test_setup_prunes_the_archives_whose_class_path_is_gone(tmp_path, monkeypatc
     assert made["kept"].is_file() and made["kept"].with_suffix(".classpath").read_text() == f"{kept_jar}\n"
     assert sorted(p.name for p in made["kept"].parent.iterdir()) == sorted([made["kept"].name,
                                                                             made["kept"].stem + ".classpath"])
+
+
+def test_the_shared_spark_home_is_linked_once_and_then_is_spark_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("ECOMDESK_CACHE", str(tmp_path / "cache"))
+    assert spark_home() == pyspark_home()  # until setup links it
+    made = shared_home.link()
+    assert made is not None and made.parent == tmp_path / "cache" and spark_home() == made
+    assert shared_home.link() is None  # there already
+    own = sorted((pyspark_home() / "jars").glob("*.jar"))
+    assert [j.name for j in pyspark_jars()] == [j.name for j in own] and pyspark_jars()[0].parent == made / "jars"
+    assert all(os.path.samefile(a, b) for a, b in zip(own, pyspark_jars(), strict=True))  # links, not copies
+    assert os.access(made / "bin" / "spark-submit", os.X_OK) and os.access(made / "bin" / "spark-class", os.X_OK)
+    assert not list(made.parent.glob(".spark-home-*"))  # no unfinished copy left

@@ -14,7 +14,7 @@ from pathlib import Path
 from ecomdesk.config import Config
 from ecomdesk.core.spec import Probe, ServiceSpec
 from ecomdesk.stack.install import cds, installation
-from ecomdesk.stack.install.layout import pyspark_home
+from ecomdesk.stack.install.layout import spark_home
 from ecomdesk.stack.members import MASTER
 
 MASTER_MAIN = "org.apache.spark.deploy.master.Master"
@@ -36,7 +36,7 @@ def daemon_env(config: Config) -> dict[str, str]:
     """spark-class's settings; the daemons run on the driver's class path, so they map its class-data
     archive (the classes they share with it, Scala's, Netty's and Spark's core, load from there)."""
     inst = installation()
-    return {"JAVA_HOME": str(inst.java_home), "SPARK_HOME": str(pyspark_home()), "SPARK_LOCAL_IP": "127.0.0.1",
+    return {"JAVA_HOME": str(inst.java_home), "SPARK_HOME": str(spark_home()), "SPARK_LOCAL_IP": "127.0.0.1",
             "SPARK_DAEMON_MEMORY": config.memory.spark_daemon, "SPARK_NO_DAEMONIZE": "1",
             "SPARK_LOG_DIR": str(spark_root(config) / "logs"),
             "SPARK_DAEMON_JAVA_OPTS": " ".join(cds.spark_driver_flags(inst))}
@@ -62,7 +62,7 @@ def worker_probe(config: Config, worker: int) -> Probe:
 
 
 def _spark_class(*args: str) -> list[str]:
-    return [str(pyspark_home() / "bin" / "spark-class"), *args]
+    return [str(spark_home() / "bin" / "spark-class"), *args]
 
 
 def master_spec(config: Config) -> ServiceSpec:

@@ -24,7 +24,7 @@ from ecomdesk.paths import job_entry, package_dir
 from ecomdesk.producer.topics import ensure_topics
 from ecomdesk.stack import members
 from ecomdesk.stack.install import cds, installation
-from ecomdesk.stack.install.layout import pyspark_home, spark_env
+from ecomdesk.stack.install.layout import spark_env, spark_home
 from ecomdesk.telemetry import BatchReport, IdleReport, job_state, parse
 
 NAME = "spark-job"
@@ -100,7 +100,7 @@ def base_uri(config: Config, path: str | None = None) -> str:
 def submit_prefix(config: Config, app_name: str) -> list[str]:
     """spark-submit with the app's settings, up to the entry file (shared by the stream and the rebuild)."""
     inst = installation()
-    cmd = [str(pyspark_home() / "bin" / "spark-submit"), "--master", config.spark_master,
+    cmd = [str(spark_home() / "bin" / "spark-submit"), "--master", config.spark_master,
            "--deploy-mode", config.spark.deploy_mode, "--name", app_name, "--driver-memory", config.memory.spark_driver,
            "--jars", ",".join(str(j) for j in inst.spark_kafka_jars),
            "--py-files", str(package_zip(config))]

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 from ecomdesk.core.spec import ServiceSpec
 from ecomdesk.paths import cache_root, job_entry
-from ecomdesk.stack.install.layout import Installation, pyspark_home, pyspark_jars, spark_env
+from ecomdesk.stack.install.layout import Installation, pyspark_jars, spark_env, spark_home
 
 if TYPE_CHECKING:
     from ecomdesk.config import Config
@@ -161,7 +161,7 @@ def train_spark(inst: Installation, say: Callable[[str], None]) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     with tempfile.TemporaryDirectory(prefix="ecomdesk-cds-") as out:
-        cmd = [str(pyspark_home() / "bin" / "spark-submit"), "--master", "local[2]", "--driver-memory", "768m",
+        cmd = [str(spark_home() / "bin" / "spark-submit"), "--master", "local[2]", "--driver-memory", "768m",
                "--conf", "spark.ui.enabled=false", "--conf", "spark.sql.session.timeZone=UTC",
                "--conf", f"spark.driver.extraJavaOptions=-XX:ArchiveClassesAtExit={tmp}",
                str(job_entry("train_classes.py")), "--base", Path(out).as_uri()]

@@ -62,15 +62,34 @@ def pyspark_home() -> Path:
     return Path(pyspark.__file__).resolve().parent
 
 
+def shared_spark_home() -> Path:
+    """Where setup links the installed pyspark's launch scripts and jars (`spark_home.link`): one path
+    for every venv with this pyspark, so that the Spark driver's class-data archive, which is keyed by
+    its jars' paths, is made once per pyspark rather than once per venv."""
+    import pyspark
+
+    jars = sorted((pyspark_home() / "jars").glob("*.jar"))
+    digest = hashlib.sha256("\n".join(f"{j.name} {j.stat().st_size}" for j in jars).encode()).hexdigest()[:12]
+    return cache_root() / f"spark-home-{pyspark.__version__}-{digest}"
+
+
+def spark_home() -> Path:
+    """SPARK_HOME of every Spark JVM ecomdesk starts: the shared one once setup linked it, else the
+    installed pyspark's own."""
+    shared = shared_spark_home()
+    return shared if (shared / DONE).is_file() else pyspark_home()
+
+
 def spark_env(inst: Installation) -> dict[str, str]:
     """What spark-submit needs in its environment: the JDK, Spark's home, this Python for the driver
     and the workers."""
-    return {"JAVA_HOME": str(inst.java_home), "SPARK_HOME": str(pyspark_home()),
+    return {"JAVA_HOME": str(inst.java_home), "SPARK_HOME": str(spark_home()),
             "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
 
 
 def pyspark_jars() -> list[Path]:
-    return sorted((pyspark_home() / "jars").glob("*.jar"))
+    """The jars spark-submit puts on the driver's class path."""
+    return sorted((spark_home() / "jars").glob("*.jar"))
 
 
 def _artifact(jar: Path) -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ecomdesk.core.process import killpg
 from ecomdesk.paths import resource
-from ecomdesk.stack.install import cds, libhdfs, prereqs
+from ecomdesk.stack.install import cds, libhdfs, prereqs, spark_home
 from ecomdesk.stack.install.layout import (
     COMPONENTS,
     DONE,
@@ -141,6 +141,8 @@ def run(say: Say = print, cancel: threading.Event | None = None, with_archives: 
     if problems:
         raise SetupError("setup cannot continue:\n  " + "\n  ".join(problems))
     _check_pyspark(versions["hadoop"], versions["spark"])
+    if (linked := spark_home.link()) is not None:  # before the archives: the driver's is keyed by its path
+        say(f"Spark's home linked into {linked}")
     for gone in cds.prune():
         say(f"removed the class-data archive {gone.name}: its class path is gone")
     archives = [(title, train) for title, train, made in _archives(inst)
