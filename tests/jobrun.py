@@ -36,12 +36,6 @@ class Job:
             if self.telemetry(line.strip()) is not None:
                 self.batches += 1
 
-    def read_everything(self) -> bool:
-        """Whether the job's latest batch read up to the newest offsets of every topic: with the producer
-        done, no later batch can come."""
-        last = max(self.telemetry.queries.values(), key=lambda q: q.batch_id, default=None)
-        return last is not None and sum(last.offsets_behind.values()) == 0
-
     def wait_ready(self, timeout=180):
         deadline = time.time() + timeout
         while not self.telemetry.probe().ok:
@@ -73,10 +67,17 @@ def ledger_events(paths) -> tuple[pd.DataFrame, int]:
     return ev, invalid
 
 
-def check_caught_up_and_exact(config, ledgers, job: Job | None = None) -> None:
+def read_everything(telemetry: JobTelemetry) -> bool:
+    """Whether the job's latest batch read up to the newest offsets of every topic: with the producers
+    done, no later batch can come."""
+    last = max(telemetry.queries.values(), key=lambda q: q.batch_id, default=None)
+    return last is not None and sum(last.offsets_behind.values()) == 0
+
+
+def check_caught_up_and_exact(config, ledgers, telemetry: JobTelemetry | None = None) -> None:
     """Wait until the job has counted every event of the ledgers (whose producers are done) and no
-    later batch can come, then compare every aggregate. With `job` (one this test started) the latter
-    is its latest batch having read everything; without, three triggers more."""
+    later batch can come, then compare every aggregate. With the job's `telemetry` (a `Job`'s, or the
+    managed service's) the latter is its latest batch having read everything; without, three triggers more."""
     base = config.hdfs.base_path
     want, invalid = ledger_events(ledgers)
     assert invalid > 0
@@ -88,14 +89,14 @@ def check_caught_up_and_exact(config, ledgers, job: Job | None = None) -> None:
         seen = (int(overall[["carts", "purchases"]].sum().sum()) if len(overall) else 0) + int(views)
         bad = int(C.quarantine_counts(fs, base)["count"].sum())
         caught_up = seen + bad >= len(want) + invalid
-        if (caught_up and (job is None or job.read_everything())) or time.time() > deadline:
+        if (caught_up and (telemetry is None or read_everything(telemetry))) or time.time() > deadline:
             break
         time.sleep(0.5 if caught_up else 1)
-    if job is None:
+    if telemetry is None:
         time.sleep(3 * config.spark.trigger_seconds)  # nothing more may arrive after catching up
     elif caught_up:
-        assert job.read_everything(), f"every event counted, but the job's latest batch left some unread: " \
-                                      f"{[q.offsets_behind for q in job.telemetry.queries.values()]}"
+        assert read_everything(telemetry), f"every event counted, but the job's latest batch left some unread: " \
+                                           f"{[q.offsets_behind for q in telemetry.queries.values()]}"
     expected = aggregates(want)
     for name in C.AGGREGATES:
         assert_same(name, C.read_current(fs, name, base), expected[name], C.AGGREGATE_KEYS[name])

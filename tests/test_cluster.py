@@ -33,7 +33,7 @@ from ecomdesk.stack.hdfs import namenode_jmx
 from ecomdesk.stack.spark_cluster import master_json
 from ecomdesk.testing.sandbox import isolated_config
 
-pytestmark = pytest.mark.stack
+pytestmark = [pytest.mark.stack, pytest.mark.quiet_neighbour]
 
 KILLED = ("kafka-2", "hdfs-datanode-2", "spark-worker-2")
 DOWN_FOR = 25.0  # the killed ones' restart backoff: long enough for the NameNode to call a DataNode dead (15 s)
@@ -184,7 +184,7 @@ def test_the_job_runs_on_the_master_and_matches_the_ledger(cluster, tmp_path):
     assert p.wait(120) == 0, p.stderr.read()
     produced_exactly(ledger)
     cluster.ledgers.append(ledger)
-    check_caught_up_and_exact(config, cluster.ledgers)
+    check_caught_up_and_exact(config, cluster.ledgers, cluster.supervisor.specs["spark-job"].telemetry)
     fs = hadoop_filesystem(config)
     base = config.hdfs.base_path
     written = [f.path for f in fs.get_file_info(pafs.FileSelector(base, recursive=True)) if f.is_file]
@@ -195,9 +195,9 @@ def test_sigkill_a_broker_a_datanode_and_a_worker_while_events_flow(cluster, tmp
     config, sup = cluster.config, cluster.supervisor
     job_pid = sup.status("spark-job").pid
     ledger = tmp_path / "during-faults.parquet"
-    # 30 s of events at 200/s: the kills come 10 s in, and the killed members stay down for DOWN_FOR
+    # 30 s of events at 200/s: the kills come 5 s in, and the killed members stay down for DOWN_FOR
     p = produce(cluster.home, config.kafka_bootstrap, "", ledger, 6_000, 200, 22)
-    time.sleep(10)
+    time.sleep(5)
     pids = {n: sup.status(n).pid for n in KILLED}
     for pid in pids.values():
         os.kill(pid, signal.SIGKILL)
@@ -225,5 +225,5 @@ def test_sigkill_a_broker_a_datanode_and_a_worker_while_events_flow(cluster, tmp
     assert p.wait(180) == 0, p.stderr.read()
     produced_exactly(ledger)
     cluster.ledgers.append(ledger)
-    check_caught_up_and_exact(config, cluster.ledgers)
+    check_caught_up_and_exact(config, cluster.ledgers, sup.specs["spark-job"].telemetry)
     print(f"the job {'rode out the faults' if sup.status('spark-job').pid == job_pid else 'was restarted'}")

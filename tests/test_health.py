@@ -147,7 +147,7 @@ def test_the_job_on_a_master_it_does_not_manage_is_exact_and_shows_its_lag(rig, 
             [app] = spark.detail.applications
             assert (app.name, app.state, app.cores) == ("ecomdesk-ecommerce-stream", "RUNNING", 1)
             assert spark.detail.cores_used == 1 and "1 running application(s)" in spark.summary
-            check_caught_up_and_exact(config, [ledger], job)
+            check_caught_up_and_exact(config, [ledger], job.telemetry)
             kafka, took = _wait_for(lambda: read_kafka(rig.config), lambda h: job.proc.poll() is not None or
                                     {p.lag for p in _job_partitions(h).values()} == {0}, 60)
             assert job.proc.poll() is None, (tmp_path / "job.log").read_text()[-3000:]

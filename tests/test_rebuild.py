@@ -30,7 +30,7 @@ def test_rebuild_equals_the_stream_switches_atomically_and_the_stream_continues(
     job = Job(config, prefix, log)
     job.wait_ready()
     try:
-        check_caught_up_and_exact(config, ledgers[:1], job)
+        check_caught_up_and_exact(config, ledgers[:1], job.telemetry)
     finally:
         job.kill()
     fs = hadoop_filesystem(config)
@@ -62,7 +62,7 @@ def test_rebuild_equals_the_stream_switches_atomically_and_the_stream_continues(
         p = produce(stack.home, config.kafka_bootstrap, prefix, ledgers[1], 2_000, 0, 12)
         assert p.wait(120) == 0, p.stderr.read()
         job.wait_ready()
-        check_caught_up_and_exact(config, ledgers, job)
+        check_caught_up_and_exact(config, ledgers, job.telemetry)
     finally:
         job.kill()
 
