@@ -6,10 +6,9 @@ plugin sorts the collection by each file's measured seconds (setup + call + tear
 from tests/durations.json, longest first: the classic longest-processing-time rule, whose finish is
 within 4/3 of the best possible. A file not in the table counts as short.
 
-One exception: the files marked `quiet_neighbour` (the chaos tests, whose five services and four starts of
-the Spark job took 1.6x as long beside the cluster's eight JVMs as alone, and the cluster's) come first, each
-followed by its share of the files that start no JVM (split by seconds), so that the other worker runs
-those meanwhile; the rest follow longest first.
+One exception: a file marked `quiet_neighbour` (the chaos tests, whose five services and four starts of
+the Spark job took 1.6x as long beside the cluster's eight JVMs as alone) comes first, and the files that start
+no JVM right after it, so that the other worker runs those meanwhile; the rest follow longest first.
 
 `--store-durations` writes the table from the run that is ending (run the whole suite for that).
 
@@ -43,22 +42,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         seconds = json.loads(TABLE.read_text())
     except (OSError, ValueError):
         return
-    secs = {_file(item.nodeid): float(seconds.get(_file(item.nodeid), 0.0)) for item in items}
     jvm_files = {_file(item.nodeid) for item in items if item.get_closest_marker("jvm")}
-    # the shortest first: the next starts when the other worker is through the first one's share
-    quiet = sorted({_file(item.nodeid) for item in items if item.get_closest_marker("quiet_neighbour")},
-                   key=lambda f: secs[f])
-    light = sorted((f for f in secs if f not in jvm_files), key=lambda f: -secs[f])
-    slot = {f: (2 * i, 0.0) for i, f in enumerate(quiet)}
-    share = [0.0] * len(quiet)
-    for f in light:  # each to the quiet file with the least light company so far
-        i = min(range(len(quiet)), key=share.__getitem__) if quiet else 0
-        share[i] = share[i] + secs[f] if quiet else 0.0
-        slot[f] = (2 * i + 1, -secs[f])
+    first = {_file(item.nodeid) for item in items if item.get_closest_marker("quiet_neighbour")}
 
     def rank(item: pytest.Item) -> tuple[int, float]:
         f = _file(item.nodeid)
-        return slot.get(f, (2 * len(quiet) + 1, -secs[f]))
+        return 0 if f in first else 1 if f not in jvm_files else 2, -float(seconds.get(f, 0.0))
 
     items.sort(key=rank)  # stable: order within a file kept
 

@@ -33,7 +33,7 @@ from ecomdesk.stack.hdfs import namenode_jmx
 from ecomdesk.stack.spark_cluster import master_json
 from ecomdesk.testing.sandbox import isolated_config
 
-pytestmark = [pytest.mark.stack, pytest.mark.quiet_neighbour]
+pytestmark = pytest.mark.stack
 
 KILLED = ("kafka-2", "hdfs-datanode-2", "spark-worker-2")
 DOWN_FOR = 25.0  # the killed ones' restart backoff: long enough for the NameNode to call a DataNode dead (15 s)
