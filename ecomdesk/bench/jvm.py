@@ -32,7 +32,9 @@ from ecomdesk.telemetry import BatchReport, parse
 from ecomdesk.testing.sandbox import isolated_config
 
 VARIANTS = {"default": None, "C1 only": "-XX:TieredStopAtLevel=1",
-            "C1 + Serial GC": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"}
+            "C1 + Serial GC": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC",
+            # SparkConf reads spark.* system properties: Spark SQL's plans without whole-stage codegen
+            "C1, no codegen": "-XX:TieredStopAtLevel=1 -Dspark.sql.codegen.wholeStage=false"}
 
 
 def _children_cpu() -> float:
@@ -80,18 +82,22 @@ def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="scripts/bench jvm", description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=2, help="rounds of both variants, alternating (default 2)")
     ap.add_argument("--batches", type=int, default=6, help="batches with input to wait for (default 6)")
+    ap.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS)[:3], metavar="NAME",
+                    help=f"the variants, the first one the baseline (default: the first three of {list(VARIANTS)})")
     args = ap.parse_args(argv)
-    results: dict[str, list[dict[str, float]]] = {v: [] for v in VARIANTS}
+    variants = args.variants
+    results: dict[str, list[dict[str, float]]] = {v: [] for v in variants}
     for n in range(args.rounds):
-        order = list(VARIANTS) if n % 2 == 0 else list(reversed(VARIANTS))  # brackets the machine's drift
+        order = variants if n % 2 == 0 else variants[::-1]  # brackets the machine's drift
         for variant in order:
             figures = one_run(VARIANTS[variant], args.batches)
             results[variant].append(figures)
             print(f"round {n + 1} {variant:14s} " + ", ".join(f"{k} {v:6.1f}" for k, v in figures.items())
                   + f"  ({load()})", flush=True)
-    keys = list(results["default"][0])
+    base = variants[0]
+    keys = list(results[base][0])
     med = {v: {k: statistics.median(r[k] for r in rs) for k in keys} for v, rs in results.items()}
-    for variant in list(VARIANTS)[1:]:
-        print(f"median {variant} / default: "
-              + ", ".join(f"{k} {med[variant][k] / med['default'][k]:.2f}" for k in keys))
+    for variant in variants[1:]:
+        print(f"median {variant} / {base}: "
+              + ", ".join(f"{k} {med[variant][k] / med[base][k]:.2f}" for k in keys))
     return 0
