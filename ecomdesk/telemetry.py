@@ -50,6 +50,8 @@ class BatchReport:
     # job's own steps inside addBatch ("job.partials", "job.publish", ...)
     durations_ms: dict[str, int] = field(default_factory=dict)
     end_offsets: dict[str, dict[str, int]] = field(default_factory=dict)  # topic -> partition -> read up to
+    state_bytes: int = 0  # the funnel state's memory in the driver
+    key_codes: int = 0  # (user, product) pairs the funnel state has codes for
 
 
 @dataclass(frozen=True)

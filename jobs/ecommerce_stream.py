@@ -50,7 +50,8 @@ def main(argv: list[str]) -> int:
 
     def state(batch_id: int) -> dict:
         s = processor.snapshot
-        return {"state_rows": s.funnel.rows, "quarantined": s.quarantined,
+        return {"state_rows": s.funnel.rows, "state_bytes": s.funnel.nbytes, "key_codes": s.funnel.codes.size,
+                "quarantined": s.quarantined,
                 "watermark": committer.manifests[-1]["watermark"] if committer.manifests else None,
                 "job_ms": processor.timings.pop(batch_id, {})}
 

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from ecomdesk.data.contract import FUNNEL_WINDOW_SECONDS
+from ecomdesk.pipeline import funnel
 from ecomdesk.pipeline.funnel import CODE, COUNTS, FunnelState, KeyCodes, advance, stages
 
 MIN = 60 * 1_000_000  # µs
@@ -261,3 +262,66 @@ def test_a_replayed_batch_gives_the_same_state_and_deltas():
     assert rows_of(c_delta) == rows_of(a_delta)
     for f in frames:
         assert rows_of(getattr(c_state, f)) == rows_of(getattr(a_state, f))
+
+
+def _late_stream(seed: int, n: int, delay_us: int):
+    """Like `_stream`, but a tenth of the events come up to 40 minutes late: behind the watermark,
+    some behind the horizon, where the stream ignores what they could reach."""
+    rng = random.Random(seed)
+    rows = _random_rows(rng, n, T0, 90 * MIN)
+    return sorted(rows, key=lambda r: r[3] + rng.randrange(delay_us) + (rng.random() < 0.1) * rng.randrange(40 * MIN))
+
+
+@pytest.mark.parametrize(("seed", "n_batches"), [(21, 5), (22, 30)])
+def test_the_state_derived_from_the_events_equals_the_state_the_batches_built(seed, n_batches):
+    """What a restart does (commit.load): the state from every event so far, or only those at or
+    after the horizon, in one pass, is the state the stream built batch by batch, late events and all."""
+    delay = 5 * MIN
+    rows = _late_stream(seed, 600, delay)
+    offsets = pd.Series(range(len(rows)), dtype="int64")  # each event's own, as in Kafka
+
+    def events(index: list[int]) -> pd.DataFrame:
+        return batch([rows[i] for i in index]).assign(offset=offsets[index].to_numpy())
+
+    size = -(-len(rows) // n_batches)
+    state, seen, dropped = FunnelState.empty(), None, 0
+    for i in range(0, len(rows), size):
+        b = rows[i:i + size]
+        state, _ = advance(state, events(list(range(i, i + len(b)))), None if seen is None else seen - delay)
+        seen = max(r[3] for r in b) if seen is None else max(seen, *(r[3] for r in b))
+        so_far = list(range(i + len(b)))
+        kept = [j for j in so_far if state.horizon_us is None or rows[j][3] >= state.horizon_us]
+        dropped = max(dropped, len(so_far) - len(kept))
+        for index in (so_far, kept) if (i // size) % 5 in (0, 4) else ():
+            derived = FunnelState.derived(events(index), state.horizon_us)
+            assert derived.horizon_us == state.horizon_us
+            for kind, df in state.saved().items():
+                pd.testing.assert_frame_equal(_by_value(derived.saved()[kind]), _by_value(df))
+    assert dropped > 100 and state.rows > 50  # the horizon moved well past the first events
+
+
+def _by_value(df: pd.DataFrame) -> pd.DataFrame:
+    return df.sort_values(list(df.columns)).reset_index(drop=True)
+
+
+def test_codes_of_pairs_that_left_the_state_are_forgotten(monkeypatch):
+    """New users every minute, for an hour: the codes are compacted as pairs leave the state, and
+    the state and counts are those of a run that keeps every code."""
+    def stream(recode_slack: int):
+        monkeypatch.setattr(funnel, "RECODE_SLACK", recode_slack)
+        rng, state, deltas, most = random.Random(5), FunnelState.empty(), [], 0
+        for minute in range(60):
+            start = T0 + minute * MIN
+            rows = [(k, f"{minute}-{u}", p, t) for k, u, p, t in _random_rows(rng, 30, start, MIN)]
+            state, delta = advance(state, batch(rows), None if minute == 0 else start - 2 * MIN)
+            deltas.append(delta)
+            most = max(most, state.codes.size)
+        return state, summed(deltas), most
+
+    kept, kept_counts, kept_most = stream(10**9)
+    compacted, counts, most = stream(0)
+    assert counts == kept_counts and totals(counts)["bought"] > 0
+    for kind, df in kept.saved().items():
+        pd.testing.assert_frame_equal(_by_value(compacted.saved()[kind]), _by_value(df))
+    assert kept.codes.size > 600  # every pair ever seen (3 users and 4 products a minute)
+    assert compacted.codes.size <= 2 * compacted.rows and most <= 2 * 23 * 30 + 30  # at most twice the state, plus a batch

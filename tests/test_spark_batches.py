@@ -107,10 +107,15 @@ def test_batches_give_exact_aggregates(spark, events, tmp_path, driver_rows):
     files = [f for k in C.RAW_DIRS for f in pafs.LocalFileSystem().get_file_info(
         pafs.FileSelector(f"{tmp_path}/{k}", recursive=True)) if f.path.endswith(".parquet")]
     assert all(f.base_name.endswith("-driver.parquet") == (driver_rows > 1_000) for f in files) and files
-    # the state was saved at batch 0 only; a restart folds batches 1 and 2 in again from their raw events
+    # the funnel state is never written: a restart derives it from the raw events of the batches the
+    # manifest names, at or after its horizon
     manifest = C.current_manifest(pafs.LocalFileSystem(), str(tmp_path))
-    assert manifest["state_batch"] == 0 and manifest["batch_id"] == 2
-    live, loaded = proc.snapshot.funnel.saved(), Committer(store, DELAY_US).load().funnel.saved()
+    assert "state" not in manifest and not store.exists(f"{C.AGGREGATES_DIR}/_funnel")
+    assert [b for b, _ in manifest["funnel_batches"]] == [0, 1, 2]
+    restarted = Committer(store, DELAY_US).load()
+    assert restarted.funnel.horizon_us == proc.snapshot.funnel.horizon_us == manifest["funnel_horizon_us"]
+    assert restarted.funnel_batches == proc.snapshot.funnel_batches
+    live, loaded = proc.snapshot.funnel.saved(), restarted.funnel.saved()
     for kind, df in live.items():
         assert len(df) > 0
         pd.testing.assert_frame_equal(_sorted(loaded[kind]), _sorted(df))

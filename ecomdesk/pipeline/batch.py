@@ -31,7 +31,6 @@ from ecomdesk.pipeline.sql import run
 
 log = logging.getLogger(__name__)
 
-STATE_EVERY_BATCHES = 30
 _TAG = "_partial"
 _FUNNEL = "_funnel_events"
 _TOTALS = "_totals"
@@ -155,14 +154,11 @@ class BatchProcessor:
     parallel, on a cluster's executors) while the partials are collected.
     """
 
-    def __init__(self, committer: Committer, snapshot: Snapshot, delay_us: int, driver_rows: int = 20_000,
-                 state_every: float = 60.0):
+    def __init__(self, committer: Committer, snapshot: Snapshot, delay_us: int, driver_rows: int = 20_000):
         self.committer, self.snapshot, self.delay_us = committer, snapshot, delay_us
         self.driver_rows = driver_rows
         self.query_id: str | None = None
         self.timings: dict[int, dict[str, int]] = {}  # batch id -> its steps in ms, until reported
-        # the funnel state is saved every state_every seconds (or 30 batches): a restart replays the rest
-        self.state_every, self.state_saved_at = state_every, time.monotonic()
         self.staged = False  # whether Spark wrote into the current batch's staging directory
         self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="batch")
 
@@ -207,11 +203,7 @@ class BatchProcessor:
             if f is not None:
                 f.result()
         t4 = time.monotonic()
-        save_state = (time.monotonic() - self.state_saved_at >= self.state_every
-                      or self.committer.state_age(batch_id) >= STATE_EVERY_BATCHES)
-        self.committer.publish(snapshot, changed, self.query_id, save_state=save_state)
-        if save_state:
-            self.state_saved_at = time.monotonic()
+        self.committer.publish(snapshot, changed, self.query_id)
         self.snapshot = snapshot
         t5 = time.monotonic()
         steps = {"partials": t1 - t0, "writes": t2 - t1, "merge": t3 - t2, "move": t4 - t3, "publish": t5 - t4}

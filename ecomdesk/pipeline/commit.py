@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ecomdesk.data import contract as C
-from ecomdesk.pipeline.funnel import EVENT_COLUMNS, SAVED, WINDOW_US, FunnelState, advance
+from ecomdesk.pipeline.funnel import EVENT_COLUMNS, WINDOW_US, FunnelState
 from ecomdesk.pipeline.snapshot import ALL, TABLES, Snapshot, utc
 from ecomdesk.pipeline.store import Store
 
@@ -33,13 +33,6 @@ log = logging.getLogger(__name__)
 
 KEEP = 5
 _BATCH_DIR = re.compile(r"^batch_id=(\d+)$")
-_EVENT = [("user_id", pa.string()), ("product_id", pa.string()), ("event_us", pa.int64())]
-FUNNEL_SCHEMAS = {
-    "views": pa.schema([*_EVENT, ("stage", pa.int8())]),
-    "carts": pa.schema([*_EVENT, ("topic", pa.string()), ("partition", pa.int64()), ("offset", pa.int64()),
-                        ("converted", pa.bool_())]),
-    "purchases": pa.schema(_EVENT),
-}
 
 
 def _suffix(batch_id: int, generation: int) -> str:
@@ -111,52 +104,55 @@ class Committer:
             raise C.ContractError(f"the data under {self.store.uri('')} has format {m.get('format')!r}, this job "
                                   f"writes {C.FORMAT_VERSION}: move it away (or delete it) to start afresh")
         parts = [(name, path) for name, paths in m["aggregates"].items() for path in paths]
-        states = list(m["state"].items())
-        data = self._read_all([path for _, path in parts] + [path for _, path in states])
+        data = self._read_all([path for _, path in parts])
         tables: dict[str, dict[str, pd.DataFrame]] = {n: {} for n in TABLES}
-        for (name, path), raw in zip(parts, data[:len(parts)], strict=True):
+        for (name, path), raw in zip(parts, data, strict=True):
             tables[name][part_of(path)] = from_parquet(raw)
-        saved = {k: from_parquet(raw)[SAVED[k]] for (k, _), raw in zip(states, data[len(parts):], strict=True)}
-        funnel = self._replay(FunnelState.of(saved), m)
+        horizon, batches = self._funnel_source(m)
+        events = self._raw_events(batches, horizon)
+        newest = events.groupby("batch", sort=True)["event_us"].max()
         return Snapshot(batch_id=m["batch_id"], max_event_us=m["max_event_us"], quarantined=m["quarantined"],
-                        tables=tables, funnel=funnel)
+                        tables=tables, funnel=FunnelState.derived(events[EVENT_COLUMNS], horizon),
+                        funnel_batches=tuple(zip(newest.index.tolist(), newest.tolist(), strict=True)))
 
-    def _replay(self, funnel: FunnelState, m: dict) -> FunnelState:
-        """The funnel state of manifest `m`: its saved state is that of batch `state_batch`; the batches
-        after it are folded in again from their raw events, with the watermark each one had. Events
-        older than the state's horizon cannot change it, so only the days from there on are read."""
-        first, max_us = m.get("state_batch", m["batch_id"]) + 1, m.get("state_max_event_us", m["max_event_us"])
-        if first > m["batch_id"]:
-            return funnel
-        from_day = None if max_us is None else _iso(max_us - self.delay_us - WINDOW_US)[:10]  # type: ignore[index]
-        batch_dirs = []  # (batch id, directory)
+    def _funnel_source(self, m: dict) -> tuple[int | None, set[int] | None]:
+        """The funnel's horizon in manifest `m` and the batches that may hold events at or after it
+        (None: every committed one). A manifest of an earlier version of the job names neither: its
+        horizon is then taken from the batch before, as the stream took it."""
+        if "funnel_batches" in m:
+            return m["funnel_horizon_us"], {int(b) for b, _ in m["funnel_batches"]}
+        before = [p["max_event_us"] for p in self.manifests if p["batch_id"] < m["batch_id"]]
+        newest = before[-1] if before else None
+        return (None if newest is None else newest - self.delay_us - WINDOW_US), None
+
+    def _raw_events(self, batches: set[int] | None, horizon: int | None) -> pd.DataFrame:
+        """The funnel's columns and the batch id of the committed valid events of `batches` at or after
+        `horizon`, read concurrently from the days from the horizon's on."""
+        empty = pd.DataFrame({c: pd.Series(dtype="int64" if c in ("event_us", "partition", "offset", "batch")
+                                           else object) for c in [*EVENT_COLUMNS, "batch"]})
+        if batches is not None and not batches:
+            return empty
+        from_day = None if horizon is None else _iso(horizon)[:10]  # type: ignore[index]
+        batch_dirs = []
         for kind in C.RAW_DIRS:
             for day_dir in self.store.listdir(kind):
                 if from_day is None or day_dir.split("=", 1)[-1] >= from_day:
                     for batch_dir in self.store.listdir(f"{kind}/{day_dir}"):
                         b = _BATCH_DIR.match(batch_dir)
-                        if b and first <= int(b.group(1)) <= m["batch_id"]:
+                        if b and int(b.group(1)) <= self.committed and (batches is None or int(b.group(1)) in batches):
                             batch_dirs.append((int(b.group(1)), f"{kind}/{day_dir}/{batch_dir}"))
         listings = self.io.map(self.store.listdir, [d for _, d in batch_dirs])
-        files = [(batch, f"{d}/{f}") for (batch, d), names in zip(batch_dirs, listings, strict=True)
-                 for f in names if f.endswith(".parquet")]
+        files = [(batch, f"{d}/{f}") for (batch, d), names in zip(batch_dirs, listings, strict=True) for f in names
+                 if f.endswith(".parquet")]
         if not files:
-            return funnel
-        frames = [from_parquet(raw).assign(batch=batch)
-                  for (batch, _), raw in zip(files, self._read_all([p for _, p in files]), strict=True)]
-        events = pd.concat(frames, ignore_index=True)
+            return empty
+        events = pd.concat([from_parquet(raw).assign(batch=batch) for (batch, _), raw
+                            in zip(files, self._read_all([p for _, p in files]), strict=True)], ignore_index=True)
         events["event_us"] = utc(events["event_time"]).astype("int64")
-        events = events.astype({"partition": "int64", "offset": "int64"})
-        for _, batch in events.groupby("batch", sort=True):
-            funnel, _ = advance(funnel, batch[EVENT_COLUMNS], None if max_us is None else max_us - self.delay_us)
-            newest = int(batch["event_us"].max())
-            max_us = newest if max_us is None else max(max_us, newest)
-        return funnel
-
-    def state_age(self, batch_id: int) -> int:
-        """Batches since the funnel state was last saved, seen from batch `batch_id`."""
-        last = self.manifests[-1] if self.manifests else None
-        return batch_id - (last.get("state_batch", last["batch_id"]) if last else -1)
+        if horizon is not None:
+            events = events[events["event_us"] >= horizon]
+        return events.astype({"partition": "int64", "offset": "int64"})[[*EVENT_COLUMNS, "batch"]].reset_index(
+            drop=True)
 
     @property
     def committed(self) -> int:
@@ -190,7 +186,7 @@ class Committer:
         for m in manifests:
             for paths in m["aggregates"].values():
                 refs.update(paths)
-            refs.update(m["state"].values())
+            refs.update(m.get("state", {}).values())  # an earlier version's saved funnel state
         return refs
 
     def move_staged(self, batch_id: int, staging: str) -> None:
@@ -228,13 +224,13 @@ class Committer:
         self.store.write_bytes(f"{folder}/part-00000-driver.parquet", data)
 
     def publish(self, snap: Snapshot, changed: set[tuple[str, str]], query_id: str | None = None,
-                generation: int = 0, inherit: bool = True, save_state: bool = True) -> dict:
-        """Write the changed parts and the funnel state, then commit the manifest of `snap`; the parts
-        not changed are the previous version's (unless `inherit` is off: a rebuild lists all its own).
-        `generation` > 0: a version of the same batch rebuilt from the raw events, which supersedes it.
-        Without `save_state` the manifest points at the last saved funnel state, and loading it folds
-        in the batches since then from their raw events (`_replay`): writing the state, which holds
-        about half an hour of events, cost more than the rest of a batch."""
+                generation: int = 0, inherit: bool = True) -> dict:
+        """Write the changed parts, then commit the manifest of `snap`; the parts not changed are the
+        previous version's (unless `inherit` is off: a rebuild lists all its own). `generation` > 0:
+        a version of the same batch rebuilt from the raw events, which supersedes it. The funnel
+        state is not written: the manifest names its horizon and the batches it is derived from
+        (`load`). Writing it, half an hour of events, cost more than the rest of a batch, and more
+        as the state grew."""
         prev = self.manifests[-1]["aggregates"] if self.manifests and inherit else {}
         aggregates = {name: {part_of(p): p for p in prev.get(name, [])} for name in TABLES}
         files: dict[str, bytes] = {}
@@ -242,17 +238,6 @@ class Committer:
             path = data_path(name, part, snap.batch_id, generation)
             files[path] = to_parquet(snap.tables[name][part], C.TABLE_SCHEMAS[name])
             aggregates[name][part] = path
-        last = self.manifests[-1] if self.manifests else None
-        if save_state or last is None:
-            state = {}
-            for key, df in snap.funnel.saved().items():
-                state[key] = f"{C.AGGREGATES_DIR}/_funnel/{key}-{_suffix(snap.batch_id, generation)}.parquet"
-                files[state[key]] = to_parquet(df, FUNNEL_SCHEMAS[key])
-            saved_at = {"state_batch": snap.batch_id, "state_max_event_us": snap.max_event_us}
-        else:
-            state = last["state"]
-            saved_at = {"state_batch": last.get("state_batch", last["batch_id"]),
-                        "state_max_event_us": last.get("state_max_event_us", last["max_event_us"])}
         self._all(self.store.write_bytes, list(files), list(files.values()))
         manifest = {
             "format": C.FORMAT_VERSION,
@@ -267,8 +252,8 @@ class Committer:
             "state_rows": snap.funnel.rows,
             "aggregates": {n: [parts[k] for k in sorted(parts)] for n, parts in aggregates.items() if parts},
             "inline": C.inline_tables({n: parts[ALL] for n, parts in snap.tables.items() if ALL in parts}),
-            "state": state,
-            **saved_at,
+            "funnel_horizon_us": snap.funnel.horizon_us,
+            "funnel_batches": [list(b) for b in snap.funnel_batches],
         }
         name = C.manifest_name(snap.batch_id, generation)
         tmp = f"{C.MANIFESTS_DIR}/.{name}.tmp"

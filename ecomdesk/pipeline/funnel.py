@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from ecomdesk.data.contract import FUNNEL_WINDOW_SECONDS
@@ -31,6 +32,9 @@ PURCHASE_COLUMNS = [*KEY, "event_us"]
 EVENT_COLUMNS = [*KEY, "event_type", "event_us", "topic", "partition", "offset"]  # what `advance` takes
 COUNTS = ["viewed", "carted", "bought", "carts", "purchases", "converted"]
 _INT = ("event_us", "partition", "offset")
+# the codes are compacted when they outnumber the state's rows this many times (plus the slack): the
+# cost, a pass over the state, comes once per that many new pairs, so it stays a constant per event
+RECODE_FACTOR, RECODE_SLACK = 2, 100_000
 
 
 def _empty(columns: list[str]) -> pd.DataFrame:
@@ -59,6 +63,18 @@ class KeyCodes:
             values.append(code)
         return pd.Series(values, index=frame.index, dtype="int64")
 
+    @classmethod
+    def of_pairs(cls, users: list[str], products: list[str]) -> KeyCodes:
+        """Codes 0..n-1 for n distinct pairs."""
+        out = cls()
+        out.users, out.products = users, products
+        out.codes = dict(zip(zip(users, products, strict=True), range(len(users)), strict=True))
+        return out
+
+    @property
+    def size(self) -> int:
+        return len(self.codes)
+
     def pairs(self, codes: pd.Series) -> dict[str, list[str]]:
         return {"user_id": [self.users[c] for c in codes], "product_id": [self.products[c] for c in codes]}
 
@@ -72,26 +88,36 @@ SAVED = {"views": VIEW_COLUMNS, "carts": CART_COLUMNS, "purchases": PURCHASE_COL
 
 @dataclass
 class FunnelState:
-    """The open views, carts and purchases; `saved()` gives them with user and product ids."""
+    """The open views, carts and purchases; `saved()` gives them with user and product ids.
+
+    The state is a function of the valid events at or after its horizon (the batches' order does not
+    matter: module doc), so it is never saved: a restart derives it again from the raw events
+    (`derived`). `horizon_us` is the horizon its last batch applied (None: nothing dropped yet)."""
 
     views: pd.DataFrame  # views not bought yet that a cart or purchase may still advance
     carts: pd.DataFrame  # every cart a late view or purchase may still reach; `converted` once bought
     purchases: pd.DataFrame  # every purchase (user, product, time) a late view or cart may still reach
     codes: KeyCodes
-
-    @classmethod
-    def of(cls, saved: dict[str, pd.DataFrame]) -> FunnelState:
-        """The state made of saved frames (SAVED columns)."""
-        codes = KeyCodes()
-        frames = {k: df.assign(**{CODE: codes.of(df)})[_MEMORY[k]].reset_index(drop=True) for k, df in saved.items()}
-        return cls(frames["views"], frames["carts"], frames["purchases"], codes)
+    horizon_us: int | None = None
 
     @classmethod
     def empty(cls) -> FunnelState:
-        return cls.of({k: _empty(cols) for k, cols in SAVED.items()})
+        codes = KeyCodes()
+        frames = {k: _empty(cols) for k, cols in _MEMORY.items()}
+        return cls(frames["views"], frames["carts"], frames["purchases"], codes)
+
+    @classmethod
+    def derived(cls, events: pd.DataFrame, horizon_us: int | None) -> FunnelState:
+        """The state of a stream whose last batch applied `horizon_us`, from its valid events
+        (EVENT_COLUMNS; those before the horizon may be left out). Equal to the state the batches
+        built one by one: a row the stream dropped is before the horizon, and a view, cart or
+        purchase can only be advanced by a later event, so none that the horizon keeps was ever
+        advanced by one it drops."""
+        state, _ = advance(cls.empty(), events, None if horizon_us is None else horizon_us + WINDOW_US)
+        return state
 
     def saved(self) -> dict[str, pd.DataFrame]:
-        """The frames to save, in SAVED columns."""
+        """The frames with user and product ids (SAVED columns): the state as it can be compared."""
         out = {}
         for kind, df in (("views", self.views), ("carts", self.carts), ("purchases", self.purchases)):
             out[kind] = pd.DataFrame({**self.codes.pairs(df[CODE]), **{c: df[c] for c in _MEMORY[kind][1:]}},
@@ -101,6 +127,21 @@ class FunnelState:
     @property
     def rows(self) -> int:
         return len(self.views) + len(self.carts) + len(self.purchases)
+
+    @property
+    def nbytes(self) -> int:
+        """The frames' memory (the key codes' strings not counted: `codes.size` says how many)."""
+        return int(sum(df.memory_usage(index=True).sum() for df in (self.views, self.carts, self.purchases)))
+
+    def recoded(self) -> FunnelState:
+        """The same state with codes for its own pairs only. KeyCodes never forgets a pair, so the
+        pairs that left the state would otherwise pile up for as long as the job runs."""
+        frames = (self.views, self.carts, self.purchases)
+        live = np.unique(np.concatenate([df[CODE].to_numpy() for df in frames]))
+        codes = KeyCodes.of_pairs(np.asarray(self.codes.users, dtype=object)[live].tolist(),
+                                  np.asarray(self.codes.products, dtype=object)[live].tolist())
+        views, carts, purchases = (df.assign(**{CODE: np.searchsorted(live, df[CODE].to_numpy())}) for df in frames)
+        return FunnelState(views, carts, purchases, codes, self.horizon_us)
 
 
 def _first_after(left: pd.DataFrame, on: str, right: pd.DataFrame) -> pd.Series:
@@ -200,4 +241,8 @@ def advance(state: FunnelState, events: pd.DataFrame, watermark_us: int | None):
     if watermark_us is not None:
         carts = carts[carts["event_us"] >= horizon]
         buys = buys[buys["event_us"] >= horizon]
-    return FunnelState(views, carts.reset_index(drop=True), buys.reset_index(drop=True), state.codes), delta
+    out = FunnelState(views, carts.reset_index(drop=True), buys.reset_index(drop=True), state.codes,
+                      state.horizon_us if watermark_us is None else int(horizon))
+    if out.codes.size > RECODE_FACTOR * out.rows + RECODE_SLACK:
+        out = out.recoded()
+    return out, delta

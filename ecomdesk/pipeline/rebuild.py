@@ -10,6 +10,7 @@ then, and the stream, restarted, continues from it.
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -45,6 +46,8 @@ def rebuild(spark: SparkSession, committer: Committer) -> dict:
         rejected = spark.createDataFrame([], "reason string")
     partials = collect_partials(events, rejected.select("reason"))
     snapshot, _ = merge(Snapshot(), n, partials, committer.delay_us)
+    # the funnel state is the stream's, derived again from the same raw events at the next start
+    snapshot = replace(snapshot, funnel=current.funnel, funnel_batches=current.funnel_batches)
     changed = {(name, part) for name, tables in snapshot.tables.items() for part in tables}
     generation = committer.manifests[-1].get("generation", 0) + 1
     return committer.publish(snapshot, changed, f"rebuild-{uuid.uuid4()}", generation, inherit=False)

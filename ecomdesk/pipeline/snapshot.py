@@ -87,6 +87,9 @@ class Snapshot:
     quarantined: int = 0
     tables: dict[str, dict[str, pd.DataFrame]] = field(default_factory=lambda: {n: {} for n in TABLES})
     funnel: FunnelState = field(default_factory=FunnelState.empty)
+    # (batch id, newest event time) of the batches that may hold an event at or after the funnel's
+    # horizon, oldest first: what a restart reads again to derive the funnel state (commit.load)
+    funnel_batches: tuple[tuple[int, int], ...] = ()
 
     def watermark_us(self, delay_us: int) -> int | None:
         return None if self.max_event_us is None else self.max_event_us - delay_us
@@ -101,6 +104,17 @@ class BatchPartials:
     max_event_us: int | None
     count: int = 0  # valid events in the batch
     events: pa.Table | None = None  # the batch's valid events when it asked for them and they were few
+
+
+def _reaching(batches: tuple[tuple[int, int], ...], batch_id: int, max_us: int | None,
+              horizon_us: int | None) -> tuple[tuple[int, int], ...]:
+    """The batches, this one added, from the first whose newest event is at or after the horizon (a
+    batch before it holds no event the state keeps; one after it may hold none either, and is kept)."""
+    out = list(batches) + ([(batch_id, max_us)] if max_us is not None else [])
+    start = 0
+    while horizon_us is not None and start < len(out) and out[start][1] < horizon_us:
+        start += 1
+    return tuple(out[start:])
 
 
 def merge(snap: Snapshot, batch_id: int, partials: BatchPartials, delay_us: int):
@@ -126,5 +140,6 @@ def merge(snap: Snapshot, batch_id: int, partials: BatchPartials, delay_us: int)
     quarantined = snap.quarantined + int(partials.tables.get(QUARANTINE_COUNTS, pd.DataFrame({"count": []}))
                                          ["count"].sum())
     nxt = replace(snap, batch_id=batch_id, max_event_us=max_us, quarantined=quarantined, tables=new_tables,
-                  funnel=funnel)
+                  funnel=funnel, funnel_batches=_reaching(snap.funnel_batches, batch_id, partials.max_event_us,
+                                                          funnel.horizon_us))
     return nxt, changed
