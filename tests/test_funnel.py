@@ -179,17 +179,20 @@ def _random_rows(rng: random.Random, n: int, start: int, span: int) -> list:
 
 
 def test_state_stays_bounded_on_a_long_stream():
-    """Two hours of one batch a minute: the state holds about the last 20 minutes + the delay."""
+    """Two hours of one batch a minute: the state holds about the last 20 minutes + the delay, and
+    keeps the rows it dropped for a while at most (until their run is merged: sorted_runs)."""
     rng = random.Random(3)
-    delay, state, peak = 2 * MIN, FunnelState.empty(), 0
+    delay, state, peak, held = 2 * MIN, FunnelState.empty(), 0, 0
     for minute in range(120):
         start = T0 + minute * MIN
         state, _ = advance(state, batch(_random_rows(rng, 20, start, MIN)), None if minute == 0 else start - delay)
-        peak = max(peak, state.rows)
+        peak = max(peak, sum(len(df) for df in (state.views, state.carts, state.purchases)))
+        held = max(held, state.rows)
         if minute > 30:
             for df in (state.views, state.carts, state.purchases):
                 assert df["event_us"].min() >= start - delay - WINDOW
     assert peak <= 23 * 20  # 20 events a minute: at most 23 minutes' worth of events
+    assert held <= 2 * 23 * 20
 
 
 def _stream(seed: int, n: int, delay_us: int):

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ecomdesk.data.contract import FUNNEL_WINDOW_SECONDS
+from ecomdesk.pipeline.sorted_runs import SortedRuns
 
 WINDOW_US = FUNNEL_WINDOW_SECONDS * 1_000_000
 MINUTE_US = 60 * 1_000_000
@@ -86,25 +87,34 @@ _MEMORY = {"views": [CODE, "event_us", "stage"],
 SAVED = {"views": VIEW_COLUMNS, "carts": CART_COLUMNS, "purchases": PURCHASE_COLUMNS}
 
 
-@dataclass
+def _alive(horizon: float, views: bool = False):
+    """The rows still in the state: at or after the horizon (and, for views, not bought)."""
+    def keep(cols: dict[str, np.ndarray]) -> np.ndarray:
+        mask = cols["event_us"] >= horizon
+        return mask & (cols["stage"] < 2) if views else mask
+    return keep
+
+
+def _runs(kind: str) -> SortedRuns:
+    return SortedRuns(CODE, "event_us", tuple(_MEMORY[kind]))
+
+
+@dataclass(frozen=True)
 class FunnelState:
-    """The open views, carts and purchases; `saved()` gives them with user and product ids.
+    """The open views, carts and purchases, each sorted by key code (`sorted_runs`: a batch touches
+    the rows of its own keys, never the whole state); `saved()` gives them with user and product ids.
 
     The state is a function of the valid events at or after its horizon (the batches' order does not
     matter: module doc), so it is never saved: a restart derives it again from the raw events
     (`derived`). `horizon_us` is the horizon its last batch applied (None: nothing dropped yet)."""
 
-    views: pd.DataFrame  # views not bought yet that a cart or purchase may still advance
-    carts: pd.DataFrame  # every cart a late view or purchase may still reach; `converted` once bought
-    purchases: pd.DataFrame  # every purchase (user, product, time) a late view or cart may still reach
+    held: dict[str, SortedRuns]  # views not bought yet; carts, `converted` once bought; purchases
     codes: KeyCodes
     horizon_us: int | None = None
 
     @classmethod
     def empty(cls) -> FunnelState:
-        codes = KeyCodes()
-        frames = {k: _empty(cols) for k, cols in _MEMORY.items()}
-        return cls(frames["views"], frames["carts"], frames["purchases"], codes)
+        return cls({kind: _runs(kind) for kind in _MEMORY}, KeyCodes())
 
     @classmethod
     def derived(cls, events: pd.DataFrame, horizon_us: int | None) -> FunnelState:
@@ -116,32 +126,54 @@ class FunnelState:
         state, _ = advance(cls.empty(), events, None if horizon_us is None else horizon_us + WINDOW_US)
         return state
 
+    @property
+    def _horizon(self) -> float:
+        return float("-inf") if self.horizon_us is None else self.horizon_us
+
+    def _frame(self, kind: str) -> pd.DataFrame:
+        if not len(self.held[kind]):
+            return _empty(_MEMORY[kind])
+        return self.held[kind].frame(_alive(self._horizon, kind == "views"))
+
+    @property
+    def views(self) -> pd.DataFrame:
+        return self._frame("views")
+
+    @property
+    def carts(self) -> pd.DataFrame:
+        return self._frame("carts")
+
+    @property
+    def purchases(self) -> pd.DataFrame:
+        return self._frame("purchases")
+
     def saved(self) -> dict[str, pd.DataFrame]:
-        """The frames with user and product ids (SAVED columns): the state as it can be compared."""
+        """The rows with user and product ids (SAVED columns): the state as it can be compared."""
         out = {}
-        for kind, df in (("views", self.views), ("carts", self.carts), ("purchases", self.purchases)):
+        for kind in _MEMORY:
+            df = self._frame(kind)
             out[kind] = pd.DataFrame({**self.codes.pairs(df[CODE]), **{c: df[c] for c in _MEMORY[kind][1:]}},
                                      columns=SAVED[kind]).astype({c: "int64" for c in _INT if c in SAVED[kind]})
         return out
 
     @property
     def rows(self) -> int:
-        return len(self.views) + len(self.carts) + len(self.purchases)
+        """Rows held, those dropped but not yet merged away included."""
+        return sum(len(r) for r in self.held.values())
 
     @property
     def nbytes(self) -> int:
-        """The frames' memory (the key codes' strings not counted: `codes.size` says how many)."""
-        return int(sum(df.memory_usage(index=True).sum() for df in (self.views, self.carts, self.purchases)))
+        """The rows' memory (the key codes' strings not counted: `codes.size` says how many)."""
+        return sum(r.nbytes for r in self.held.values())
 
     def recoded(self) -> FunnelState:
-        """The same state with codes for its own pairs only. KeyCodes never forgets a pair, so the
-        pairs that left the state would otherwise pile up for as long as the job runs."""
-        frames = (self.views, self.carts, self.purchases)
-        live = np.unique(np.concatenate([df[CODE].to_numpy() for df in frames]))
+        """The same state with codes for the pairs it holds only. KeyCodes never forgets a pair, so
+        the pairs that left the state would otherwise pile up for as long as the job runs."""
+        live = np.unique(np.concatenate([r.keys() for r in self.held.values()]))
         codes = KeyCodes.of_pairs(np.asarray(self.codes.users, dtype=object)[live].tolist(),
                                   np.asarray(self.codes.products, dtype=object)[live].tolist())
-        views, carts, purchases = (df.assign(**{CODE: np.searchsorted(live, df[CODE].to_numpy())}) for df in frames)
-        return FunnelState(views, carts, purchases, codes, self.horizon_us)
+        held = {k: r.rekeyed(lambda c: np.searchsorted(live, c)) for k, r in self.held.items()}
+        return FunnelState(held, codes, self.horizon_us)
 
 
 def _first_after(left: pd.DataFrame, on: str, right: pd.DataFrame) -> pd.Series:
@@ -193,32 +225,43 @@ def _per_minute(us: pd.Series, name: str) -> pd.DataFrame:
     return minute.value_counts().rename(name).rename_axis("minute_us").reset_index()
 
 
+def _take(state: FunnelState, kind: str, keys: np.ndarray, keep) -> pd.DataFrame:
+    """The state's rows of `kind` with these keys, with where they are (SortedRuns.take)."""
+    if not len(state.held[kind]):
+        return _empty(_MEMORY[kind]).assign(_run=pd.Series(dtype="int64"), _pos=pd.Series(dtype="int64"))
+    return state.held[kind].take(keys, keep)
+
+
 def advance(state: FunnelState, events: pd.DataFrame, watermark_us: int | None):
     """Fold one batch of funnel events (EVENT_COLUMNS) into the state.
-    Returns (new state, per-minute deltas: minute_us and COUNTS)."""
+    Returns (new state, per-minute deltas: minute_us and COUNTS).
+
+    Only the state's rows of the batch's (user, product) pairs can change or change anything, so
+    those are all it takes from the state (`SortedRuns.take`)."""
     events = events.assign(**{CODE: state.codes.of(events)})
+    keys = np.unique(events[CODE].to_numpy())
+    was = state._horizon
+    old_views, old_carts, old_buys = (_take(state, kind, keys, _alive(was, views=kind == "views"))
+                                      for kind in ("views", "carts", "purchases"))
     of = events["event_type"]
     new_views = events.loc[of == "page_view", [CODE, "event_us"]].reset_index(drop=True)
     new_views["stage"] = pd.Series(0, index=new_views.index, dtype="int8")
     new_carts = events.loc[of == "add_to_cart", _MEMORY["carts"][:-1]].reset_index(drop=True)
     new_buys = events.loc[of == "purchase", _MEMORY["purchases"]].reset_index(drop=True)
-    buys = pd.concat([state.purchases, new_buys], ignore_index=True)
+    buys = pd.concat([old_buys[_MEMORY["purchases"]], new_buys], ignore_index=True)
 
     new_carts["converted"] = _converted(new_carts, buys)
-    old_carts = state.carts
     still_open = old_carts.loc[~old_carts["converted"] & _touched(old_carts, new_buys)]
     old_hit = _converted(still_open, new_buys)
-    if old_hit.any():
-        old_carts = old_carts.copy()
-        old_carts.loc[old_hit.index[old_hit], "converted"] = True
-    carts = pd.concat([old_carts, new_carts], ignore_index=True)
+    converted = still_open.loc[old_hit]
+    old_carts.loc[converted.index, "converted"] = True
+    carts = pd.concat([old_carts[_MEMORY["carts"]], new_carts], ignore_index=True)
 
     # open views a new cart or purchase may advance, then this batch's views: all against everything
-    touched = _touched(state.views, pd.concat([new_carts[[CODE]], new_buys[[CODE]]]))
-    before = pd.concat([state.views.loc[touched, "stage"], new_views["stage"]], ignore_index=True)
-    views = pd.concat([state.views.loc[touched], new_views], ignore_index=True)
-    views["stage"] = stages(views, carts, buys).to_numpy()
-    after = views["stage"]
+    touched = old_views.loc[_touched(old_views, pd.concat([new_carts[[CODE]], new_buys[[CODE]]]))]
+    before = pd.concat([touched["stage"], new_views["stage"]], ignore_index=True)
+    views = pd.concat([touched[_MEMORY["views"]], new_views], ignore_index=True)
+    after = pd.Series(stages(views, carts, buys).to_numpy(), dtype="int8")
 
     counts = {
         "viewed": new_views["event_us"],
@@ -226,23 +269,23 @@ def advance(state: FunnelState, events: pd.DataFrame, watermark_us: int | None):
         "bought": views.loc[(before < 2) & (after >= 2), "event_us"],
         "carts": new_carts["event_us"],
         "purchases": new_buys["event_us"],
-        "converted": pd.concat([new_carts.loc[new_carts["converted"], "event_us"],
-                                still_open.loc[old_hit, "event_us"]]),
+        "converted": pd.concat([new_carts.loc[new_carts["converted"], "event_us"], converted["event_us"]]),
     }
     delta = pd.DataFrame({"minute_us": pd.Series(dtype="int64")})
     for name, us in counts.items():
         delta = delta.merge(_per_minute(us, name), on="minute_us", how="outer")
     delta = delta.fillna(0).astype("int64")
 
-    horizon = float("-inf") if watermark_us is None else watermark_us - WINDOW_US
-    old = state.views
-    views = pd.concat([old.loc[~touched & (old["event_us"] >= horizon)],
-                       views.loc[(after < 2) & (views["event_us"] >= horizon)]], ignore_index=True)
-    if watermark_us is not None:
-        carts = carts[carts["event_us"] >= horizon]
-        buys = buys[buys["event_us"] >= horizon]
-    out = FunnelState(views, carts.reset_index(drop=True), buys.reset_index(drop=True), state.codes,
-                      state.horizon_us if watermark_us is None else int(horizon))
+    horizon = was if watermark_us is None else watermark_us - WINDOW_US
+    new_views["stage"] = after.iloc[len(touched):].to_numpy()
+    held = {
+        "views": state.held["views"].updated("stage", touched, after.iloc[:len(touched)].to_numpy())
+        .added(new_views[new_views["stage"] < 2], _alive(horizon, views=True), horizon),
+        "carts": state.held["carts"].updated("converted", converted, np.ones(len(converted), dtype=bool))
+        .added(new_carts, _alive(horizon), horizon),
+        "purchases": state.held["purchases"].added(new_buys, _alive(horizon), horizon),
+    }
+    out = FunnelState(held, state.codes, state.horizon_us if watermark_us is None else int(horizon))
     if out.codes.size > RECODE_FACTOR * out.rows + RECODE_SLACK:
         out = out.recoded()
     return out, delta
