@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ecomdesk.bench import funnel as funnel_bench
+from ecomdesk.bench import soak
 from ecomdesk.bench.spark_figures import (
     JobFigures,
     backlog,
@@ -75,3 +77,15 @@ def test_table_has_a_row_per_job_and_the_ratios_against_original_and_ceiling():
     assert "20,000" in out[1] and "load 2.0/2.0/2.0" in out[1] and "800/900" in out[1]
     assert out[4] == "ecomdesk/original: sustained rate 4.00, fixed cost p50 0.50, core time per record 0.25"
     assert out[5] == "ecomdesk/ceiling: sustained rate 0.80, fixed cost p50 2.00, core time per record n/a"
+
+
+def test_the_soak_calls_a_sawtooth_bounded_and_a_creeping_backlog_growing():
+    saw = [(t * 2.0, 5_000 if t % 2 else 0) for t in range(200)]
+    creep = [(t * 2.0, (t % 2) * 5_000 + 30 * t) for t in range(200)]  # +15 events/s under the same teeth
+    assert abs(soak.slope_per_s(saw)) < 5 and 14 < soak.slope_per_s(creep) < 16
+
+
+def test_the_funnel_bench_runs_and_checks_the_derived_state(capsys):
+    assert funnel_bench.main(["--rate", "200", "--minutes", "2", "--slice", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3 and all("derive" in line for line in lines[1:])
