@@ -1,6 +1,9 @@
-"""The pure figures of `bench spark`: backlog, bounded verdict, core time, events read, the table."""
+"""The pure figures of `bench spark` (backlog, bounded verdict, core time, events read, the table), the
+soak's backlog slope, and the funnel bench run small."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from ecomdesk.bench import funnel as funnel_bench
 from ecomdesk.bench import soak
@@ -13,8 +16,10 @@ from ecomdesk.bench.spark_figures import (
     job_backlog,
     newest_covered_at,
     percentiles,
+    slope_per_s,
     table,
 )
+from ecomdesk.pipeline import funnel
 
 HIGH = {"orders": {"0": 100, "1": 50}, "page_views": {"0": 500}}
 
@@ -32,11 +37,16 @@ def test_a_jobs_backlog_is_its_worst_query():
     assert job_backlog(HIGH, {}) == 0
 
 
-def test_bounded_is_growth_below_one_batch_of_input():
-    assert bounded(120, 1100, rate=1000, batch_s=1.0)  # grew 980 < 1000
-    assert not bounded(120, 1120, rate=1000, batch_s=1.0)
-    assert bounded(5000, 100, rate=1000, batch_s=2.0)  # shrinking: catching up
-    assert not bounded(None, 100, rate=1000, batch_s=2.0)
+def test_bounded_is_a_backlog_whose_slope_over_the_batches_is_below_one_percent_of_the_rate():
+    teeth = [(t * 2.0, 900 * (t % 3)) for t in range(30)]  # batches of uneven size, no trend
+    assert bounded(teeth, rate=1000, min_points=5)
+    # the issue's case: 145,514 -> 258,968 in a 40 s window, under a batch's worth per batch
+    growing = [(t * 2.0, 145_514 + 5_673 * t) for t in range(21)]
+    assert not bounded(growing, rate=21_000, min_points=5)
+    assert not bounded([(t * 2.0, 25 * t) for t in range(20)], rate=1000, min_points=5)  # 12.5/s > 1 %
+    assert bounded([(t * 2.0, 15 * t) for t in range(20)], rate=1000, min_points=5)  # 7.5/s < 1 %
+    assert bounded([(t * 2.0, 5000 - 200 * t) for t in range(20)], rate=1000, min_points=5)  # catching up
+    assert not bounded(teeth[:4], rate=1000, min_points=5)  # too few batches to tell
 
 
 def test_events_read_counts_each_event_once_however_many_queries_read_it():
@@ -66,26 +76,33 @@ def test_percentiles():
 
 
 def test_table_has_a_row_per_job_and_the_ratios_against_original_and_ceiling():
-    rows = [JobFigures("ecomdesk", "local[2]", sustained=20_000, sustained_load="load 2.0/2.0/2.0",
-                       fixed_ms=(800.0, 900.0), core_ms_per_record=0.05),
-            JobFigures("original", "local[2]", sustained=5_000, fixed_ms=(1600.0, 2000.0), core_ms_per_record=0.2),
-            JobFigures("ceiling", "local[2]", sustained=25_000, fixed_ms=(400.0, 500.0)),
+    rows = [JobFigures("ecomdesk", "local[2]", sustained=20_000, read_per_s=19_000, cores_busy=1.5,
+                       sustained_load="load 2.0/2.0/2.0", fixed_ms=(800.0, 900.0), core_ms_per_record=0.05),
+            JobFigures("original", "local[2]", sustained=5_000, read_per_s=4_750, cores_busy=1.0,
+                       fixed_ms=(1600.0, 2000.0), core_ms_per_record=0.2),
+            JobFigures("ceiling", "local[2]", sustained=25_000, read_per_s=23_750, fixed_ms=(400.0, 500.0)),
             JobFigures("ecomdesk", "local[1]", sustained=12_000)]  # scaling: not in the ratios
     out = table(rows).splitlines()
     assert len(out) == 1 + 4 + 2
     out = out[:4] + out[5:]
-    assert "20,000" in out[1] and "load 2.0/2.0/2.0" in out[1] and "800/900" in out[1]
-    assert out[4] == "ecomdesk/original: sustained rate 4.00, fixed cost p50 0.50, core time per record 0.25"
-    assert out[5] == "ecomdesk/ceiling: sustained rate 0.80, fixed cost p50 2.00, core time per record n/a"
+    assert "20,000" in out[1] and "19,000" in out[1] and "1.50" in out[1] and "load 2.0/2.0/2.0" in out[1]
+    assert "800/900" in out[1]
+    assert out[4] == ("ecomdesk/original: read rate 4.00, cores busy 1.50, fixed cost p50 0.50, "
+                      "core time per record 0.25")
+    assert out[5] == "ecomdesk/ceiling: read rate 0.80, cores busy n/a, fixed cost p50 2.00, core time per record n/a"
 
 
 def test_the_soak_calls_a_sawtooth_bounded_and_a_creeping_backlog_growing():
     saw = [(t * 2.0, 5_000 if t % 2 else 0) for t in range(200)]
     creep = [(t * 2.0, (t % 2) * 5_000 + 30 * t) for t in range(200)]  # +15 events/s under the same teeth
-    assert abs(soak.slope_per_s(saw)) < 5 and 14 < soak.slope_per_s(creep) < 16
+    assert abs(slope_per_s(saw)) < 5 and 14 < slope_per_s(creep) < 16
+    assert soak.SLOPE_LIMIT * 1000 < 15
 
 
 def test_the_funnel_bench_runs_and_checks_the_derived_state(capsys):
-    assert funnel_bench.main(["--rate", "200", "--minutes", "2", "--slice", "1"]) == 0
+    """Against a baseline module: here the funnel itself, loaded again from its file."""
+    baseline = funnel_bench.module_at(Path(funnel.__file__))
+    assert baseline is not funnel and baseline.advance is not funnel.advance
+    assert funnel_bench.main(["--rate", "100", "--minutes", "1", "--slice", "0.5", "--baseline", funnel.__file__]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 3 and all("derive" in line for line in lines[1:])
+    assert len(lines) == 3 and all("derive" in line and "this/baseline" in line for line in lines[1:])

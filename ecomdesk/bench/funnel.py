@@ -13,14 +13,22 @@ state's rows, its bytes and key codes, then at the slice's end:
   (`FunnelState.derived`; reading them from HDFS not counted), checked equal to the live state.
 Ratios are against the first slice after the state is full, measured in this run.
 
+`--baseline FILE`: another implementation of the funnel module (for instance an earlier version,
+`git show REV:ecomdesk/pipeline/funnel.py > FILE`) advances its own state on the same events, each
+batch right after this one's: its p50/p95 and this one's over it, per slice, in the same run.
+
 stdout carries the figures.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import io
+import sys
 import time
+from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pandas as pd
@@ -63,6 +71,16 @@ def save_seconds(state: FunnelState) -> float:
     return time.perf_counter() - t
 
 
+def module_at(path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location("baseline_funnel", path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"{path}: not a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # (its dataclasses look their module up there)
+    spec.loader.exec_module(module)
+    return module
+
+
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="ecomdesk bench funnel", description=__doc__.split("\n\n")[0])
     ap.add_argument("--rate", type=float, default=3000.0, help="events per second of event time (default 3000)")
@@ -71,7 +89,10 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--delay", type=float, default=600.0, help="watermark delay in s (default 600, the job's)")
     ap.add_argument("--slice", type=float, default=5.0, help="minutes per printed slice (default 5)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--baseline", type=Path, help="a funnel module to time against, batch by batch (see above)")
     args = ap.parse_args(argv)
+    baseline = module_at(args.baseline) if args.baseline else None
+    other, other_durations = (baseline.FunnelState.empty() if baseline else None), []
     gen = EventGenerator(PROFILES["realistic"], args.seed)
     per_batch = int(args.rate * args.trigger)
     batches = int(args.minutes * 60 / args.trigger)
@@ -86,6 +107,10 @@ def main(argv: list[str]) -> int:
         t = time.perf_counter()
         state, _ = advance(state, events, None if seen is None else seen - int(args.delay * 1e6))
         durations.append(time.perf_counter() - t)
+        if baseline is not None:
+            t = time.perf_counter()
+            other, _ = baseline.advance(other, events, None if seen is None else seen - int(args.delay * 1e6))
+            other_durations.append(time.perf_counter() - t)
         seen = int(events["event_us"].max()) if seen is None else max(seen, int(events["event_us"].max()))
         kept.append(events)
         if (i + 1) % per_slice:
@@ -106,6 +131,11 @@ def main(argv: list[str]) -> int:
             base = figures
         ratio = ("" if base is None else
                  " | vs the first full slice: " + ", ".join(f"{k} {figures[k] / base[k]:.2f}x" for k in ("p50", "p95")))
+        if baseline is not None:
+            b50, b95 = np.percentile(other_durations, [50, 95]) * 1000
+            ratio += (f" | baseline p50 {b50:6.1f} ms, p95 {b95:6.1f} ms; this/baseline p50 {p50 / b50:.2f}x, "
+                      f"p95 {p95 / b95:.2f}x")
+            other_durations = []
         print(f"min {minute - args.slice:4.0f}-{minute:<4.0f} advance p50 {p50:6.1f} ms, p95 {p95:6.1f} ms, "
               f"max {figures['max']:6.1f} ms | state {live:>10,d} rows ({state.rows:,d} held), "
               f"{state.nbytes / 2**20:7.1f} MiB, "

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import psutil
 
+from ecomdesk.bench.spark_figures import slope_per_s
 from ecomdesk.bench.spark_run import load
 from ecomdesk.core.supervisor import Supervisor
 from ecomdesk.stack.catalog import build_specs
@@ -82,14 +83,6 @@ class Slice:
 
 def backlog_of(report: BatchReport) -> int:
     return sum(report.offsets_behind.values())
-
-
-def slope_per_s(points: list[tuple[float, int]]) -> float:
-    """Least-squares slope of (time s, backlog) points, events per second."""
-    if len(points) < 3:
-        return float("nan")
-    t, y = np.array([p[0] for p in points]), np.array([p[1] for p in points], dtype=float)
-    return float(np.polyfit(t - t[0], y, 1)[0])
 
 
 def main(argv: list[str]) -> int:

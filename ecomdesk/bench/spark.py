@@ -17,10 +17,11 @@ Per job, in this order:
    and then a window of at least `--window` s and more than MIN_BATCHES batches of every query (up
    to 3x `--window`); the first whose backlog stays bounded is the job's. Backlog = Kafka's high
    watermarks (polled every 0.5 s) minus the end offsets of each query's last finished batch, worst
-   query; bounded = from right after the window's first batch to right after its last, it grew by
-   less than one batch's worth of input, rate x max(trigger, median batch). At that rate: batch
-   duration p50/p95, core time per record (CPU of the job's process tree, user+system, over events
-   read: each event once, however many queries read it) and wall time per record.
+   query; bounded = sampled right after each batch of the window, its least-squares slope is below
+   1 % of the rate (`spark_figures.bounded`). At that rate: what the job read per second (the
+   table compares jobs on it, not on the offered rate), the cores it kept busy, batch duration
+   p50/p95, core time per record (CPU of the job's process tree, user+system, over events read:
+   each event once, however many queries read it) and wall time per record.
 
 Latency: for every job, per batch, the time its report was printed minus the time the newest event
 it read had arrived in Kafka (the watermark polls, so +-0.5 s; the events before it waited longer).
@@ -55,6 +56,7 @@ from ecomdesk.bench.spark_figures import (
     events_read,
     newest_covered_at,
     percentiles,
+    slope_per_s,
     table,
 )
 from ecomdesk.bench.spark_run import JobRun, Producer, Progress, Watermarks, load
@@ -142,8 +144,7 @@ class Window:
     rate: float
     delivered: float
     batches: list
-    backlog_start: int | None
-    backlog_end: int | None
+    backlogs: list[tuple[float, int]]  # (time, backlog) right after each batch that read something
     cpu_s: float
     events: int
     load: str
@@ -151,12 +152,6 @@ class Window:
     @property
     def durations(self) -> list[int]:
         return [b.batch_duration_ms for _, b in self.batches if b.input_rows > 0]
-
-    @property
-    def batch_s(self) -> float:
-        """Median batch duration."""
-        p = percentiles(self.durations)
-        return p[0] / 1000 if p else 0.0
 
 
 class Bench:
@@ -169,12 +164,11 @@ class Bench:
     def window(self, run: JobRun, producer: Producer, rate: float, t0: float, t1: float, cpu0: dict) -> Window:
         cpu1 = run.cpu()
         reads0, reads1 = self.progress.reads(run.service, t0), self.progress.reads(run.service, t1)
-        # the backlog right after the window's first and last batches: both at the bottom of the
-        # sawtooth that batches draw (a batch reads up to a batch's worth at once)
-        ends = self._finished(run, t0, t1)
-        start, end = (run.backlog(ends[0] + 1e-3), run.backlog(ends[-1] + 1e-3)) if len(ends) > 1 else (None, None)
+        # the backlog right after each batch: the bottoms of the sawtooth that batches draw (a batch
+        # reads up to a batch's worth at once)
+        backlogs = [(t, run.backlog(t + 1e-3)) for t in self._finished(run, t0, t1)]
         return Window(t0, t1, rate, producer.delivered_between(t0, t1), self.progress.of(run.service, t0, t1),
-                      start, end, cpu_seconds(cpu0, cpu1), events_read(reads0, reads1), load())
+                      backlogs, cpu_seconds(cpu0, cpu1), events_read(reads0, reads1), load())
 
     def latency_batches(self, run: JobRun, t0: float, t1: float) -> tuple[float, float] | None:
         """Report time minus the arrival in Kafka of the newest event each batch read (module doc)."""
@@ -268,15 +262,14 @@ class Bench:
         w = self.window(run, producer, rate, t0, t1, cpu0)
         producer.stop()
         producer.wait(120)
-        trigger = self.config.spark.trigger_seconds
         enough = self._fewest(run, t0, t1) > MIN_BATCHES
-        ok = (enough and w.delivered >= 0.95 * rate
-              and bounded(w.backlog_start, w.backlog_end, rate, max(trigger, w.batch_s)))
+        ok = enough and w.delivered >= 0.95 * rate and bounded(w.backlogs, rate, MIN_BATCHES)
+        first, last = (w.backlogs[0][1], w.backlogs[-1][1]) if w.backlogs else (None, None)
         p = percentiles(w.durations)
         lat = self.latency_batches(run, t0, t1)
         print(f"  R={rate:>8,.0f}/s delivered {w.delivered:>8,.0f}/s | {len(w.durations)} batches in {t1 - t0:.0f} s, "
               f"duration {'n/a' if p is None else f'p50 {p[0]:.0f} ms p95 {p[1]:.0f} ms'} | backlog after the "
-              f"first batch {w.backlog_start} and after the last {w.backlog_end} | read "
+              f"first batch {first} and after the last {last}, slope {slope_per_s(w.backlogs):+,.0f}/s | read "
               f"{w.events / (t1 - t0):,.0f}/s, {w.cpu_s / (t1 - t0):.2f} cores busy | latency (newest event of a "
               f"batch) {_s(lat)} | {w.load} -> backlog bounded: {'yes' if ok else 'NO'}"
               f"{'' if enough else f' (not more than {MIN_BATCHES} batches)'}", flush=True)
@@ -300,6 +293,7 @@ class Bench:
             if not ok:
                 continue
             fig.sustained, fig.sustained_load = rate, w.load
+            fig.read_per_s, fig.cores_busy = w.events / (w.t1 - w.t0), w.cpu_s / (w.t1 - w.t0)
             fig.batch_ms = percentiles(w.durations)
             if w.events:
                 fig.core_ms_per_record = w.cpu_s * 1000 / w.events

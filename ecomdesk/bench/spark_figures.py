@@ -25,10 +25,23 @@ def job_backlog(high: Offsets, reads: Mapping[str, Offsets]) -> int:
     return max((backlog(high, r) for r in reads.values()), default=0)
 
 
-def bounded(start: int | None, end: int | None, rate: float, batch_s: float) -> bool:
-    """Over the window the backlog grew by less than one batch's worth of input (start and end are
-    taken right after a batch, and the window holds several batches: see bench/spark.py)."""
-    return start is not None and end is not None and end - start < rate * batch_s
+GROWTH_LIMIT = 0.01  # a sustained rate's backlog grows by less than this fraction of the rate per second
+
+
+def slope_per_s(points: Sequence[tuple[float, int]]) -> float:
+    """Least-squares slope of (time s, backlog) points, events per second (nan under 3 points)."""
+    if len(points) < 3:
+        return float("nan")
+    t, y = np.array([p[0] for p in points]), np.array([p[1] for p in points], dtype=float)
+    return float(np.polyfit(t - t[0], y, 1)[0])
+
+
+def bounded(points: Sequence[tuple[float, int]], rate: float, min_points: int) -> bool:
+    """The backlog right after each batch of the window (time s, events; the bottoms of the sawtooth
+    batches draw) does not grow: over at least `min_points` batches, its least-squares slope is below
+    GROWTH_LIMIT of the rate. (Growth from the first to the last batch below one batch's worth, the
+    test before, passed a job that read 1 - 1/N of the rate over N batches.)"""
+    return len(points) >= min_points and slope_per_s(points) < GROWTH_LIMIT * rate
 
 
 def events_read(before: Mapping[str, Offsets], after: Mapping[str, Offsets]) -> int:
@@ -76,7 +89,9 @@ class JobFigures:
 
     job: str
     master: str
-    sustained: float | None = None
+    sustained: float | None = None  # the highest offered rate whose backlog stayed bounded
+    read_per_s: float | None = None  # what the job read at that rate (compare jobs on this)
+    cores_busy: float | None = None  # its process tree's CPU seconds per second at that rate
     sustained_load: str = ""
     batch_ms: tuple[float, float] | None = None  # p50, p95 at the sustained rate
     fixed_ms: tuple[float, float] | None = None  # p50, p95 of batches of a few records
@@ -102,10 +117,12 @@ def ratio(a: float | None, b: float | None) -> str:
 
 def table(rows: Sequence[JobFigures]) -> str:
     """One line per job, then the ratios ecomdesk/original and ecomdesk/ceiling."""
-    out = [f"{'job':9s} {'master':9s} {'sustained/s':>11s} {'batch p50/p95 ms':>17s} {'fixed p50/p95 ms':>17s} "
+    out = [f"{'job':9s} {'master':9s} {'sustained/s':>11s} {'read/s':>8s} {'cores':>5s} {'batch p50/p95 ms':>17s} "
+           f"{'fixed p50/p95 ms':>17s} "
            f"{'core ms/rec':>11s} {'wall ms/rec':>11s} {'lat@1k p50/p95 s':>17s} {'lat@top p50/p95 s':>18s}  loads"]
     for r in rows:
-        out.append(f"{r.job:9s} {r.master:9s} {_num(r.sustained, ',.0f'):>11s} {_pair(r.batch_ms, '.0f'):>17s} "
+        out.append(f"{r.job:9s} {r.master:9s} {_num(r.sustained, ',.0f'):>11s} {_num(r.read_per_s, ',.0f'):>8s} "
+                   f"{_num(r.cores_busy, '.2f'):>5s} {_pair(r.batch_ms, '.0f'):>17s} "
                    f"{_pair(r.fixed_ms, '.0f'):>17s} {_num(r.core_ms_per_record, '.4f'):>11s} "
                    f"{_num(r.wall_ms_per_record, '.4f'):>11s} {_pair(r.latency_1k_s, '.2f'):>17s} "
                    f"{_pair(r.latency_top_s, '.2f'):>18s}  sustained: {r.sustained_load or 'n/a'}; "
@@ -119,7 +136,8 @@ def table(rows: Sequence[JobFigures]) -> str:
         if ours is None or them is None:
             continue
         fixed = (ours.fixed_ms[0] if ours.fixed_ms else None, them.fixed_ms[0] if them.fixed_ms else None)
-        out.append(f"ecomdesk/{other}: sustained rate {ratio(ours.sustained, them.sustained)}, "
+        out.append(f"ecomdesk/{other}: read rate {ratio(ours.read_per_s, them.read_per_s)}, "
+                   f"cores busy {ratio(ours.cores_busy, them.cores_busy)}, "
                    f"fixed cost p50 {ratio(*fixed)}, "
                    f"core time per record {ratio(ours.core_ms_per_record, them.core_ms_per_record)}")
     return "\n".join(out)
