@@ -75,9 +75,10 @@ WARM_RATE = 1000.0
 MIN_BATCHES = 5  # batches a rate's window must hold for a verdict
 
 
-def job_service(config: Config, job: str, master: str) -> tuple[ServiceSpec, str, str]:
-    """The spec of `job` on `master` (service `bench-<job>-<cores>`), its topic prefix and base path."""
-    tag = f"{job}-{re.sub(r'[^0-9a-z]+', '', master.lower())}"
+def job_service(config: Config, job: str, master: str, order: int = 0) -> tuple[ServiceSpec, str, str]:
+    """The spec of `job` on `master` (service `bench-<job>-<cores>`, `-r<order>` after the first
+    order: its own topics and data), its topic prefix and base path."""
+    tag = f"{job}-{re.sub(r'[^0-9a-z]+', '', master.lower())}" + (f"-r{order}" if order else "")
     prefix, base = f"bench-{tag}-", f"/bench/{tag}"
     conf = dataclasses.replace(config, spark=dataclasses.replace(config.spark, master=master))
     variant = JobVariant(entry=ENTRIES[job], app_name=f"ecomdesk-bench-{tag}", base_path=base,
@@ -303,8 +304,8 @@ class Bench:
             return
         print("  no rate tried kept the backlog bounded", flush=True)
 
-    def job(self, job: str, master: str, short: bool = False) -> JobFigures:
-        spec, prefix, base = job_service(self.config, job, master)
+    def job(self, job: str, master: str, short: bool = False, order: int = 0) -> JobFigures:
+        spec, prefix, base = job_service(self.config, job, master, order)
         fig = JobFigures(job, master)
         print(f"{job} on {master} ({spec.name}, topics {prefix}*, {base}):", flush=True)
         self.produce(prefix, "--count", "2000", "--rate", "0").wait(120)  # the topics exist before the job reads
@@ -354,6 +355,8 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--fixed", type=float, default=30.0, help="seconds at ~5 events/s (fixed cost per batch)")
     ap.add_argument("--poll", type=float, default=0.1, help="seconds between contract polls (latency)")
     ap.add_argument("--home", type=Path, help="run in this (kept) directory instead of a temporary one")
+    ap.add_argument("--both-orders", action="store_true",
+                    help="run the jobs again in the reverse order (A, B, then B, A) to bracket the machine's drift")
     args = ap.parse_args(argv)
     args.rates = sorted((float(r) for r in args.rates.split(",") if r), reverse=True)
     args.factors = sorted((float(f) for f in args.factors.split(",") if f), reverse=True)
@@ -366,10 +369,12 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="ecomdesk-bench-spark-") as tmp:
         config = isolated_config(args.home or Path(tmp))
         main_master = masters[-1] if masters else config.spark.master
-        runs = [(j, main_master, False) for j in jobs]
-        runs += [("ecomdesk", m, True) for m in masters[:-1] if "ecomdesk" in jobs]
+        runs = [(j, main_master, False, 0) for j in jobs]
+        if args.both_orders:  # the same jobs again, last first: the machine's drift shows as a difference
+            runs += [(j, main_master, False, 1) for j in reversed(jobs)]
+        runs += [("ecomdesk", m, True, 0) for m in masters[:-1] if "ecomdesk" in jobs]
         specs = [s for s in build_specs(config) if s.name in STORAGE]
-        specs += [job_service(config, j, m)[0] for j, m, _ in runs]
+        specs += [job_service(config, j, m, o)[0] for j, m, _, o in runs]
         print(f"spark jobs {', '.join(jobs)} on {main_master} (scaling: {', '.join(masters)}), trigger "
               f"{config.spark.trigger_seconds:g} s, {config.kafka.partitions} partitions per topic, "
               f"{os.cpu_count()} cores, {load()}", flush=True)
@@ -377,16 +382,20 @@ def main(argv: list[str]) -> int:
         progress = Progress()
         sup.subscribe_logs(progress)
         bench = Bench(config, sup, progress, args)
-        figures = []
+        ordered: list[tuple[int, JobFigures]] = []
         try:
             t = time.monotonic()
             sup.start(STORAGE)
             print(f"storage up in {time.monotonic() - t:.0f} s | {load()}", flush=True)
-            for job, master, short in runs:
-                figures.append(bench.job(job, master, short))
+            for job, master, short, order in runs:
+                ordered.append((order, bench.job(job, master, short, order)))
         finally:
             sup.close()
-        print(table(figures))
+        for order in sorted({o for o, _ in ordered}):
+            rows = [f for o, f in ordered if o == order]
+            print(f"order {order + 1}: {' -> '.join(f.job for f in rows if f.master == main_master)}")
+            print(table(rows))
+        figures = [f for _, f in ordered]
         scale = [f for f in figures if f.job == "ecomdesk"]
         for f in scale:
             m = re.fullmatch(r"local\[(\d+)\]", f.master)
