@@ -395,8 +395,7 @@ def main(argv: list[str]) -> int:
             rows = [f for o, f in ordered if o == order]
             print(f"order {order + 1}: {' -> '.join(f.job for f in rows if f.master == main_master)}")
             print(table(rows))
-        figures = [f for _, f in ordered]
-        scale = [f for f in figures if f.job == "ecomdesk"]
+        scale = [f for o, f in ordered if f.job == "ecomdesk" and o == 0]  # each master once
         for f in scale:
             m = re.fullmatch(r"local\[(\d+)\]", f.master)
             cores = int(m.group(1)) if m else None
