@@ -18,6 +18,7 @@ from ecomdesk.bench.spark_figures import (
     percentiles,
     slope_per_s,
     table,
+    verdicts,
 )
 from ecomdesk.pipeline import funnel
 
@@ -75,7 +76,7 @@ def test_percentiles():
     assert percentiles([1.0, 2.0, 3.0]) == (2.0, 2.9)
 
 
-def test_table_has_a_row_per_job_and_the_ratios_against_original_and_ceiling():
+def test_table_has_a_row_per_job_the_ratios_against_original_and_ceiling_and_the_targets():
     rows = [JobFigures("ecomdesk", "local[2]", sustained=20_000, read_per_s=19_000, cores_busy=1.5,
                        sustained_load="load 2.0/2.0/2.0", fixed_ms=(800.0, 900.0), core_ms_per_record=0.05),
             JobFigures("original", "local[2]", sustained=5_000, read_per_s=4_750, cores_busy=1.0,
@@ -83,8 +84,12 @@ def test_table_has_a_row_per_job_and_the_ratios_against_original_and_ceiling():
             JobFigures("ceiling", "local[2]", sustained=25_000, read_per_s=23_750, fixed_ms=(400.0, 500.0)),
             JobFigures("ecomdesk", "local[1]", sustained=12_000)]  # scaling: not in the ratios
     out = table(rows).splitlines()
-    assert len(out) == 1 + 4 + 2
-    out = out[:4] + out[5:]
+    assert len(out) == 1 + 4 + 2 + 4
+    assert out[7:] == ["target: ecomdesk/ceiling read rate 0.80 (>= 0.85): NOT met",
+                       "target: ecomdesk/ceiling fixed cost p50 2.00 (<= 1.2): NOT met",
+                       "target: ecomdesk/original read rate 4.00 (>= 1.5): met",
+                       "target: ecomdesk/original cores busy 1.50 (>= 1.0): met"]
+    out = out[:4] + out[5:7]
     assert "20,000" in out[1] and "19,000" in out[1] and "1.50" in out[1] and "load 2.0/2.0/2.0" in out[1]
     assert "800/900" in out[1]
     assert out[4] == ("ecomdesk/original: read rate 4.00, cores busy 1.50, fixed cost p50 0.50, "
@@ -106,3 +111,9 @@ def test_the_funnel_bench_runs_and_checks_the_derived_state(capsys):
     assert funnel_bench.main(["--rate", "100", "--minutes", "1", "--slice", "0.5", "--baseline", funnel.__file__]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 3 and all("derive" in line and "this/baseline" in line for line in lines[1:])
+
+
+def test_the_latency_target_is_judged_on_the_contract_p95_at_1k():
+    ours = JobFigures("ecomdesk", "local[2]", latency_1k_s=(1.5, 3.2))
+    assert verdicts({"ecomdesk": ours}) == ["ecomdesk latency p95 at 1,000/s 3.20 s (<= 3.0 s): NOT met"]
+    assert verdicts({"original": ours}) == []

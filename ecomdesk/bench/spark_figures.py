@@ -115,8 +115,38 @@ def ratio(a: float | None, b: float | None) -> str:
     return "n/a" if a is None or not b else f"{a / b:.2f}"
 
 
+# the job's targets against the other jobs of the same run: (what, other job, figure, bound, at least?)
+TARGETS = (
+    ("read rate", "ceiling", lambda f: f.read_per_s, 0.85, True),
+    ("fixed cost p50", "ceiling", lambda f: f.fixed_ms[0] if f.fixed_ms else None, 1.2, False),
+    ("read rate", "original", lambda f: f.read_per_s, 1.5, True),
+    ("cores busy", "original", lambda f: f.cores_busy, 1.0, True),
+)
+LATENCY_P95_S = 3.0  # at 1,000 events/s, after the warm-up, through the contract
+
+
+def verdicts(by: Mapping[str, JobFigures]) -> list[str]:
+    """Each target the run can judge: the ratio, its bound, met or not."""
+    ours, out = by.get("ecomdesk"), list[str]()
+    if ours is None:
+        return out
+    for what, other, figure, bound, at_least in TARGETS:
+        them = by.get(other)
+        a, b = figure(ours), figure(them) if them is not None else None
+        if a is None or not b:
+            continue
+        met = a / b >= bound if at_least else a / b <= bound
+        out.append(f"ecomdesk/{other} {what} {a / b:.2f} ({'>=' if at_least else '<='} {bound}): "
+                   f"{'met' if met else 'NOT met'}")
+    if ours.latency_1k_s is not None:
+        p95 = ours.latency_1k_s[1]
+        out.append(f"ecomdesk latency p95 at 1,000/s {p95:.2f} s (<= {LATENCY_P95_S} s): "
+                   f"{'met' if p95 <= LATENCY_P95_S else 'NOT met'}")
+    return out
+
+
 def table(rows: Sequence[JobFigures]) -> str:
-    """One line per job, then the ratios ecomdesk/original and ecomdesk/ceiling."""
+    """One line per job, then the ratios ecomdesk/original and ecomdesk/ceiling, then the targets."""
     out = [f"{'job':9s} {'master':9s} {'sustained/s':>11s} {'read/s':>8s} {'cores':>5s} {'batch p50/p95 ms':>17s} "
            f"{'fixed p50/p95 ms':>17s} "
            f"{'core ms/rec':>11s} {'wall ms/rec':>11s} {'lat@1k p50/p95 s':>17s} {'lat@top p50/p95 s':>18s}  loads"]
@@ -140,4 +170,5 @@ def table(rows: Sequence[JobFigures]) -> str:
                    f"cores busy {ratio(ours.cores_busy, them.cores_busy)}, "
                    f"fixed cost p50 {ratio(*fixed)}, "
                    f"core time per record {ratio(ours.core_ms_per_record, them.core_ms_per_record)}")
+    out += [f"target: {v}" for v in verdicts(by)]
     return "\n".join(out)
