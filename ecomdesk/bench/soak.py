@@ -32,7 +32,7 @@ import numpy as np
 import psutil
 
 from ecomdesk.bench.spark_figures import slope_per_s
-from ecomdesk.bench.spark_run import load
+from ecomdesk.bench.spark_run import load, process_tree
 from ecomdesk.core.supervisor import Supervisor
 from ecomdesk.stack.catalog import build_specs
 from ecomdesk.stack.spark_job import NAME as JOB
@@ -44,15 +44,8 @@ P95_LIMIT, RSS_LIMIT, SLOPE_LIMIT = 1.2, 1.2, 0.01
 
 def tree_rss(pid: int | None) -> int:
     """Resident bytes of a process and its descendants (the driver JVM and its Python worker)."""
-    if not pid:
-        return 0
-    try:
-        root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return 0
     total = 0
-    for p in procs:
+    for p in process_tree(pid) if pid else []:
         try:
             total += p.memory_info().rss
         except psutil.NoSuchProcess:

@@ -89,15 +89,19 @@ class Watermarks:
         self._consumer.close()
 
 
+def process_tree(pid: int) -> list[psutil.Process]:
+    """A process and its descendants ([] once it is gone)."""
+    try:
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
 def tree_cpu(pid: int) -> dict[int, float]:
     """pid -> user+system CPU seconds (with reaped children's) of a process and its descendants."""
     out = {}
-    try:
-        root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return {}
-    for p in procs:
+    for p in process_tree(pid):
         try:
             c = p.cpu_times()
             out[p.pid] = c.user + c.system + c.children_user + c.children_system

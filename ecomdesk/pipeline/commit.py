@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ecomdesk.data import contract as C
-from ecomdesk.pipeline.funnel import EVENT_COLUMNS, WINDOW_US, FunnelState
+from ecomdesk.pipeline.funnel import EVENT_COLUMNS, WINDOW_US, FunnelState, empty_frame
 from ecomdesk.pipeline.snapshot import ALL, TABLES, Snapshot, utc
 from ecomdesk.pipeline.store import Store
 
@@ -128,8 +128,7 @@ class Committer:
     def _raw_events(self, batches: set[int] | None, horizon: int | None) -> pd.DataFrame:
         """The funnel's columns and the batch id of the committed valid events of `batches` at or after
         `horizon`, read concurrently from the days from the horizon's on."""
-        empty = pd.DataFrame({c: pd.Series(dtype="int64" if c in ("event_us", "partition", "offset", "batch")
-                                           else object) for c in [*EVENT_COLUMNS, "batch"]})
+        empty = empty_frame(EVENT_COLUMNS).assign(batch=pd.Series(dtype="int64"))
         if batches is not None and not batches:
             return empty
         from_day = None if horizon is None else _iso(horizon)[:10]  # type: ignore[index]

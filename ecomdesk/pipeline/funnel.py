@@ -38,7 +38,8 @@ _INT = ("event_us", "partition", "offset")
 RECODE_FACTOR, RECODE_SLACK = 2, 100_000
 
 
-def _empty(columns: list[str]) -> pd.DataFrame:
+def empty_frame(columns: list[str]) -> pd.DataFrame:
+    """No rows, each column typed as the funnel types it."""
     kinds = {"stage": "int8", "converted": "bool", CODE: "int64"}
     return pd.DataFrame({c: pd.Series(dtype=kinds.get(c, "int64" if c in _INT else object)) for c in columns})
 
@@ -132,7 +133,7 @@ class FunnelState:
 
     def _frame(self, kind: str) -> pd.DataFrame:
         if not len(self.held[kind]):
-            return _empty(_MEMORY[kind])
+            return empty_frame(_MEMORY[kind])
         return self.held[kind].frame(_alive(self._horizon, kind == "views"))
 
     @property
@@ -228,7 +229,7 @@ def _per_minute(us: pd.Series, name: str) -> pd.DataFrame:
 def _take(state: FunnelState, kind: str, keys: np.ndarray, keep) -> pd.DataFrame:
     """The state's rows of `kind` with these keys, with where they are (SortedRuns.take)."""
     if not len(state.held[kind]):
-        return _empty(_MEMORY[kind]).assign(_run=pd.Series(dtype="int64"), _pos=pd.Series(dtype="int64"))
+        return empty_frame(_MEMORY[kind]).assign(_run=pd.Series(dtype="int64"), _pos=pd.Series(dtype="int64"))
     return state.held[kind].take(keys, keep)
 
 
