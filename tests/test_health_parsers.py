@@ -59,6 +59,16 @@ def test_datanodes_from_namenode_info():
         "4 under-replicated block(s)"]
 
 
+def test_a_datanode_in_both_lists_is_one_row_dead_while_stale_and_live_once_heard_from():
+    """The NameNode reads LiveNodes and DeadNodes one after the other; a node it moves in between is in both."""
+    dead = json.dumps({"d:1": {"xferaddr": "127.0.0.1:9866", "lastContact": 30, "decommissioned": False}})
+    dying = {"LiveNodes": json.dumps({"d:1": {"xferaddr": "127.0.0.1:9866", "lastContact": 30}}), "DeadNodes": dead}
+    assert [(d.name, d.state) for d in datanodes(dying)] == [("127.0.0.1:9866", "dead")]
+    back = {"LiveNodes": json.dumps({"d:1": {"xferaddr": "127.0.0.1:9866", "lastContact": 0, "capacity": 5}}),
+            "DeadNodes": dead}
+    assert [(d.name, d.state, d.capacity) for d in datanodes(back)] == [("127.0.0.1:9866", "live", 5)]
+
+
 def _partition(p: int, leader: int | None, replicas, isr) -> m.Partition:
     status = "offline (no leader)" if leader is None else "under-replicated" if len(isr) < len(replicas) else "ok"
     return m.Partition("orders", p, leader, replicas, isr, None, None, None, status)

@@ -39,19 +39,28 @@ def _int(value) -> int | None:
 
 
 def datanodes(info: dict, stale_seconds: float = STALE_SECONDS) -> list[m.DataNode]:
-    """NameNodeInfo's LiveNodes and DeadNodes (JSON strings), one row each, by name."""
-    rows = []
+    """NameNodeInfo's LiveNodes and DeadNodes (JSON strings), one row per DataNode.
+
+    The NameNode builds the two lists one after the other, so a node it declares dead (or back) in
+    between is in both: it is the dead row unless the live one has heard from it lately (it came back).
+    """
+    rows: dict[str, m.DataNode] = {}
+    for name, n in _nodes(info, "DeadNodes").items():
+        state = "decommissioned" if n.get("decommissioned") else "dead"
+        address = n.get("xferaddr") or name
+        rows[address] = m.DataNode(address, state, n.get("lastContact"), None, None, None)
     for name, n in _nodes(info, "LiveNodes").items():
         contact = n.get("lastContact")
         state = _ADMIN_STATES.get(n.get("adminState", ""), "live")
-        if state == "live" and isinstance(contact, int | float) and contact >= stale_seconds:
+        fresh = not (isinstance(contact, int | float) and contact >= stale_seconds)
+        if state == "live" and not fresh:
             state = "stale"
-        rows.append(m.DataNode(n.get("xferaddr") or name, state, contact, _int(n.get("capacity")),
-                               _int(n.get("used")), _int(n.get("remaining"))))
-    for name, n in _nodes(info, "DeadNodes").items():
-        state = "decommissioned" if n.get("decommissioned") else "dead"
-        rows.append(m.DataNode(n.get("xferaddr") or name, state, n.get("lastContact"), None, None, None))
-    return sorted(rows, key=lambda d: d.name)
+        address = n.get("xferaddr") or name
+        if address in rows and not fresh:
+            continue
+        rows[address] = m.DataNode(address, state, contact, _int(n.get("capacity")), _int(n.get("used")),
+                                   _int(n.get("remaining")))
+    return sorted(rows.values(), key=lambda d: d.name)
 
 
 def _detail(namenodes: list[m.NameNode], beans: dict[str, dict]) -> m.HdfsDetail:
