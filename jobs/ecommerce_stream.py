@@ -44,16 +44,18 @@ def main(argv: list[str]) -> int:
     committer = Committer(HadoopStore(spark, args.base), delay_us)
     snapshot = committer.load()
     t2 = time.monotonic()
+    processor = BatchProcessor(committer, snapshot, delay_us, args.driver_rows, behind=args.publish == "behind")
+    if recovered := processor.recover():
+        logging.info("published batches %s from the pending records a crash left", recovered)
     committer.sweep()
     t3 = time.monotonic()
-    processor = BatchProcessor(committer, snapshot, delay_us, args.driver_rows)
 
     def state(batch_id: int) -> dict:
         s = processor.snapshot
         return {"state_rows": s.funnel.rows, "state_bytes": s.funnel.nbytes, "key_codes": s.funnel.codes.size,
                 "quarantined": s.quarantined,
                 "watermark": committer.manifests[-1]["watermark"] if committer.manifests else None,
-                "job_ms": processor.timings.pop(batch_id, {})}
+                "job_ms": processor.steps_ms(batch_id)}
 
     spark.streams.addListener(ProgressListener(state))
     records = parse_records(job_args.kafka_source(spark, args, list(C.TOPICS)), args.topic_prefix)
@@ -65,10 +67,12 @@ def main(argv: list[str]) -> int:
         .start()
     )
     processor.query_id = str(query.id)
+    processor.on_failure = lambda exc: query.stop()  # a failed publish ends the job (flush re-raises it)
     logging.info("query %s started; resuming after committed batch %d (session %.2f s, snapshot %.2f s with %d "
-                 "funnel state rows, sweep %.2f s, query start %.2f s)", QUERY, snapshot.batch_id, t1 - t0, t2 - t1,
-                 snapshot.funnel.rows, t3 - t2, time.monotonic() - t3)
+                 "funnel state rows, recovery and sweep %.2f s, query start %.2f s)", QUERY, snapshot.batch_id,
+                 t1 - t0, t2 - t1, snapshot.funnel.rows, t3 - t2, time.monotonic() - t3)
     query.awaitTermination()
+    processor.flush()
     return 0
 
 

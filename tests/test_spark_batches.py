@@ -104,6 +104,7 @@ def test_batches_give_exact_aggregates(spark, events, tmp_path, driver_rows):
         proc(b, i)
         # the batch's parsed records are freed when it ends: nothing stays persisted in the JVM
         assert spark.sparkContext._jsc.getPersistentRDDs().isEmpty()
+    proc.flush()
     files = [f for k in C.RAW_DIRS for f in pafs.LocalFileSystem().get_file_info(
         pafs.FileSelector(f"{tmp_path}/{k}", recursive=True)) if f.path.endswith(".parquet")]
     assert all(f.base_name.endswith("-driver.parquet") == (driver_rows > 1_000) for f in files) and files
@@ -134,18 +135,7 @@ class Crash(RuntimeError):
     pass
 
 
-def test_crash_before_manifest_then_replay(spark, events, tmp_path):
-    """A batch that dies after writing its data but before its manifest is invisible, and its replay
-    (plus the replay of an already committed batch) counts everything exactly once."""
-    base = str(tmp_path)
-    batches = kafka_batches(spark, events, 4)
-    store = ArrowStore(pafs.LocalFileSystem(), base)
-    committer = Committer(store, DELAY_US)
-    proc = BatchProcessor(committer, committer.load(), DELAY_US)
-    proc(batches[0], 0)
-    proc(batches[1], 1)
-    before = C.read_current(pafs.LocalFileSystem(), "sales_per_minute", base)
-
+def _dying_manifest(store: ArrowStore) -> None:
     real_rename = store.rename
 
     def dying_rename(src, dst):
@@ -154,20 +144,76 @@ def test_crash_before_manifest_then_replay(spark, events, tmp_path):
         real_rename(src, dst)
 
     store.rename = dying_rename
+
+
+def _restarted(base: str) -> tuple[BatchProcessor, list[int]]:
+    """The job's start: load, publish the pending records, sweep."""
+    committer = Committer(ArrowStore(pafs.LocalFileSystem(), base), DELAY_US)
+    proc = BatchProcessor(committer, committer.load(), DELAY_US)
+    recovered = proc.recover()
+    committer.sweep()
+    return proc, recovered
+
+
+@pytest.mark.parametrize("spark_committed", [False, True], ids=["Spark replays it", "Spark committed it"])
+def test_crash_before_manifest_then_replay(spark, events, tmp_path, spark_committed):
+    """A batch whose publish dies before its manifest is invisible, and the next start publishes it from
+    its pending record, exactly once: whether Spark then replays it (it died before Spark's commit) or not
+    (Spark had committed it), and with the replay of an already committed batch skipped."""
+    base = str(tmp_path)
+    batches = kafka_batches(spark, events, 4)
+    store = ArrowStore(pafs.LocalFileSystem(), base)
+    committer = Committer(store, DELAY_US)
+    proc = BatchProcessor(committer, committer.load(), DELAY_US)
+    proc(batches[0], 0)
+    proc(batches[1], 1)
+    proc.flush()
+    before = C.read_current(pafs.LocalFileSystem(), "sales_per_minute", base)
+    _dying_manifest(store)
+    proc(batches[2], 2)  # returns once its pending record is durable: Spark would commit it now
     with pytest.raises(Crash):
-        proc(batches[2], 2)
+        proc.flush()
     after = C.read_current(pafs.LocalFileSystem(), "sales_per_minute", base)
     pd.testing.assert_frame_equal(before, after)  # nothing of batch 2 is visible
     assert C.current_manifest(pafs.LocalFileSystem(), base)["batch_id"] == 1
 
-    store = ArrowStore(pafs.LocalFileSystem(), base)  # a restarted job
-    committer = Committer(store, DELAY_US)
-    snapshot = committer.load()
-    committer.sweep()
-    proc = BatchProcessor(committer, snapshot, DELAY_US)
-    proc(batches[1], 1)  # Spark may replay the last batch whose commit it did not record: skipped
-    for i in (2, 3):
+    proc, recovered = _restarted(base)
+    assert recovered == [2] and C.current_manifest(pafs.LocalFileSystem(), base)["batch_id"] == 2
+    assert not store.exists(C.STAGING_DIR)
+    # Spark replays the batches whose commit it did not record: skipped
+    for i in (1, 2) if not spark_committed else (1,):
         proc(batches[i], i)
+    proc(batches[3], 3)
+    proc.flush()
+    check_against(base, events)
+
+
+def test_a_crash_inside_the_spark_work_leaves_no_pending_record(spark, events, tmp_path):
+    """A batch that dies before its pending record is whole is not published by the next start: Spark
+    replays it."""
+    base = str(tmp_path)
+    batches = kafka_batches(spark, events, 3)
+    store = ArrowStore(pafs.LocalFileSystem(), base)
+    committer = Committer(store, DELAY_US)
+    proc = BatchProcessor(committer, committer.load(), DELAY_US)
+    proc(batches[0], 0)
+    proc.flush()
+    real_write = store.write_bytes
+
+    def dying_write(rel, data):
+        if rel.endswith(".tmp") and "batch-1/" in rel:
+            real_write(rel, data[: len(data) // 2])  # half a record, never renamed
+            raise Crash("killed while writing the pending record")
+        real_write(rel, data)
+
+    store.write_bytes = dying_write
+    with pytest.raises(Crash):
+        proc(batches[1], 1)
+    proc, recovered = _restarted(base)
+    assert recovered == [] and C.current_manifest(pafs.LocalFileSystem(), base)["batch_id"] == 0
+    for i in (1, 2):
+        proc(batches[i], i)
+    proc.flush()
     check_against(base, events)
 
 

@@ -12,18 +12,21 @@ run only when the partials count rejected records.
 
 from __future__ import annotations
 
+import json
 import logging
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from pyspark.sql import DataFrame
 
-from ecomdesk.data.contract import QUARANTINE_COUNTS, STAGING_DIR
+from ecomdesk.data.contract import QUARANTINE_COUNTS
 from ecomdesk.pipeline import metrics
-from ecomdesk.pipeline.commit import Committer
+from ecomdesk.pipeline.commit import Committer, staging_dir
 from ecomdesk.pipeline.funnel import EVENT_COLUMNS
 from ecomdesk.pipeline.parse import quarantined, valid_events
 from ecomdesk.pipeline.snapshot import BatchPartials, Snapshot, merge, utc
@@ -93,11 +96,15 @@ def _union(events: DataFrame, rejected: DataFrame, with_events: bool) -> tuple[s
     return _UNIONS[key]
 
 
-def collect_partials(events: DataFrame, rejected: DataFrame, with_events: bool = False) -> BatchPartials:
-    """Every partial aggregate of one batch, in one Spark job: their rows are unioned into one wide
-    table tagged with the partial's name (one SQL statement), collected as Arrow and split again in
-    the driver. With `with_events`, the batch's valid events come along (`BatchPartials.events`), so
-    that a small batch needs no second job to write them.
+_MEMBERS = b"ecomdesk.members"  # the union table's schema metadata: each member's columns (JSON)
+_QUERY = b"ecomdesk.query_id"  # and, in a pending record, the query whose batch it is
+
+
+def collect_union(events: DataFrame, rejected: DataFrame, with_events: bool = False) -> pa.Table:
+    """Every partial aggregate of one batch, in one Spark job: their rows unioned into one wide table
+    tagged with the partial's name (one SQL statement) and collected as Arrow, each member's columns in
+    its schema's metadata (`split` takes it apart). With `with_events`, the batch's valid events come
+    along, so that a small batch needs no second job to write them.
 
     The (small) input is seen as one partition, which already satisfies every grouping, so Spark
     plans no shuffle: one stage, and (the union of single-partition branches keeps their
@@ -107,6 +114,12 @@ def collect_partials(events: DataFrame, rejected: DataFrame, with_events: bool =
     events, rejected = events.coalesce(1), rejected.coalesce(1)
     sql, columns = _union(events, rejected, with_events)
     table = run(sql, events=events, rejected=rejected).toArrow()
+    return table.replace_schema_metadata({_MEMBERS: json.dumps(columns)})
+
+
+def split(table: pa.Table) -> BatchPartials:
+    """The partials of a `collect_union` table (`BatchPartials.events`: the valid events, when they came)."""
+    columns = json.loads(table.schema.metadata[_MEMBERS])
     parts = {name: table.filter(pc.equal(table[_TAG], name)).select(cols) for name, cols in columns.items()}
     totals = parts.pop(_TOTALS)
     max_us, count = totals["max_event_us"][0].as_py(), totals["events"][0].as_py()
@@ -114,6 +127,11 @@ def collect_partials(events: DataFrame, rejected: DataFrame, with_events: bool =
     funnel = parts.pop(_FUNNEL).to_pandas().astype({"partition": "int64"}) if rows is None else funnel_events(rows)
     tables = {name: _pandas(t) for name, t in parts.items()}
     return BatchPartials(tables, funnel, None if max_us is None else int(max_us), int(count), rows)
+
+
+def collect_partials(events: DataFrame, rejected: DataFrame, with_events: bool = False) -> BatchPartials:
+    """Every partial aggregate of one batch, collected to the driver (`collect_union`, `split`)."""
+    return split(collect_union(events, rejected, with_events))
 
 
 def materialize(frame: DataFrame) -> tuple[DataFrame, int]:
@@ -144,6 +162,10 @@ def _checkpointed_rdd(local: DataFrame):
     return local._jdf.queryExecution().analyzed().rdd()
 
 
+def _ms(**seconds: float) -> dict[str, int]:
+    return {step: round(s * 1000) for step, s in seconds.items()}
+
+
 class BatchProcessor:
     """The foreachBatch function; keeps the current snapshot in driver memory between batches.
 
@@ -152,31 +174,61 @@ class BatchProcessor:
     the driver writes them (a few small Parquet files), where Spark's writer costs a second job and its
     commit protocol's round trips to the NameNode. A larger batch's events are written by Spark (in
     parallel, on a cluster's executors) while the partials are collected.
+
+    The driver's merge and publish are off the batch's critical path: the batch ends once its
+    pending record (the partials' table, `Committer.write_pending`) is durable, and its publish runs
+    while Spark works on the next batch, which waits for it before handing over its own (one publish
+    at a time, in batch order). Spark commits a batch when this function returns, so a crash between
+    that commit and the manifest leaves a pending record, which the next start publishes (`recover`)
+    before Spark replays anything: every batch is published exactly once. `behind=False` publishes
+    before returning (the earlier design, kept as the benchmark's baseline).
     """
 
-    def __init__(self, committer: Committer, snapshot: Snapshot, delay_us: int, driver_rows: int = 20_000):
+    def __init__(self, committer: Committer, snapshot: Snapshot, delay_us: int, driver_rows: int = 20_000,
+                 behind: bool = True):
         self.committer, self.snapshot, self.delay_us = committer, snapshot, delay_us
-        self.driver_rows = driver_rows
+        self.driver_rows, self.behind = driver_rows, behind
         self.query_id: str | None = None
+        self.accepted = snapshot.batch_id  # the newest batch whose pending record is durable
         self.timings: dict[int, dict[str, int]] = {}  # batch id -> its steps in ms, until reported
-        self.staged = False  # whether Spark wrote into the current batch's staging directory
+        self.published_ms: dict[str, int] = {}  # the newest publish's steps
+        self.staged = False  # whether the current batch's staging directory was emptied of older attempts
         self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="batch")
+        self.publisher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="publish")
+        self.publish_io = ThreadPoolExecutor(max_workers=2, thread_name_prefix="publish-io")
+        self.publishing: Future | None = None
+        self.on_failure: Callable[[BaseException], None] = lambda exc: None  # the job stops its query
 
-    def _stage(self, write, path: str, staging: str):
-        """Start one of Spark's writes into the batch's staging directory (emptied first: an earlier
-        attempt may have left files in it)."""
+    def _fresh(self, staging: str) -> None:
+        """Empty the batch's staging directory once, before its first write (an earlier attempt may have
+        left files in it)."""
         if not self.staged:
             self.committer.store.delete(staging)
             self.staged = True
+
+    def _stage(self, write, path: str, staging: str):
+        """Start one of Spark's writes into the batch's staging directory."""
+        self._fresh(staging)
         return self.pool.submit(write, self.committer.store.uri(f"{staging}/{path}"))
+
+    def recover(self) -> list[int]:
+        """Publish, oldest first, the batches whose pending record a crash left unpublished (Spark may
+        have committed them: it will not give them again). Called before the query starts."""
+        done = []
+        for batch_id, staging, table in self.committer.pending():
+            self._publish(batch_id, staging, table)
+            self.accepted = batch_id
+            done.append(batch_id)
+        return done
 
     def __call__(self, records: DataFrame, batch_id: int) -> None:
         """Process one batch of parsed records (`parse.parse_records`)."""
-        if batch_id <= self.snapshot.batch_id:
-            log.warning("batch %d was already committed (manifest exists): skipping its replay", batch_id)
+        if batch_id <= self.accepted:
+            log.warning("batch %d was already committed (manifest or pending record exists): skipping its replay",
+                        batch_id)
             return
         t0 = time.monotonic()
-        staging, self.staged = f"{STAGING_DIR}/batch-{batch_id}", False
+        staging, self.staged = staging_dir(batch_id), False
         cores = records.sparkSession.sparkContext.defaultParallelism
         parsed, count = materialize(records.coalesce(cores))
         try:
@@ -184,32 +236,66 @@ class BatchProcessor:
             large = count > self.driver_rows
             write = self._stage(events.write.partitionBy("kind", "event_date").parquet, "events",
                                 staging) if large else None
-            partials = collect_partials(events, rejected, with_events=not large)
+            table = collect_union(events, rejected, with_events=not large)
             t1 = time.monotonic()
-            if not partials.tables[QUARANTINE_COUNTS].empty:
+            if pc.any(pc.equal(table[_TAG], QUARANTINE_COUNTS)).as_py():
                 self._stage(rejected.write.partitionBy("ingest_date").parquet, "quarantine", staging).result()
             if write is not None:
                 write.result()
             t2 = time.monotonic()
         finally:
             release(parsed)
-        # the driver's writes and Spark's moves go on while the driver merges
-        io = [self.pool.submit(self.committer.write_events, batch_id, partials.events)
-              if partials.events is not None else None,
-              self.pool.submit(self.committer.move_staged, batch_id, staging) if self.staged else None]
-        snapshot, changed = merge(self.snapshot, batch_id, partials, self.delay_us)
+        self._fresh(staging)
+        table = table.replace_schema_metadata({**table.schema.metadata, _QUERY: self.query_id or ""})
+        self.committer.write_pending(staging, table)
         t3 = time.monotonic()
+        self.flush()  # the previous batch's publish: its failure fails this batch, which a restart replays
+        t4 = time.monotonic()
+        self.accepted = batch_id
+        self.timings = {b: t for b, t in self.timings.items() if b > batch_id - 10}
+        self.timings[batch_id] = _ms(partials=t1 - t0, writes=t2 - t1, pending=t3 - t2, wait=t4 - t3)
+        log.info("batch %d: partials %.2f s, writes +%.2f s, pending record %.2f s, waited %.2f s for the publish "
+                 "of the batch before (%d records)", batch_id, t1 - t0, t2 - t1, t3 - t2, t4 - t3, count)
+        self.publishing = self.publisher.submit(self._publish, batch_id, staging, table)
+        self.publishing.add_done_callback(self._failed)
+        if not self.behind:
+            self.flush()
+
+    def _publish(self, batch_id: int, staging: str, table: pa.Table) -> None:
+        """Merge a batch's partials into the snapshot and publish it: its raw files first (the driver's
+        writes and the moves of Spark's go on while the driver merges), then the manifest."""
+        t0 = time.monotonic()
+        partials = split(table)
+        io = [self.publish_io.submit(self.committer.write_events, batch_id, partials.events)
+              if partials.events is not None else None,
+              self.publish_io.submit(self.committer.move_staged, batch_id, staging)]
+        snapshot, changed = merge(self.snapshot, batch_id, partials, self.delay_us)
+        t1 = time.monotonic()
         for f in io:
             if f is not None:
                 f.result()
-        t4 = time.monotonic()
-        self.committer.publish(snapshot, changed, self.query_id)
+        t2 = time.monotonic()
+        self.committer.publish(snapshot, changed, str(table.schema.metadata.get(_QUERY, b""), "utf-8") or None)
         self.snapshot = snapshot
-        t5 = time.monotonic()
-        steps = {"partials": t1 - t0, "writes": t2 - t1, "merge": t3 - t2, "move": t4 - t3, "publish": t5 - t4}
-        self.timings = {b: t for b, t in self.timings.items() if b > batch_id - 10}
-        self.timings[batch_id] = {k: round(v * 1000) for k, v in steps.items()}
-        log.info("batch %d timing: partials %.2f s, writes +%.2f s, merge %.2f s, moves +%.2f s, publish %.2f s "
-                 "(%d events, written by %s; %d changed parts, %d funnel state rows)", batch_id, t1 - t0,
-                 t2 - t1, t3 - t2, t4 - t3, t5 - t4, partials.count,
+        self.committer.store.delete(staging)  # and with it the pending record
+        t3 = time.monotonic()
+        self.published_ms = _ms(merge=t1 - t0, move=t2 - t1, publish=t3 - t2)
+        log.info("batch %d published: merge %.2f s, moves +%.2f s, manifest %.2f s (%d events, written by %s; "
+                 "%d changed parts, %d funnel state rows)", batch_id, t1 - t0, t2 - t1, t3 - t2, partials.count,
                  "the driver" if partials.events is not None else "Spark", len(changed), snapshot.funnel.rows)
+
+    def _failed(self, future: Future) -> None:
+        if (exc := future.exception()) is not None:
+            log.error("publishing a batch failed (its pending record stays for the next start): %s", exc)
+            threading.Thread(target=self.on_failure, args=(exc,), name="publish-failed", daemon=True).start()
+
+    def flush(self) -> None:
+        """Wait for the pending publish; re-raises its failure."""
+        future, self.publishing = self.publishing, None
+        if future is not None:
+            future.result()
+
+    def steps_ms(self, batch_id: int) -> dict[str, int]:
+        """Batch `batch_id`'s steps up to its pending record, and the newest publish's (usually the batch
+        before's, which ran beside this one's Spark work), in ms."""
+        return {**self.timings.pop(batch_id, {}), **self.published_ms}

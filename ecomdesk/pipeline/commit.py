@@ -1,9 +1,12 @@
 """Publishing a micro-batch atomically: data files first, then the manifest that makes them current.
 
-Order for batch N: raw + quarantine files are moved from staging into `.../batch_id=N`, the changed
-aggregate parts are written as new immutable files, and last `_manifests/vN.json` is written under
-a temporary name and renamed (atomic). Only then does Spark commit the batch in its checkpoint; a
-replay of a batch whose manifest exists is skipped, any other replay redoes the same work from
+Order for batch N: Spark's raw and quarantine files are written into the batch's staging directory,
+then its pending record (the partials, `write_pending`); Spark commits the batch in its checkpoint
+once that record is durable. Then, off the batch's critical path, the raw + quarantine files are
+moved from staging into `.../batch_id=N`, the changed aggregate parts are written as new immutable
+files, and last `_manifests/vN.json` is written under a temporary name and renamed (atomic). A start
+first publishes the pending records newer than the last manifest (`pending`); a replay of a batch
+that has a manifest or a pending record is skipped, any other replay redoes the same work from
 snapshot N-1. Versions older than the last KEEP manifests are deleted with their unshared files.
 The files of one step are written concurrently: each is a round trip to the NameNode and DataNode,
 and a batch has a dozen of them. Expired versions are deleted in the background, off the batch's
@@ -33,6 +36,13 @@ log = logging.getLogger(__name__)
 
 KEEP = 5
 _BATCH_DIR = re.compile(r"^batch_id=(\d+)$")
+_STAGED = re.compile(r"^batch-(\d+)$")  # a batch's staging directory under C.STAGING_DIR
+PENDING = "pending.arrow"  # a batch's partials, durable before Spark commits the batch (BatchProcessor)
+
+
+def staging_dir(batch_id: int) -> str:
+    """Where a batch's files wait for its manifest: Spark's writes, and its pending record."""
+    return f"{C.STAGING_DIR}/batch-{batch_id}"
 
 
 def _suffix(batch_id: int, generation: int) -> str:
@@ -158,7 +168,8 @@ class Committer:
         return self.manifests[-1]["batch_id"] if self.manifests else -1
 
     def sweep(self) -> None:
-        """Remove what an interrupted batch left behind: staging, uncommitted raw batches, orphan files."""
+        """Remove what an interrupted batch left behind: staging, uncommitted raw batches, orphan files
+        (after `BatchProcessor.recover` has published the pending records)."""
         self.store.delete(C.STAGING_DIR)
         for top, _ in (*[(d, "event_date") for d in C.RAW_DIRS], (C.QUARANTINE_DIR, "ingest_date")):
             for date_dir in self.store.listdir(top):
@@ -204,7 +215,24 @@ class Committer:
             dst = f"{dst_parent}/batch_id={batch_id}"
             self.store.delete(dst)
             self.store.rename(src, dst)
-        self.store.delete(staging)
+
+    def write_pending(self, staging: str, table: pa.Table) -> None:
+        """Make a batch's partials durable in its staging directory (Arrow IPC, zstd), under a temporary
+        name renamed last: a pending record is whole or absent."""
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_file(sink, table.schema, options=pa.ipc.IpcWriteOptions(compression="zstd")) as f:
+            f.write_table(table)
+        self.store.write_bytes(f"{staging}/.{PENDING}.tmp", sink.getvalue().to_pybytes())
+        self.store.rename(f"{staging}/.{PENDING}.tmp", f"{staging}/{PENDING}")
+
+    def pending(self) -> list[tuple[int, str, pa.Table]]:
+        """The pending records of batches after the last manifest, oldest first: (batch id, its staging
+        directory, the partials' table)."""
+        found = sorted((int(m.group(1)), f"{C.STAGING_DIR}/{d}") for d in self.store.listdir(C.STAGING_DIR)
+                       if (m := _STAGED.match(d)) and int(m.group(1)) > self.committed)
+        found = [(b, d) for b, d in found if self.store.exists(f"{d}/{PENDING}")]
+        data = self._read_all([f"{d}/{PENDING}" for _, d in found])
+        return [(b, d, pa.ipc.open_file(pa.py_buffer(raw)).read_all()) for (b, d), raw in zip(found, data, strict=True)]
 
     def write_events(self, batch_id: int, events: pa.Table) -> None:
         """Write a batch's valid events (EVENT_SCHEMA plus `kind` and `event_date`) from the driver into

@@ -18,6 +18,9 @@ def parse_args(argv: list[str], description: str | None) -> argparse.Namespace:
     p.add_argument("--max-offsets-per-trigger", type=int, default=500_000)
     p.add_argument("--driver-rows", type=int, default=20_000,
                    help="batches of at most this many records are written by the driver (no Spark write job)")
+    p.add_argument("--publish", choices=("behind", "inline"), default="behind",
+                   help="publish a batch while Spark works on the next (behind), or before it ends (inline: "
+                        "the earlier design, a benchmark's baseline)")
     p.add_argument("--topic-prefix", default="", help="prefix of the three topic names (isolated runs)")
     security.add_arguments(p)
     return p.parse_args(argv)
