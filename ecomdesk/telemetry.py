@@ -47,7 +47,8 @@ class BatchReport:
     watermark: str | None
     quarantined: int  # records quarantined so far, all batches
     # where the batch's time went: Spark's phases (walCommit, addBatch, commitOffsets, ...) and the
-    # job's own steps inside addBatch ("job.partials", "job.publish", ...)
+    # job's own steps inside addBatch ("job.partials", "job.writes", "job.pending", "job.wait": for the
+    # publish before) and those of the newest publish, which ran behind it ("job.merge", "job.publish", ...)
     durations_ms: dict[str, int] = field(default_factory=dict)
     end_offsets: dict[str, dict[str, int]] = field(default_factory=dict)  # topic -> partition -> read up to
     state_bytes: int = 0  # the funnel state's memory in the driver

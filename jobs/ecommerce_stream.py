@@ -9,13 +9,15 @@ snapshots under --base following `ecomdesk.data.contract`.
 from __future__ import annotations
 
 import logging
+import os
 import sys
+import threading
 import time
 
 from pyspark.sql import SparkSession
 
 from ecomdesk.data import contract as C
-from ecomdesk.pipeline import job_args
+from ecomdesk.pipeline import driver_log, job_args
 from ecomdesk.pipeline.batch import BatchProcessor
 from ecomdesk.pipeline.commit import Committer
 from ecomdesk.pipeline.parse import parse_records
@@ -23,11 +25,12 @@ from ecomdesk.pipeline.progress import ProgressListener
 from ecomdesk.pipeline.store import HadoopStore
 
 QUERY = "ecommerce"
+HOLD_PUBLISH = "ECOMDESK_FAULT_HOLD_PUBLISH"  # fault injection: batches end with their pending record only
 
 
 def main(argv: list[str]) -> int:
     args = job_args.parse_args(argv, __doc__)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
+    driver_log.configure()
     logging.getLogger("py4j").setLevel(logging.WARNING)  # two lines a batch from foreachBatch's callbacks
     t0 = time.monotonic()
     spark = SparkSession.builder.appName("ecomdesk-ecommerce-stream").getOrCreate()
@@ -47,6 +50,9 @@ def main(argv: list[str]) -> int:
     processor = BatchProcessor(committer, snapshot, delay_us, args.driver_rows, behind=args.publish == "behind")
     if recovered := processor.recover():
         logging.info("published batches %s from the pending records a crash left", recovered)
+    if os.environ.get(HOLD_PUBLISH):
+        logging.warning("%s is set: no batch will be published (a crash test's fault)", HOLD_PUBLISH)
+        processor.publisher.submit(threading.Event().wait)  # the one publish thread, busy for good
     committer.sweep()
     t3 = time.monotonic()
 
@@ -69,7 +75,7 @@ def main(argv: list[str]) -> int:
     processor.query_id = str(query.id)
     processor.on_failure = lambda exc: query.stop()  # a failed publish ends the job (flush re-raises it)
     logging.info("query %s started; resuming after committed batch %d (session %.2f s, snapshot %.2f s with %d "
-                 "funnel state rows, recovery and sweep %.2f s, query start %.2f s)", QUERY, snapshot.batch_id,
+                 "funnel state rows, recovery and sweep %.2f s, query start %.2f s)", QUERY, processor.accepted,
                  t1 - t0, t2 - t1, snapshot.funnel.rows, t3 - t2, time.monotonic() - t3)
     query.awaitTermination()
     processor.flush()

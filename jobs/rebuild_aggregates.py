@@ -1,18 +1,18 @@
 """spark-submit entry point of `ecomdesk rebuild`: every aggregate again from the raw events on HDFS.
 
-Prints the new version's manifest name on stdout (one JSON line); logs go to stderr.
+Prints the new version's manifest name on stdout (one JSON line); logs go to stderr (`driver_log`).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 
 from pyspark.sql import SparkSession
 
 from ecomdesk.data import contract as C
+from ecomdesk.pipeline import driver_log
 from ecomdesk.pipeline.commit import Committer
 from ecomdesk.pipeline.rebuild import rebuild
 from ecomdesk.pipeline.store import HadoopStore
@@ -23,14 +23,14 @@ def main(argv: list[str]) -> int:
     p.add_argument("--base", required=True, help="output base URI, e.g. hdfs://127.0.0.1:9000/ecommerce")
     p.add_argument("--watermark-seconds", type=float, default=600.0)
     args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
+    log = driver_log.configure()
     spark = SparkSession.builder.appName("ecomdesk-rebuild").getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
     committer = Committer(HadoopStore(spark, args.base), int(args.watermark_seconds * 1_000_000))
     try:
         manifest = rebuild(spark, committer)
     except RuntimeError as exc:
-        print(f"rebuild: {exc}", file=sys.stderr)
+        print(f"rebuild: {exc}", file=log, flush=True)
         return 1
     finally:
         committer.cleaner.shutdown(wait=True)

@@ -23,10 +23,10 @@ from ecomdesk.testing.reference import aggregates, assert_same
 class Job:
     """spark-submit in its own process group, its stdout fed to the service's telemetry parser."""
 
-    def __init__(self, config, prefix: str, log):
+    def __init__(self, config, prefix: str, log, env: dict[str, str] | None = None):
         cmd = spark_submit_command(config) + ["--topic-prefix", prefix]
         self.telemetry = JobTelemetry()
-        self.proc = subprocess.Popen(cmd, env={**os.environ, **job_env()}, stdout=subprocess.PIPE,
+        self.proc = subprocess.Popen(cmd, env={**os.environ, **job_env(), **(env or {})}, stdout=subprocess.PIPE,
                                      stderr=log, text=True, start_new_session=True)
         self.batches = 0
         threading.Thread(target=self._read, daemon=True).start()

@@ -136,7 +136,7 @@ def test_the_job_on_a_master_it_does_not_manage_is_exact_and_shows_its_lag(rig, 
     p = produce(rig.home, bootstrap, PREFIX, ledger, 4_000, 0, 3)
     assert p.wait(120) == 0, p.stderr.read()
     config = dataclasses.replace(rig.config, memory=dataclasses.replace(rig.config.memory, spark_driver="768m"))
-    with open(tmp_path / "job.log", "w") as log:
+    with open(tmp_path / "job.log", "a") as log:
         job = Job(config, PREFIX, log)
         try:
             # the job runs on the standalone master: an application there, and it catches up

@@ -35,7 +35,8 @@ def run_rebuild(config: Config, timeout: float = 3600) -> dict:
     log = config.paths.log_dir / "rebuild.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
-    with open(log, "w") as err:
+    log.write_text("")
+    with open(log, "a") as err:  # appended to: the job's driver writes to it too (driver_log)
         proc = subprocess.run(rebuild_command(config), env={**os.environ, **job_env()}, stdout=subprocess.PIPE,
                               stderr=err, text=True, timeout=timeout, start_new_session=True)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
