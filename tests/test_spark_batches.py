@@ -12,7 +12,7 @@ from spark_local import random_events
 
 from ecomdesk.data import contract as C
 from ecomdesk.pipeline.batch import BatchProcessor
-from ecomdesk.pipeline.commit import Committer
+from ecomdesk.pipeline.commit import PENDING, Committer
 from ecomdesk.pipeline.parse import parse_records
 from ecomdesk.pipeline.store import ArrowStore
 from ecomdesk.testing.reference import aggregates, assert_same
@@ -146,13 +146,14 @@ def _dying_manifest(store: ArrowStore) -> None:
     store.rename = dying_rename
 
 
-def _restarted(base: str) -> tuple[BatchProcessor, list[int]]:
-    """The job's start: load, publish the pending records, sweep."""
-    committer = Committer(ArrowStore(pafs.LocalFileSystem(), base), DELAY_US)
+def _started(base: str) -> tuple[ArrowStore, BatchProcessor, list[int]]:
+    """The job's start: load, publish the pending records (the batches it gives), sweep."""
+    store = ArrowStore(pafs.LocalFileSystem(), base)
+    committer = Committer(store, DELAY_US)
     proc = BatchProcessor(committer, committer.load(), DELAY_US)
     recovered = proc.recover()
     committer.sweep()
-    return proc, recovered
+    return store, proc, recovered
 
 
 @pytest.mark.parametrize("spark_committed", [False, True], ids=["Spark replays it", "Spark committed it"])
@@ -162,9 +163,7 @@ def test_crash_before_manifest_then_replay(spark, events, tmp_path, spark_commit
     (Spark had committed it), and with the replay of an already committed batch skipped."""
     base = str(tmp_path)
     batches = kafka_batches(spark, events, 4)
-    store = ArrowStore(pafs.LocalFileSystem(), base)
-    committer = Committer(store, DELAY_US)
-    proc = BatchProcessor(committer, committer.load(), DELAY_US)
+    store, proc, _ = _started(base)
     proc(batches[0], 0)
     proc(batches[1], 1)
     proc.flush()
@@ -177,7 +176,7 @@ def test_crash_before_manifest_then_replay(spark, events, tmp_path, spark_commit
     pd.testing.assert_frame_equal(before, after)  # nothing of batch 2 is visible
     assert C.current_manifest(pafs.LocalFileSystem(), base)["batch_id"] == 1
 
-    proc, recovered = _restarted(base)
+    _, proc, recovered = _started(base)
     assert recovered == [2] and C.current_manifest(pafs.LocalFileSystem(), base)["batch_id"] == 2
     assert not store.exists(C.STAGING_DIR)
     # Spark replays the batches whose commit it did not record: skipped
@@ -188,28 +187,26 @@ def test_crash_before_manifest_then_replay(spark, events, tmp_path, spark_commit
     check_against(base, events)
 
 
-def test_a_crash_inside_the_spark_work_leaves_no_pending_record(spark, events, tmp_path):
+def test_a_pending_record_cut_short_is_not_published(spark, events, tmp_path):
     """A batch that dies before its pending record is whole is not published by the next start: Spark
     replays it."""
     base = str(tmp_path)
     batches = kafka_batches(spark, events, 3)
-    store = ArrowStore(pafs.LocalFileSystem(), base)
-    committer = Committer(store, DELAY_US)
-    proc = BatchProcessor(committer, committer.load(), DELAY_US)
+    store, proc, _ = _started(base)
     proc(batches[0], 0)
     proc.flush()
     real_write = store.write_bytes
 
     def dying_write(rel, data):
-        if rel.endswith(".tmp") and "batch-1/" in rel:
-            real_write(rel, data[: len(data) // 2])  # half a record, never renamed
+        if rel.endswith(PENDING) and "batch-1/" in rel:
+            real_write(rel, data[: len(data) - 16])  # all but the footer's end
             raise Crash("killed while writing the pending record")
         real_write(rel, data)
 
     store.write_bytes = dying_write
     with pytest.raises(Crash):
         proc(batches[1], 1)
-    proc, recovered = _restarted(base)
+    _, proc, recovered = _started(base)
     assert recovered == [] and C.current_manifest(pafs.LocalFileSystem(), base)["batch_id"] == 0
     for i in (1, 2):
         proc(batches[i], i)

@@ -217,22 +217,27 @@ class Committer:
             self.store.rename(src, dst)
 
     def write_pending(self, staging: str, table: pa.Table) -> None:
-        """Make a batch's partials durable in its staging directory (Arrow IPC, zstd), under a temporary
-        name renamed last: a pending record is whole or absent."""
+        """Make a batch's partials durable in its staging directory: an Arrow IPC file (zstd), whose footer
+        is written last, so a record a crash cut short does not open (`pending` leaves it to the sweep)
+        and needs no rename to be whole or absent."""
         sink = pa.BufferOutputStream()
         with pa.ipc.new_file(sink, table.schema, options=pa.ipc.IpcWriteOptions(compression="zstd")) as f:
             f.write_table(table)
-        self.store.write_bytes(f"{staging}/.{PENDING}.tmp", sink.getvalue().to_pybytes())
-        self.store.rename(f"{staging}/.{PENDING}.tmp", f"{staging}/{PENDING}")
+        self.store.write_bytes(f"{staging}/{PENDING}", sink.getvalue().to_pybytes())
 
     def pending(self) -> list[tuple[int, str, pa.Table]]:
-        """The pending records of batches after the last manifest, oldest first: (batch id, its staging
-        directory, the partials' table)."""
+        """The whole pending records of batches after the last manifest, oldest first: (batch id, its
+        staging directory, the partials' table)."""
         found = sorted((int(m.group(1)), f"{C.STAGING_DIR}/{d}") for d in self.store.listdir(C.STAGING_DIR)
                        if (m := _STAGED.match(d)) and int(m.group(1)) > self.committed)
         found = [(b, d) for b, d in found if self.store.exists(f"{d}/{PENDING}")]
-        data = self._read_all([f"{d}/{PENDING}" for _, d in found])
-        return [(b, d, pa.ipc.open_file(pa.py_buffer(raw)).read_all()) for (b, d), raw in zip(found, data, strict=True)]
+        out = []
+        for (batch_id, staging), raw in zip(found, self._read_all([f"{d}/{PENDING}" for _, d in found]), strict=True):
+            try:
+                out.append((batch_id, staging, pa.ipc.open_file(pa.py_buffer(raw)).read_all()))
+            except pa.ArrowInvalid as exc:  # cut short: the batch had not ended, Spark gives it again
+                log.warning("batch %d's pending record is not whole (%s): Spark replays the batch", batch_id, exc)
+        return out
 
     def write_events(self, batch_id: int, events: pa.Table) -> None:
         """Write a batch's valid events (EVENT_SCHEMA plus `kind` and `event_date`) from the driver into
