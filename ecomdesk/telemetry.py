@@ -53,6 +53,7 @@ class BatchReport:
     end_offsets: dict[str, dict[str, int]] = field(default_factory=dict)  # topic -> partition -> read up to
     state_bytes: int = 0  # the funnel state's memory in the driver
     key_codes: int = 0  # (user, product) pairs the funnel state has codes for
+    spark_jobs: int = 0  # Spark jobs the batch ran before it ended (its publish runs none)
 
 
 @dataclass(frozen=True)

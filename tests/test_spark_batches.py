@@ -105,6 +105,10 @@ def test_batches_give_exact_aggregates(spark, events, tmp_path, driver_rows):
         # the batch's parsed records are freed when it ends: nothing stays persisted in the JVM
         assert spark.sparkContext._jsc.getPersistentRDDs().isEmpty()
     proc.flush()
+    # Spark jobs per batch: the local checkpoint's count and the partials' collect, Spark's write of a
+    # large batch's events, and the quarantine's write in the batch that has rejected records (the last)
+    large = driver_rows < 1_000
+    assert proc.spark_jobs == {0: 2 + large, 1: 2 + large, 2: 3 + large}
     files = [f for k in C.RAW_DIRS for f in pafs.LocalFileSystem().get_file_info(
         pafs.FileSelector(f"{tmp_path}/{k}", recursive=True)) if f.path.endswith(".parquet")]
     assert all(f.base_name.endswith("-driver.parquet") == (driver_rows > 1_000) for f in files) and files

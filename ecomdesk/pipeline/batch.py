@@ -162,6 +162,14 @@ def _checkpointed_rdd(local: DataFrame):
     return local._jdf.queryExecution().analyzed().rdd()
 
 
+def _newest_job(sc) -> int:
+    """The newest Spark job's id (ids count up by one per job), from the status tracker: the stream's
+    jobs carry its job group, those started from the driver's other threads (Spark's writes) none."""
+    tracker = sc.statusTracker()
+    group = sc.getLocalProperty("spark.jobGroup.id")
+    return max([*tracker.getJobIdsForGroup(group), *tracker.getJobIdsForGroup(None)], default=-1)
+
+
 def _ms(**seconds: float) -> dict[str, int]:
     return {step: round(s * 1000) for step, s in seconds.items()}
 
@@ -192,6 +200,7 @@ class BatchProcessor:
         self.accepted = snapshot.batch_id  # the newest batch whose pending record is durable
         self.timings: dict[int, dict[str, int]] = {}  # batch id -> its steps in ms, until reported
         self.published_ms: dict[str, int] = {}  # the newest publish's steps
+        self.spark_jobs: dict[int, int] = {}  # batch id -> the Spark jobs it ran, until reported
         self.staged = False  # whether the current batch's staging directory was emptied of older attempts
         self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="batch")
         self.publisher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="publish")
@@ -229,7 +238,8 @@ class BatchProcessor:
             return
         t0 = time.monotonic()
         staging, self.staged = staging_dir(batch_id), False
-        cores = records.sparkSession.sparkContext.defaultParallelism
+        sc = records.sparkSession.sparkContext
+        first_job, cores = _newest_job(sc), sc.defaultParallelism
         parsed, count = materialize(records.coalesce(cores))
         try:
             events, rejected = valid_events(parsed), quarantined(parsed)
@@ -254,8 +264,11 @@ class BatchProcessor:
         self.accepted = batch_id
         self.timings = {b: t for b, t in self.timings.items() if b > batch_id - 10}
         self.timings[batch_id] = _ms(partials=t1 - t0, writes=t2 - t1, pending=t3 - t2, wait=t4 - t3)
+        self.spark_jobs = {b: n for b, n in self.spark_jobs.items() if b > batch_id - 10}
+        self.spark_jobs[batch_id] = _newest_job(sc) - first_job
         log.info("batch %d: partials %.2f s, writes +%.2f s, pending record %.2f s, waited %.2f s for the publish "
-                 "of the batch before (%d records)", batch_id, t1 - t0, t2 - t1, t3 - t2, t4 - t3, count)
+                 "of the batch before (%d records, %d Spark jobs)", batch_id, t1 - t0, t2 - t1, t3 - t2, t4 - t3,
+                 count, self.spark_jobs[batch_id])
         self.publishing = self.publisher.submit(self._publish, batch_id, staging, table)
         self.publishing.add_done_callback(self._failed)
         if not self.behind:
