@@ -214,16 +214,22 @@ def test_sigkill_a_broker_a_datanode_and_a_worker_while_events_flow(cluster, tmp
     assert {n: sup.status(n).state for n in KILLED} == dict.fromkeys(KILLED, "restarting")
     recovered = wait_until(lambda: all(sup.status(n).state == "running" for n in KILLED), 180, "members restarted")
     recovered += max(seen.values())
-    wait_until(lambda: brokers_listed(config) == {1, 2, 3} and partitions_short_of_isr(config) == 0, 60,
-               "broker 2 back in every ISR")
-    wait_until(lambda: alive_workers(config) == 2, 30, "two workers alive again")
-    wait_until(lambda: datanode_counts(config) == {"live": 3, "dead": 0, "stale": 0, "under_replicated": 0}, 120,
-               "three live DataNodes and no under-replicated block")
-    wait_until(lambda: health_states(config) == dict.fromkeys(SYSTEMS, OK), 60, "the health view all ok again")
+    waits = {"isr": wait_until(lambda: brokers_listed(config) == {1, 2, 3} and partitions_short_of_isr(config) == 0,
+                               60, "broker 2 back in every ISR")}
+    waits["workers"] = wait_until(lambda: alive_workers(config) == 2, 30, "two workers alive again")
+    waits["datanodes"] = wait_until(
+        lambda: datanode_counts(config) == {"live": 3, "dead": 0, "stale": 0, "under_replicated": 0}, 120,
+        "three live DataNodes and no under-replicated block")
+    waits["health"] = wait_until(lambda: health_states(config) == dict.fromkeys(SYSTEMS, OK), 60,
+                                 "the health view all ok again")
+    print("then seconds, one after the other: " + ", ".join(f"{k} {v:.1f}" for k, v in waits.items()))
     print(f"members running again {recovered:.1f} s after the SIGKILLs (restart backoff {DOWN_FOR:.0f} s)")
     assert all(sup.status(n).pid != pids[n] for n in KILLED)
+    t0 = time.monotonic()
     assert p.wait(180) == 0, p.stderr.read()
     produced_exactly(ledger)
+    t1 = time.monotonic()
     cluster.ledgers.append(ledger)
     check_caught_up_and_exact(config, cluster.ledgers, sup.specs["spark-job"].telemetry)
+    print(f"producer done {t1 - t0:.1f} s later, the job caught up and exact {time.monotonic() - t1:.1f} s after")
     print(f"the job {'rode out the faults' if sup.status('spark-job').pid == job_pid else 'was restarted'}")

@@ -74,7 +74,13 @@ def site_properties(config: Config, node: int = 1) -> tuple[dict[str, str], dict
     }
     if config.hdfs.datanodes > 1:
         hdfs |= {"dfs.namenode.stale.datanode.interval": "5000", "dfs.namenode.heartbeat.recheck-interval": "2500",
-                 "dfs.namenode.avoid.read.stale.datanode": "true", "dfs.namenode.avoid.write.stale.datanode": "true"}
+                 "dfs.namenode.avoid.read.stale.datanode": "true", "dfs.namenode.avoid.write.stale.datanode": "true",
+                 # the job's files are small and many: Hadoop's pace (2 blocks per node every 3 s, 2 streams per
+                 # node) left a restarted DataNode short of blocks for over a minute after it came back
+                 "dfs.namenode.redundancy.interval.seconds": "1",
+                 "dfs.namenode.replication.work.multiplier.per.iteration": "20",
+                 "dfs.namenode.replication.max-streams": "20",
+                 "dfs.namenode.replication.max-streams-hard-limit": "40"}
     return core, hdfs
 
 
