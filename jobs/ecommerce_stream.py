@@ -20,6 +20,7 @@ from ecomdesk.data import contract as C
 from ecomdesk.pipeline import driver_log, job_args
 from ecomdesk.pipeline.batch import BatchProcessor
 from ecomdesk.pipeline.commit import Committer
+from ecomdesk.pipeline.one_pass import OnePass
 from ecomdesk.pipeline.parse import parse_records
 from ecomdesk.pipeline.progress import ProgressListener
 from ecomdesk.pipeline.store import HadoopStore
@@ -47,7 +48,9 @@ def main(argv: list[str]) -> int:
     committer = Committer(HadoopStore(spark, args.base), delay_us)
     snapshot = committer.load()
     t2 = time.monotonic()
-    processor = BatchProcessor(committer, snapshot, delay_us, args.driver_rows, behind=args.publish == "behind")
+    one_pass = OnePass.on(spark) if args.partials == "one-pass" else None
+    processor = BatchProcessor(committer, snapshot, delay_us, args.driver_rows, behind=args.publish == "behind",
+                               one_pass=one_pass)
     if recovered := processor.recover():
         logging.info("published batches %s from the pending records a crash left", recovered)
     if os.environ.get(HOLD_PUBLISH):
@@ -65,6 +68,8 @@ def main(argv: list[str]) -> int:
 
     spark.streams.addListener(ProgressListener(state))
     records = parse_records(job_args.kafka_source(spark, args, list(C.TOPICS)), args.topic_prefix)
+    if one_pass is not None:
+        records = one_pass.stream(records)
     query = (
         records.writeStream.queryName(QUERY)
         .foreachBatch(processor)

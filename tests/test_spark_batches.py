@@ -13,6 +13,7 @@ from spark_local import random_events
 from ecomdesk.data import contract as C
 from ecomdesk.pipeline.batch import BatchProcessor
 from ecomdesk.pipeline.commit import PENDING, Committer
+from ecomdesk.pipeline.one_pass import OnePass
 from ecomdesk.pipeline.parse import parse_records
 from ecomdesk.pipeline.store import ArrowStore
 from ecomdesk.testing.reference import aggregates, assert_same
@@ -92,26 +93,30 @@ def check_against(base: str, events) -> None:
     assert sorted(raw["offset"]) == sorted(events["offset"])
 
 
-@pytest.mark.parametrize("driver_rows", [20_000, 50], ids=["driver writes events", "Spark writes events"])
-def test_batches_give_exact_aggregates(spark, events, tmp_path, driver_rows):
-    """Small batches' events come home with the partials (the funnel's columns taken from them) and are
-    written by the driver; batches of more than driver_rows records are written by Spark and the
-    funnel's columns are a branch of the union."""
+@pytest.mark.parametrize("mode", ["one pass", "driver writes events", "Spark writes events"])
+def test_batches_give_exact_aggregates(spark, events, tmp_path, mode):
+    """The job's one pass: Spark writes each batch's events while its tasks compute the partials. The
+    union's path (a benchmark's baseline): small batches' events come home with the partials (the funnel's
+    columns taken from them) and are written by the driver; batches of more than driver_rows records are
+    written by Spark and the funnel's columns are a branch of the union."""
     store = ArrowStore(pafs.LocalFileSystem(), str(tmp_path))
     committer = Committer(store, DELAY_US)
-    proc = BatchProcessor(committer, committer.load(), DELAY_US, driver_rows=driver_rows)
+    one_pass = OnePass.on(spark) if mode == "one pass" else None
+    proc = BatchProcessor(committer, committer.load(), DELAY_US, driver_rows=50 if mode.startswith("Spark") else
+                          20_000, one_pass=one_pass)
     for i, b in enumerate(kafka_batches(spark, events, 3)):
-        proc(b, i)
+        proc(one_pass.stream(b) if one_pass else b, i)
         # the batch's parsed records are freed when it ends: nothing stays persisted in the JVM
         assert spark.sparkContext._jsc.getPersistentRDDs().isEmpty()
     proc.flush()
-    # Spark jobs per batch: the local checkpoint's count and the partials' collect, Spark's write of a
-    # large batch's events, and the quarantine's write in the batch that has rejected records (the last)
-    large = driver_rows < 1_000
-    assert proc.spark_jobs == {0: 2 + large, 1: 2 + large, 2: 3 + large}
+    # Spark jobs per batch. One pass: the raw write. The union: the local checkpoint's count and the
+    # partials' collect, Spark's write of a large batch's events, and the quarantine's write in the
+    # batch that has rejected records (the last)
+    large = mode != "driver writes events"
+    assert proc.spark_jobs == ({0: 1, 1: 1, 2: 1} if one_pass else {0: 2 + large, 1: 2 + large, 2: 3 + large})
     files = [f for k in C.RAW_DIRS for f in pafs.LocalFileSystem().get_file_info(
         pafs.FileSelector(f"{tmp_path}/{k}", recursive=True)) if f.path.endswith(".parquet")]
-    assert all(f.base_name.endswith("-driver.parquet") == (driver_rows > 1_000) for f in files) and files
+    assert all(f.base_name.endswith("-driver.parquet") == (not large) for f in files) and files
     # the funnel state is never written: a restart derives it from the raw events of the batches the
     # manifest names, at or after its horizon
     manifest = C.current_manifest(pafs.LocalFileSystem(), str(tmp_path))
@@ -150,11 +155,11 @@ def _dying_manifest(store: ArrowStore) -> None:
     store.rename = dying_rename
 
 
-def _started(base: str) -> tuple[ArrowStore, BatchProcessor, list[int]]:
+def _started(base: str, one_pass: OnePass) -> tuple[ArrowStore, BatchProcessor, list[int]]:
     """The job's start: load, publish the pending records (the batches it gives), sweep."""
     store = ArrowStore(pafs.LocalFileSystem(), base)
     committer = Committer(store, DELAY_US)
-    proc = BatchProcessor(committer, committer.load(), DELAY_US)
+    proc = BatchProcessor(committer, committer.load(), DELAY_US, one_pass=one_pass)
     recovered = proc.recover()
     committer.sweep()
     return store, proc, recovered
@@ -165,9 +170,9 @@ def test_crash_before_manifest_then_replay(spark, events, tmp_path, spark_commit
     """A batch whose publish dies before its manifest is invisible, and the next start publishes it from
     its pending record, exactly once: whether Spark then replays it (it died before Spark's commit) or not
     (Spark had committed it), and with the replay of an already committed batch skipped."""
-    base = str(tmp_path)
-    batches = kafka_batches(spark, events, 4)
-    store, proc, _ = _started(base)
+    base, one_pass = str(tmp_path), OnePass.on(spark)
+    batches = [one_pass.stream(b) for b in kafka_batches(spark, events, 4)]
+    store, proc, _ = _started(base, one_pass)
     proc(batches[0], 0)
     proc(batches[1], 1)
     proc.flush()
@@ -180,7 +185,7 @@ def test_crash_before_manifest_then_replay(spark, events, tmp_path, spark_commit
     pd.testing.assert_frame_equal(before, after)  # nothing of batch 2 is visible
     assert C.current_manifest(pafs.LocalFileSystem(), base)["batch_id"] == 1
 
-    _, proc, recovered = _started(base)
+    _, proc, recovered = _started(base, one_pass)
     assert recovered == [2] and C.current_manifest(pafs.LocalFileSystem(), base)["batch_id"] == 2
     assert not store.exists(C.STAGING_DIR)
     # Spark replays the batches whose commit it did not record: skipped
@@ -194,9 +199,9 @@ def test_crash_before_manifest_then_replay(spark, events, tmp_path, spark_commit
 def test_a_pending_record_cut_short_is_not_published(spark, events, tmp_path):
     """A batch that dies before its pending record is whole is not published by the next start: Spark
     replays it."""
-    base = str(tmp_path)
-    batches = kafka_batches(spark, events, 3)
-    store, proc, _ = _started(base)
+    base, one_pass = str(tmp_path), OnePass.on(spark)
+    batches = [one_pass.stream(b) for b in kafka_batches(spark, events, 3)]
+    store, proc, _ = _started(base, one_pass)
     proc(batches[0], 0)
     proc.flush()
     real_write = store.write_bytes
@@ -210,7 +215,7 @@ def test_a_pending_record_cut_short_is_not_published(spark, events, tmp_path):
     store.write_bytes = dying_write
     with pytest.raises(Crash):
         proc(batches[1], 1)
-    _, proc, recovered = _started(base)
+    _, proc, recovered = _started(base, one_pass)
     assert recovered == [] and C.current_manifest(pafs.LocalFileSystem(), base)["batch_id"] == 0
     for i in (1, 2):
         proc(batches[i], i)

@@ -28,15 +28,18 @@ from ecomdesk.data.contract import QUARANTINE_COUNTS
 from ecomdesk.pipeline import metrics
 from ecomdesk.pipeline.commit import Committer, staging_dir
 from ecomdesk.pipeline.funnel import EVENT_COLUMNS
+from ecomdesk.pipeline.one_pass import FUNNEL as _FUNNEL
+from ecomdesk.pipeline.one_pass import MEMBERS_KEY as _MEMBERS
+from ecomdesk.pipeline.one_pass import REJECTED as _REJECTED
+from ecomdesk.pipeline.one_pass import TAG as _TAG
+from ecomdesk.pipeline.one_pass import TOTALS as _TOTALS
+from ecomdesk.pipeline.one_pass import OnePass
 from ecomdesk.pipeline.parse import quarantined, valid_events
 from ecomdesk.pipeline.snapshot import BatchPartials, Snapshot, merge, utc
 from ecomdesk.pipeline.sql import run
 
 log = logging.getLogger(__name__)
 
-_TAG = "_partial"
-_FUNNEL = "_funnel_events"
-_TOTALS = "_totals"
 _EVENTS = "_events"
 _TOTALS_SQL = "SELECT max(unix_micros(event_time)) AS max_event_us, count(1) AS events FROM {events}"
 
@@ -96,8 +99,7 @@ def _union(events: DataFrame, rejected: DataFrame, with_events: bool) -> tuple[s
     return _UNIONS[key]
 
 
-_MEMBERS = b"ecomdesk.members"  # the union table's schema metadata: each member's columns (JSON)
-_QUERY = b"ecomdesk.query_id"  # and, in a pending record, the query whose batch it is
+_QUERY = b"ecomdesk.query_id"  # in a pending record's schema metadata: the query whose batch it is
 
 
 def collect_union(events: DataFrame, rejected: DataFrame, with_events: bool = False) -> pa.Table:
@@ -118,15 +120,17 @@ def collect_union(events: DataFrame, rejected: DataFrame, with_events: bool = Fa
 
 
 def split(table: pa.Table) -> BatchPartials:
-    """The partials of a `collect_union` table (`BatchPartials.events`: the valid events, when they came)."""
+    """The partials of a `collect_union` or `OnePass.take` table (`BatchPartials.events`: the valid events,
+    when they came; `rejected`: the rejected records, when they came). A one-pass table has a totals row
+    per task."""
     columns = json.loads(table.schema.metadata[_MEMBERS])
     parts = {name: table.filter(pc.equal(table[_TAG], name)).select(cols) for name, cols in columns.items()}
     totals = parts.pop(_TOTALS)
-    max_us, count = totals["max_event_us"][0].as_py(), totals["events"][0].as_py()
-    rows = parts.pop(_EVENTS, None)
+    max_us, count = pc.max(totals["max_event_us"]).as_py(), pc.sum(totals["events"]).as_py() or 0
+    rows, rejected = parts.pop(_EVENTS, None), parts.pop(_REJECTED, None)
     funnel = parts.pop(_FUNNEL).to_pandas().astype({"partition": "int64"}) if rows is None else funnel_events(rows)
     tables = {name: _pandas(t) for name, t in parts.items()}
-    return BatchPartials(tables, funnel, None if max_us is None else int(max_us), int(count), rows)
+    return BatchPartials(tables, funnel, None if max_us is None else int(max_us), int(count), rows, rejected)
 
 
 def collect_partials(events: DataFrame, rejected: DataFrame, with_events: bool = False) -> BatchPartials:
@@ -201,9 +205,9 @@ class BatchProcessor:
     """
 
     def __init__(self, committer: Committer, snapshot: Snapshot, delay_us: int, driver_rows: int = 20_000,
-                 behind: bool = True):
+                 behind: bool = True, one_pass: OnePass | None = None):
         self.committer, self.snapshot, self.delay_us = committer, snapshot, delay_us
-        self.driver_rows, self.behind = driver_rows, behind
+        self.driver_rows, self.behind, self.one_pass = driver_rows, behind, one_pass
         self.query_id: str | None = None
         self.accepted = snapshot.batch_id  # the newest batch whose pending record is durable
         self.timings: dict[int, dict[str, int]] = {}  # batch id -> its steps in ms, until reported
@@ -240,32 +244,21 @@ class BatchProcessor:
         return done
 
     def __call__(self, records: DataFrame, batch_id: int) -> None:
-        """Process one batch of parsed records (`parse.parse_records`)."""
+        """Process one batch: of parsed records (`parse.parse_records`), or, with `one_pass`, of the valid
+        events its stream gives."""
         if batch_id <= self.accepted:
             log.warning("batch %d was already committed (manifest or pending record exists): skipping its replay",
                         batch_id)
             return
         t0 = time.monotonic()
         staging, self.staged = staging_dir(batch_id), False
-        sc = records.sparkSession.sparkContext
-        jobs = self.jobs = self.jobs or JobCounter(sc)
+        jobs = self.jobs = self.jobs or JobCounter(records.sparkSession.sparkContext)
         jobs.count()  # any job before this batch is not its own
-        cores = sc.defaultParallelism
-        parsed, count = materialize(records.coalesce(cores))
-        try:
-            events, rejected = valid_events(parsed), quarantined(parsed)
-            large = count > self.driver_rows
-            write = self._stage(events.write.partitionBy("kind", "event_date").parquet, "events",
-                                staging) if large else None
-            table = collect_union(events, rejected, with_events=not large)
-            t1 = time.monotonic()
-            if pc.any(pc.equal(table[_TAG], QUARANTINE_COUNTS)).as_py():
-                self._stage(rejected.write.partitionBy("ingest_date").parquet, "quarantine", staging).result()
-            if write is not None:
-                write.result()
-            t2 = time.monotonic()
-        finally:
-            release(parsed)
+        if self.one_pass is not None:
+            table, count, t1 = self._one_pass(self.one_pass, records, staging)
+        else:
+            table, count, t1 = self._materialized(records, staging)
+        t2 = time.monotonic()
         self._fresh(staging)
         table = table.replace_schema_metadata({**table.schema.metadata, _QUERY: self.query_id or ""})
         self.committer.write_pending(staging, table)
@@ -285,6 +278,38 @@ class BatchProcessor:
         if not self.behind:
             self.flush()
 
+    def _one_pass(self, one_pass: OnePass, events: DataFrame, staging: str) -> tuple[pa.Table, int, float]:
+        """The batch's one Spark job: Spark writes its valid events into staging while every task adds its
+        partials, rejected records and funnel columns to the accumulator (`OnePass`)."""
+        one_pass.reset()  # what a failed attempt of this batch's job added
+        self._fresh(staging)
+        events.write.partitionBy("kind", "event_date").parquet(self.committer.store.uri(f"{staging}/events"))
+        table = one_pass.take()
+        t1 = time.monotonic()
+        tags = table[_TAG]
+        totals = table.filter(pc.equal(tags, _TOTALS))
+        return table, int(pc.sum(totals["events"]).as_py() or 0) + int(pc.sum(pc.equal(tags, _REJECTED)).as_py()), t1
+
+    def _materialized(self, records: DataFrame, staging: str) -> tuple[pa.Table, int, float]:
+        """The batch's parsed records in a local checkpoint, which the union of the partials' statements
+        (and Spark's write of a large batch's events) read: two Spark jobs or more."""
+        cores = records.sparkSession.sparkContext.defaultParallelism
+        parsed, count = materialize(records.coalesce(cores))
+        try:
+            events, rejected = valid_events(parsed), quarantined(parsed)
+            large = count > self.driver_rows
+            write = self._stage(events.write.partitionBy("kind", "event_date").parquet, "events",
+                                staging) if large else None
+            table = collect_union(events, rejected, with_events=not large)
+            t1 = time.monotonic()
+            if pc.any(pc.equal(table[_TAG], QUARANTINE_COUNTS)).as_py():
+                self._stage(rejected.write.partitionBy("ingest_date").parquet, "quarantine", staging).result()
+            if write is not None:
+                write.result()
+        finally:
+            release(parsed)
+        return table, count, t1
+
     def _publish(self, batch_id: int, staging: str, table: pa.Table) -> None:
         """Merge a batch's partials into the snapshot and publish it: its raw files first (the driver's
         writes and the moves of Spark's go on while the driver merges), then the manifest."""
@@ -292,6 +317,8 @@ class BatchProcessor:
         partials = split(table)
         io = [self.publish_io.submit(self.committer.write_events, batch_id, partials.events)
               if partials.events is not None else None,
+              self.publish_io.submit(self.committer.write_quarantine, batch_id, partials.rejected)
+              if partials.rejected is not None else None,
               self.publish_io.submit(self.committer.move_staged, batch_id, staging)]
         snapshot, changed = merge(self.snapshot, batch_id, partials, self.delay_us)
         t1 = time.monotonic()

@@ -16,6 +16,7 @@ critical path (what a crash leaves undeleted, `sweep` removes at the next start)
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 import json
 import logging
@@ -242,12 +243,23 @@ class Committer:
     def write_events(self, batch_id: int, events: pa.Table) -> None:
         """Write a batch's valid events (EVENT_SCHEMA plus `kind` and `event_date`) from the driver into
         the layout Spark's partitioned writer gives them: one file per kind and day, concurrently."""
+        self._write_partitioned(batch_id, events, ["kind", "event_date"], C.EVENT_SCHEMA,
+                                lambda key: f"{key['kind']}/event_date={key['event_date']}")
+
+    def write_quarantine(self, batch_id: int, rejected: pa.Table) -> None:
+        """Write a batch's rejected records (QUARANTINE_SCHEMA plus `ingest_date`) from the driver, one
+        file per day, in the layout of Spark's partitioned writer."""
+        self._write_partitioned(batch_id, rejected, ["ingest_date"], C.QUARANTINE_SCHEMA,
+                                lambda key: f"{C.QUARANTINE_DIR}/ingest_date={key['ingest_date']}")
+
+    def _write_partitioned(self, batch_id: int, rows: pa.Table, keys: list[str], schema: pa.Schema,
+                           folder_of) -> None:
         files = {}
-        for key in events.group_by(["kind", "event_date"]).aggregate([]).to_pylist():
-            mask = pc.and_(pc.equal(events["kind"], key["kind"]), pc.equal(events["event_date"], key["event_date"]))
+        for key in rows.group_by(keys).aggregate([]).to_pylist():
+            mask = functools.reduce(pc.and_, [pc.equal(rows[k], key[k]) for k in keys])
             buf = io.BytesIO()
-            pq.write_table(events.filter(mask).select(C.EVENT_SCHEMA.names).cast(C.EVENT_SCHEMA), buf)
-            files[f"{key['kind']}/event_date={key['event_date']}/batch_id={batch_id}"] = buf.getvalue()
+            pq.write_table(rows.filter(mask).select(schema.names).cast(schema), buf)
+            files[f"{folder_of(key)}/batch_id={batch_id}"] = buf.getvalue()
         self._all(self._replace_folder, list(files), list(files.values()))
 
     def _replace_folder(self, folder: str, data: bytes) -> None:

@@ -21,6 +21,10 @@ def parse_args(argv: list[str], description: str | None) -> argparse.Namespace:
     p.add_argument("--publish", choices=("behind", "inline"), default="behind",
                    help="publish a batch while Spark works on the next (behind), or before it ends (inline: "
                         "the earlier design, a benchmark's baseline)")
+    p.add_argument("--partials", choices=("one-pass", "union"), default="one-pass",
+                   help="each task computes its partials in Arrow within the raw write's Spark job (one-pass), "
+                        "or one SQL union of them reads a local checkpoint of the batch (union: the earlier "
+                        "design, a benchmark's baseline)")
     p.add_argument("--topic-prefix", default="", help="prefix of the three topic names (isolated runs)")
     security.add_arguments(p)
     return p.parse_args(argv)

@@ -104,6 +104,7 @@ class BatchPartials:
     max_event_us: int | None
     count: int = 0  # valid events in the batch
     events: pa.Table | None = None  # the batch's valid events when it asked for them and they were few
+    rejected: pa.Table | None = None  # the batch's rejected records when they came home (one pass)
 
 
 def _reaching(batches: tuple[tuple[int, int], ...], batch_id: int, max_us: int | None,
