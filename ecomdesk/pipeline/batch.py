@@ -1,12 +1,11 @@
-"""One micro-batch, end to end: stage raw + quarantine, collect partials, publish.
+"""One micro-batch, end to end: Spark's work, the pending record, then the publish behind the next batch.
 
-Used as the `foreachBatch` function of the parsed stream (`parse.parse_records` of the Kafka source,
-analysed once for the query, not once per batch), so every batch is a plain batch DataFrame of
-parsed records keyed by its id. The records are materialized first (`materialize`, a Spark job of
-its own), so Kafka is read and JSON parsed once per record, in as many partitions as the cluster has
-cores (one task per core, not one per Kafka partition, and fewer small files). Then two Spark jobs
-run concurrently: the raw events write, and one job that brings every partial aggregate home at once
-(a fixed per-job cost, paid once instead of once per aggregate). The quarantine write is one more,
+Used as the `foreachBatch` function of the parsed stream. The job's path is the one pass
+(`one_pass.OnePass`): the batch's one Spark job writes its valid events into staging while each task
+computes its partial aggregates, which the driver takes from an accumulator. The earlier path (`--partials
+union`, the benchmark's baseline) materializes the batch's parsed records first (`materialize`, a Spark job
+of its own), then runs the raw events write and one job that brings every partial aggregate home at once
+(`collect_union`, which `ecomdesk rebuild` also uses on the raw events); the quarantine write is one more,
 run only when the partials count rejected records.
 """
 
@@ -189,11 +188,12 @@ def _ms(**seconds: float) -> dict[str, int]:
 class BatchProcessor:
     """The foreachBatch function; keeps the current snapshot in driver memory between batches.
 
-    The batch's records are parsed and materialized, which counts them. A batch of at most
-    `driver_rows` records then takes one more Spark job: its events come home with the partials and
-    the driver writes them (a few small Parquet files), where Spark's writer costs a second job and its
-    commit protocol's round trips to the NameNode. A larger batch's events are written by Spark (in
-    parallel, on a cluster's executors) while the partials are collected.
+    With `one_pass`, a batch is the valid events of `OnePass.stream`: Spark writes them, and the tasks'
+    tables come home through the accumulator (one Spark job). Without (the earlier path), the batch's
+    parsed records are materialized, which counts them; a batch of at most `driver_rows` records then
+    takes one more Spark job: its events come home with the partials and the driver writes them, where
+    Spark's writer costs a second job. A larger batch's events are written by Spark while the partials
+    are collected.
 
     The driver's merge and publish are off the batch's critical path: the batch ends once its
     pending record (the partials' table, `Committer.write_pending`) is durable, and its publish runs

@@ -8,7 +8,8 @@ aggregates (the statements of `metrics.SQL`, computed by `members`), its quarant
 rejected records, its totals and the funnel's columns of its events. The driver takes the batch's
 tables in the same tagged, wide layout as `batch.collect_union` (`take`), so the pending record,
 `batch.split` and the merge are the same for both. A task's rows are partial: keys repeat across
-tasks, and the merge sums them.
+tasks, and the merge sums them. Spark merges a result task's accumulator update once, from its first
+successful attempt (a failed or speculative attempt adds nothing), so every record counts once.
 """
 
 from __future__ import annotations
@@ -147,7 +148,10 @@ class OnePass:
         return cls(spark.sparkContext.accumulator([], _Tables()))
 
     def stream(self, parsed: DataFrame) -> DataFrame:
-        """The valid events of `parsed` (VALID_SCHEMA), each task's tables added to the accumulator."""
+        """The valid events of `parsed` (VALID_SCHEMA), each task's tables added to the accumulator. One
+        task per Kafka partition, as the ceiling reads them: fewer tasks (a coalesce to one or two per
+        core) cut a small batch's cost but left a core idle whenever the page views' large partitions
+        fell unevenly (docs/BENCHMARKS.md)."""
         sink = self.sink
         return parsed.mapInArrow(lambda batches: partials_task(batches, sink), VALID_DDL)
 
