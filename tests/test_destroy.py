@@ -13,6 +13,7 @@ from confluent_kafka import Consumer, TopicPartition
 from stackutil import cli, wait_running
 
 from ecomdesk.config import Hdfs, Kafka
+from ecomdesk.data.contract import TOPICS
 from ecomdesk.stack.destroy import plan
 from ecomdesk.stack.hdfs import hdfs_root
 from ecomdesk.stack.kafka import kafka_root
@@ -41,10 +42,12 @@ def _wait_running(home, names, owner) -> None:
     assert all(states[n] == "running" for n in names), states
 
 
-def _messages(bootstrap: str, topic: str) -> int:
+def _messages(bootstrap: str) -> int:
+    """Messages stored in the three topics (every event goes to one of them: orders alone held none of
+    500 random events once)."""
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "destroy-test"})
     try:
-        return sum(c.get_watermark_offsets(TopicPartition(topic, p), timeout=30)[1] for p in range(3))
+        return sum(c.get_watermark_offsets(TopicPartition(t, p), timeout=30)[1] for t in TOPICS for p in range(3))
     finally:
         c.close()
 
@@ -64,7 +67,7 @@ def test_destroy_refuses_while_running_then_stops_and_starts_fresh(tmp_path):
         _wait_running(home, STORAGE, owner)
         sent = cli(home, "produce", "--count", "500", "--rate", "0")
         assert sent.returncode == 0, sent.stderr
-        assert _messages(config.kafka_bootstrap, "orders") > 0
+        assert _messages(config.kafka_bootstrap) == 500
 
         refused = cli(home, "stack", "destroy", "--yes")
         assert refused.returncode == 1 and "running" in refused.stderr
@@ -85,7 +88,7 @@ def test_destroy_refuses_while_running_then_stops_and_starts_fresh(tmp_path):
     owner = _up(home, STORAGE)
     try:
         _wait_running(home, STORAGE, owner)
-        assert _messages(config.kafka_bootstrap, "orders") == 0
+        assert _messages(config.kafka_bootstrap) == 0
     finally:
         cli(home, "stack", "down")
         owner.wait(60)
