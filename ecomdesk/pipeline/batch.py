@@ -26,13 +26,12 @@ from pyspark.sql import DataFrame
 from ecomdesk.data.contract import QUARANTINE_COUNTS
 from ecomdesk.pipeline import metrics
 from ecomdesk.pipeline.commit import Committer, staging_dir
-from ecomdesk.pipeline.funnel import EVENT_COLUMNS
 from ecomdesk.pipeline.one_pass import FUNNEL as _FUNNEL
 from ecomdesk.pipeline.one_pass import MEMBERS_KEY as _MEMBERS
 from ecomdesk.pipeline.one_pass import REJECTED as _REJECTED
 from ecomdesk.pipeline.one_pass import TAG as _TAG
 from ecomdesk.pipeline.one_pass import TOTALS as _TOTALS
-from ecomdesk.pipeline.one_pass import OnePass
+from ecomdesk.pipeline.one_pass import OnePass, funnel_columns
 from ecomdesk.pipeline.parse import quarantined, valid_events
 from ecomdesk.pipeline.snapshot import BatchPartials, Snapshot, merge, utc
 from ecomdesk.pipeline.sql import run
@@ -67,8 +66,7 @@ def _members(with_events: bool) -> dict[str, str]:
 def funnel_events(events: pa.Table) -> pd.DataFrame:
     """The funnel's columns (funnel.EVENT_COLUMNS, as metrics.FUNNEL_EVENTS_SQL gives them) of a batch's
     valid events, in the driver."""
-    with_us = events.append_column("event_us", events["event_time"].cast(pa.int64()))
-    return with_us.select(EVENT_COLUMNS).to_pandas().astype({"partition": "int64"})
+    return funnel_columns(events).to_pandas().astype({"partition": "int64"})
 
 
 _UNIONS: dict[tuple, tuple[str, dict[str, list[str]]]] = {}
