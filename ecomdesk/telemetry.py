@@ -54,6 +54,7 @@ class BatchReport:
     state_bytes: int = 0  # the funnel state's memory in the driver
     key_codes: int = 0  # (user, product) pairs the funnel state has codes for
     spark_jobs: int = 0  # Spark jobs the batch ran before it ended (its publish runs none)
+    spark_tasks: int = 0  # the tasks of those jobs' stages
 
 
 @dataclass(frozen=True)

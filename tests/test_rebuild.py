@@ -33,6 +33,7 @@ class Streamed:
     log: object
     pending: list[str]  # the pending records under the staging directory when the job was killed
     manifest_at_kill: dict | None
+    report: object  # the first job's BatchReport of the batch it read every event in
     manifest_after_start: dict | None = None  # once the next start had published and counted everything
 
 
@@ -55,11 +56,12 @@ def streamed(stack, tmp_path_factory) -> Streamed:
             while not read_everything(job.telemetry) and time.time() < deadline:  # Spark committed the batch
                 time.sleep(0.5)
             assert read_everything(job.telemetry), "the job did not read every event in 120 s"
+            report = max(job.telemetry.queries.values(), key=lambda q: q.batch_id)
         finally:
             job.kill()
     staged = fs.get_file_info(pafs.FileSelector(C.join(base, C.STAGING_DIR), recursive=True))
     pending = [f.path.split(f"{C.STAGING_DIR}/", 1)[1] for f in staged if f.base_name == PENDING]
-    streamed = Streamed(config, prefix, fs, ledgers, log, pending, C.current_manifest(fs, base))
+    streamed = Streamed(config, prefix, fs, ledgers, log, pending, C.current_manifest(fs, base), report)
     with open(log, "a") as out:
         job = Job(config, prefix, out)
         try:
@@ -82,6 +84,10 @@ def test_a_sigkill_after_sparks_commit_and_before_the_publish_publishes_the_batc
     assert manifest is not None and (manifest["batch_id"], manifest.get("generation", 0)) == (0, 0)
     # the driver's log reaches the job's stderr (spark-submit merges the Python driver's into its stdout)
     assert "published batches [0] from the pending records a crash left" in streamed.log.read_text()
+    # the batch of 3,000 records (every partition of the three topics) ran in one Spark job of one task
+    # per core of the job's local[2]: a small batch (one_pass.SMALL_BATCH), sized from its Kafka offsets
+    report = streamed.report
+    assert report.input_rows >= 3_000 and (report.spark_jobs, report.spark_tasks) == (1, 2), report
 
 
 def test_rebuild_equals_the_stream_switches_atomically_and_the_stream_continues(stack, streamed):

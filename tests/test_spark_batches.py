@@ -11,6 +11,7 @@ import pytest
 from spark_local import random_events
 
 from ecomdesk.data import contract as C
+from ecomdesk.pipeline import one_pass as one_pass_module
 from ecomdesk.pipeline.batch import BatchProcessor
 from ecomdesk.pipeline.commit import PENDING, Committer
 from ecomdesk.pipeline.one_pass import OnePass
@@ -64,8 +65,11 @@ def kafka_batches(spark, events, n_batches: int):
     size = -(-len(df) // n_batches)
     chunks = [df.iloc[i * size:(i + 1) * size].sample(frac=1, random_state=i) for i in range(n_batches)]
     schema = "topic string, partition int, offset long, value string, timestamp timestamp"
-    return [parse_records(spark.createDataFrame(c, schema=schema).withColumn("value", spark_col_binary("value")))
+    # three input partitions each, as a Kafka batch has one per topic partition
+    rows = [[(t, int(p), int(o), v, ts.to_pydatetime()) for t, p, o, v, ts in c.itertuples(index=False, name=None)]
             for c in chunks]
+    frames = [spark.createDataFrame(spark.sparkContext.parallelize(r, 3), schema=schema) for r in rows]
+    return [parse_records(f.withColumn("value", spark_col_binary("value"))) for f in frames]
 
 
 def spark_col_binary(name):
@@ -93,15 +97,20 @@ def check_against(base: str, events) -> None:
     assert sorted(raw["offset"]) == sorted(events["offset"])
 
 
-@pytest.mark.parametrize("mode", ["one pass", "driver writes events", "Spark writes events"])
-def test_batches_give_exact_aggregates(spark, events, tmp_path, mode):
-    """The job's one pass: Spark writes each batch's events while its tasks compute the partials. The
-    union's path (a benchmark's baseline): small batches' events come home with the partials (the funnel's
-    columns taken from them) and are written by the driver; batches of more than driver_rows records are
-    written by Spark and the funnel's columns are a branch of the union."""
+@pytest.mark.parametrize("mode", ["one pass", "one pass, small batches", "driver writes events",
+                                  "Spark writes events"])
+def test_batches_give_exact_aggregates(spark, events, tmp_path, monkeypatch, mode):
+    """The job's one pass: Spark writes each batch's events while its tasks compute the partials, in one
+    task per core when the batch is small (`OnePass.narrowed`; these batches are not Kafka's, so their
+    size is given) and one per input partition otherwise. The union's path (a benchmark's baseline): small
+    batches' events come home with the partials (the funnel's columns taken from them) and are written by
+    the driver; batches of more than driver_rows records are written by Spark and the funnel's columns are
+    a branch of the union."""
     store = ArrowStore(pafs.LocalFileSystem(), str(tmp_path))
     committer = Committer(store, DELAY_US)
-    one_pass = OnePass.on(spark) if mode == "one pass" else None
+    one_pass = OnePass.on(spark) if mode.startswith("one pass") else None
+    if mode == "one pass, small batches":
+        monkeypatch.setattr(one_pass_module, "kafka_records", lambda batch: one_pass_module.SMALL_BATCH)
     proc = BatchProcessor(committer, committer.load(), DELAY_US, driver_rows=50 if mode.startswith("Spark") else
                           20_000, one_pass=one_pass)
     for i, b in enumerate(kafka_batches(spark, events, 3)):
@@ -113,7 +122,11 @@ def test_batches_give_exact_aggregates(spark, events, tmp_path, mode):
     # partials' collect, Spark's write of a large batch's events, and the quarantine's write in the
     # batch that has rejected records (the last)
     large = mode != "driver writes events"
-    assert proc.spark_jobs == ({0: 1, 1: 1, 2: 1} if one_pass else {0: 2 + large, 1: 2 + large, 2: 3 + large})
+    jobs = {b: n for b, (n, _) in proc.spark_jobs.items()}
+    assert jobs == ({0: 1, 1: 1, 2: 1} if one_pass else {0: 2 + large, 1: 2 + large, 2: 3 + large})
+    if one_pass:  # a small batch's one job runs one task per core (local[1]), the others one per partition
+        tasks = {n for _, n in proc.spark_jobs.values()}
+        assert tasks == ({1} if mode.endswith("small batches") else {3}), proc.spark_jobs
     files = [f for k in C.RAW_DIRS for f in pafs.LocalFileSystem().get_file_info(
         pafs.FileSelector(f"{tmp_path}/{k}", recursive=True)) if f.path.endswith(".parquet")]
     assert all(f.base_name.endswith("-driver.parquet") == (not large) for f in files) and files

@@ -39,6 +39,7 @@ from ecomdesk.pipeline.sql import run
 log = logging.getLogger(__name__)
 
 _EVENTS = "_events"
+_SUCCESS_MARKER = "mapreduce.fileoutputcommitter.marksuccessfuljobs"  # a write option: Hadoop's setting
 _TOTALS_SQL = "SELECT max(unix_micros(event_time)) AS max_event_us, count(1) AS events FROM {events}"
 
 
@@ -172,11 +173,13 @@ class JobCounter:
     def __init__(self, sc):
         self.tracker, self.next = sc.statusTracker(), 0
 
-    def count(self) -> int:
-        first = self.next
-        while self.tracker.getJobInfo(self.next) is not None:
+    def count(self) -> tuple[int, int]:
+        """(jobs, tasks): the jobs started since the last count, and their stages' tasks."""
+        first, tasks = self.next, 0
+        while (job := self.tracker.getJobInfo(self.next)) is not None:
+            tasks += sum(stage.numTasks for s in job.stageIds if (stage := self.tracker.getStageInfo(s)) is not None)
             self.next += 1
-        return self.next - first
+        return self.next - first, tasks
 
 
 def _ms(**seconds: float) -> dict[str, int]:
@@ -210,7 +213,7 @@ class BatchProcessor:
         self.accepted = snapshot.batch_id  # the newest batch whose pending record is durable
         self.timings: dict[int, dict[str, int]] = {}  # batch id -> its steps in ms, until reported
         self.published_ms: dict[str, int] = {}  # the newest publish's steps
-        self.spark_jobs: dict[int, int] = {}  # batch id -> the Spark jobs it ran, until reported
+        self.spark_jobs: dict[int, tuple[int, int]] = {}  # batch id -> its Spark (jobs, tasks), until reported
         self.jobs: JobCounter | None = None  # made with the first batch's SparkContext
         self.staged = False  # whether the current batch's staging directory was emptied of older attempts
         self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="batch")
@@ -269,8 +272,8 @@ class BatchProcessor:
         self.spark_jobs = {b: n for b, n in self.spark_jobs.items() if b > batch_id - 10}
         self.spark_jobs[batch_id] = jobs.count()
         log.info("batch %d: partials %.2f s, writes +%.2f s, pending record %.2f s, waited %.2f s for the publish "
-                 "of the batch before (%d records, %d Spark jobs)", batch_id, t1 - t0, t2 - t1, t3 - t2, t4 - t3,
-                 count, self.spark_jobs[batch_id])
+                 "of the batch before (%d records, %d Spark jobs of %d tasks)", batch_id, t1 - t0, t2 - t1,
+                 t3 - t2, t4 - t3, count, *self.spark_jobs[batch_id])
         self.publishing = self.publisher.submit(self._publish, batch_id, staging, table)
         self.publishing.add_done_callback(self._failed)
         if not self.behind:
@@ -281,7 +284,10 @@ class BatchProcessor:
         partials, rejected records and funnel columns to the accumulator (`OnePass`)."""
         one_pass.reset()  # what a failed attempt of this batch's job added
         self._fresh(staging)
-        events.write.partitionBy("kind", "event_date").parquet(self.committer.store.uri(f"{staging}/events"))
+        events = one_pass.narrowed(events)
+        # no _SUCCESS marker: the pending record, written next, is what tells a whole batch
+        events.write.partitionBy("kind", "event_date").option(_SUCCESS_MARKER, "false").parquet(
+            self.committer.store.uri(f"{staging}/events"))
         table = one_pass.take()
         t1 = time.monotonic()
         tags = table[_TAG]

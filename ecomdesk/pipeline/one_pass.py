@@ -15,14 +15,18 @@ successful attempt (a failed or speculative attempt adds nothing), so every reco
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 
 import pyarrow as pa
 import pyarrow.compute as pc
+from py4j.protocol import Py4JError
 from pyspark.accumulators import AccumulatorParam
 from pyspark.sql import DataFrame
 
 from ecomdesk.data.contract import EVENT_SCHEMA, EVENT_TYPES, QUARANTINE_COUNTS, QUARANTINE_SCHEMA
+
+log = logging.getLogger(__name__)
 
 TAG, MEMBERS_KEY = "_partial", b"ecomdesk.members"  # the layout of batch.collect_union's table
 TOTALS, FUNNEL, REJECTED = "_totals", "_funnel_events", "_rejected"
@@ -136,6 +140,31 @@ class _Tables(AccumulatorParam):
         return value1
 
 
+# A batch of at most this many Kafka records runs in one task per core rather than one per Kafka partition
+# (docs/BENCHMARKS.md, "One pass per batch"): fewer tasks, files and commits cut a small batch's fixed cost,
+# while a large batch needs every partition's task to keep the cores busy when partitions differ in size.
+SMALL_BATCH = 10_000
+
+
+def kafka_records(batch: DataFrame) -> int | None:
+    """The Kafka records a foreachBatch frame reads: the sizes of the offset ranges its Spark partitions
+    hold (foreachBatch hands over the batch's planned RDD as one LogicalRDD, whose lineage ends in the Kafka
+    source's partitions). None when the frame has no such lineage (a batch DataFrame) or Spark's
+    internals differ: the caller then takes a partition's task for each Kafka partition."""
+    try:
+        rdd = batch._jdf.queryExecution().analyzed().rdd()
+        while not rdd.dependencies().isEmpty():
+            rdd = rdd.dependencies().head().rdd()
+        total = 0
+        for partition in rdd.partitions():  # DataSourceRDDPartition: an Option of the source's partition
+            if not (source := partition.inputPartition()).isEmpty():
+                total += int(source.get().offsetRange().size())
+        return total
+    except Py4JError as exc:
+        log.debug("no Kafka offset ranges in the batch's plan: %s", exc)
+        return None
+
+
 class OnePass:
     """The driver's end of the pass: it maps the parsed stream and takes each batch's tables."""
 
@@ -149,11 +178,20 @@ class OnePass:
 
     def stream(self, parsed: DataFrame) -> DataFrame:
         """The valid events of `parsed` (VALID_SCHEMA), each task's tables added to the accumulator. One
-        task per Kafka partition, as the ceiling reads them: fewer tasks (a coalesce to one or two per
-        core) cut a small batch's cost but left a core idle whenever the page views' large partitions
-        fell unevenly (docs/BENCHMARKS.md)."""
+        task per Kafka partition, as the ceiling reads them, unless a batch is small (`narrowed`): fewer
+        tasks for every batch (a coalesce to one or two per core) left a core idle whenever the page views'
+        large partitions fell unevenly (docs/BENCHMARKS.md)."""
         sink = self.sink
         return parsed.mapInArrow(lambda batches: partials_task(batches, sink), VALID_DDL)
+
+    @staticmethod
+    def narrowed(batch: DataFrame) -> DataFrame:
+        """The batch in one task per core when it holds at most SMALL_BATCH Kafka records (the coalesce is
+        narrow: the parse and the pass run in those tasks too)."""
+        records = kafka_records(batch)
+        if records is not None and records <= SMALL_BATCH:
+            return batch.coalesce(batch.sparkSession.sparkContext.defaultParallelism)
+        return batch
 
     def reset(self) -> None:
         self.sink.value = []

@@ -42,8 +42,9 @@ def end_offsets(sources: list[dict]) -> dict[str, dict[str, int]]:
 
 
 def batch_report(progress: dict, state: dict) -> BatchReport:
-    """progress: StreamingQueryProgress as JSON dict; state: state_rows, state_bytes, key_codes,
-    watermark, quarantined, spark_jobs and job_ms (the job's own steps of the batch, in ms)."""
+    """progress: StreamingQueryProgress as JSON dict; state: state_rows, state_bytes, key_codes, watermark,
+    quarantined, spark_jobs (the batch's Spark jobs and their tasks) and job_ms (the job's own steps of the
+    batch, in ms)."""
     durations = {k: int(v) for k, v in (progress.get("durationMs") or {}).items()}
     durations |= {f"job.{k}": int(v) for k, v in (state.get("job_ms") or {}).items()}
     return BatchReport(
@@ -62,7 +63,8 @@ def batch_report(progress: dict, state: dict) -> BatchReport:
         end_offsets=end_offsets(progress.get("sources", [])),
         state_bytes=int(state.get("state_bytes", 0)),
         key_codes=int(state.get("key_codes", 0)),
-        spark_jobs=int(state.get("spark_jobs", 0)),
+        spark_jobs=int(state.get("spark_jobs", (0, 0))[0]),
+        spark_tasks=int(state.get("spark_jobs", (0, 0))[1]),
     )
 
 
