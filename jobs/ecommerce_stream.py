@@ -48,7 +48,7 @@ def main(argv: list[str]) -> int:
     committer = Committer(HadoopStore(spark, args.base), delay_us)
     snapshot = committer.load()
     t2 = time.monotonic()
-    one_pass = OnePass.on(spark) if args.partials == "one-pass" else None
+    one_pass = OnePass.on(spark, args.small_batch) if args.partials == "one-pass" else None
     processor = BatchProcessor(committer, snapshot, delay_us, args.driver_rows, behind=args.publish == "behind",
                                one_pass=one_pass)
     if recovered := processor.recover():

@@ -72,10 +72,13 @@ from ecomdesk.testing.sandbox import isolated_config
 STORAGE = ["hdfs-namenode", "hdfs-datanode", "kafka"]
 # job -> its entry file and job arguments; "ecomdesk-inline" is the app's job publishing each batch before
 # the next starts, as it did before publishing moved behind the next batch's Spark work; "ecomdesk-union"
-# computes the partials with one SQL union over a local checkpoint, as it did before the one pass
+# computes the partials with one SQL union over a local checkpoint, as it did before the one pass;
+# "ecomdesk-wide" runs every batch in one task per Kafka partition, as the one pass did before small batches
+# ran in one task per core
 ENTRIES = {"ecomdesk": ("ecommerce_stream.py", ()), "original": ("classroom_baseline.py", ()),
            "ceiling": ("ceiling_raw.py", ()), "ecomdesk-inline": ("ecommerce_stream.py", ("--publish", "inline")),
-           "ecomdesk-union": ("ecommerce_stream.py", ("--partials", "union"))}
+           "ecomdesk-union": ("ecommerce_stream.py", ("--partials", "union")),
+           "ecomdesk-wide": ("ecommerce_stream.py", ("--small-batch", "0"))}
 WARM_RATE = 1000.0
 MIN_BATCHES = 5  # batches a rate's window must hold for a verdict
 

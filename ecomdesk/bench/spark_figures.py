@@ -161,7 +161,7 @@ def table(rows: Sequence[JobFigures]) -> str:
     for r in rows:  # the ratios compare the jobs on the same master: the first row of each job
         by.setdefault(r.job, r)
     ours = by.get("ecomdesk")
-    for other in ("original", "ceiling", "ecomdesk-inline", "ecomdesk-union"):
+    for other in ("original", "ceiling", "ecomdesk-inline", "ecomdesk-union", "ecomdesk-wide"):
         them = by.get(other)
         if ours is None or them is None:
             continue

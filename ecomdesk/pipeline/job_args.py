@@ -6,6 +6,7 @@ import argparse
 
 from ecomdesk.data import contract as C
 from ecomdesk.pipeline import kafka_source as security
+from ecomdesk.pipeline.one_pass import SMALL_BATCH
 
 
 def parse_args(argv: list[str], description: str | None) -> argparse.Namespace:
@@ -25,6 +26,9 @@ def parse_args(argv: list[str], description: str | None) -> argparse.Namespace:
                    help="each task computes its partials in Arrow within the raw write's Spark job (one-pass), "
                         "or one SQL union of them reads a local checkpoint of the batch (union: the earlier "
                         "design, a benchmark's baseline)")
+    p.add_argument("--small-batch", type=int, default=SMALL_BATCH,
+                   help="one pass: a batch of at most this many Kafka records runs in one task per core, a larger "
+                        "one in one task per Kafka partition (0: always one per partition, a benchmark's baseline)")
     p.add_argument("--topic-prefix", default="", help="prefix of the three topic names (isolated runs)")
     security.add_arguments(p)
     return p.parse_args(argv)

@@ -168,13 +168,13 @@ def kafka_records(batch: DataFrame) -> int | None:
 class OnePass:
     """The driver's end of the pass: it maps the parsed stream and takes each batch's tables."""
 
-    def __init__(self, sink) -> None:
-        self.sink = sink
+    def __init__(self, sink, small_batch: int = SMALL_BATCH) -> None:
+        self.sink, self.small_batch = sink, small_batch
 
     @classmethod
-    def on(cls, spark) -> OnePass:
+    def on(cls, spark, small_batch: int = SMALL_BATCH) -> OnePass:
         """The pass of a Spark session, with an accumulator of its own."""
-        return cls(spark.sparkContext.accumulator([], _Tables()))
+        return cls(spark.sparkContext.accumulator([], _Tables()), small_batch)
 
     def stream(self, parsed: DataFrame) -> DataFrame:
         """The valid events of `parsed` (VALID_SCHEMA), each task's tables added to the accumulator. One
@@ -184,12 +184,11 @@ class OnePass:
         sink = self.sink
         return parsed.mapInArrow(lambda batches: partials_task(batches, sink), VALID_DDL)
 
-    @staticmethod
-    def narrowed(batch: DataFrame) -> DataFrame:
-        """The batch in one task per core when it holds at most SMALL_BATCH Kafka records (the coalesce is
+    def narrowed(self, batch: DataFrame) -> DataFrame:
+        """The batch in one task per core when it holds at most `small_batch` Kafka records (the coalesce is
         narrow: the parse and the pass run in those tasks too)."""
         records = kafka_records(batch)
-        if records is not None and records <= SMALL_BATCH:
+        if records is not None and records <= self.small_batch:
             return batch.coalesce(batch.sparkSession.sparkContext.defaultParallelism)
         return batch
 
