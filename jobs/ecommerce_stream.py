@@ -68,8 +68,6 @@ def main(argv: list[str]) -> int:
 
     spark.streams.addListener(ProgressListener(state))
     records = parse_records(job_args.kafka_source(spark, args, list(C.TOPICS)), args.topic_prefix)
-    if one_pass is not None:
-        records = one_pass.stream(records)
     query = (
         records.writeStream.queryName(QUERY)
         .foreachBatch(processor)

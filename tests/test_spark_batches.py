@@ -101,7 +101,7 @@ def check_against(base: str, events) -> None:
                                   "Spark writes events"])
 def test_batches_give_exact_aggregates(spark, events, tmp_path, monkeypatch, mode):
     """The job's one pass: Spark writes each batch's events while its tasks compute the partials, in one
-    task per core when the batch is small (`OnePass.narrowed`; these batches are not Kafka's, so their
+    task per core when the batch is small (`OnePass.events`; these batches are not Kafka's, so their
     size is given) and one per input partition otherwise. The union's path (a benchmark's baseline): small
     batches' events come home with the partials (the funnel's columns taken from them) and are written by
     the driver; batches of more than driver_rows records are written by Spark and the funnel's columns are
@@ -114,7 +114,7 @@ def test_batches_give_exact_aggregates(spark, events, tmp_path, monkeypatch, mod
     proc = BatchProcessor(committer, committer.load(), DELAY_US, driver_rows=50 if mode.startswith("Spark") else
                           20_000, one_pass=one_pass)
     for i, b in enumerate(kafka_batches(spark, events, 3)):
-        proc(one_pass.stream(b) if one_pass else b, i)
+        proc(b, i)
         # the batch's parsed records are freed when it ends: nothing stays persisted in the JVM
         assert spark.sparkContext._jsc.getPersistentRDDs().isEmpty()
     proc.flush()
@@ -184,7 +184,7 @@ def test_crash_before_manifest_then_replay(spark, events, tmp_path, spark_commit
     its pending record, exactly once: whether Spark then replays it (it died before Spark's commit) or not
     (Spark had committed it), and with the replay of an already committed batch skipped."""
     base, one_pass = str(tmp_path), OnePass.on(spark)
-    batches = [one_pass.stream(b) for b in kafka_batches(spark, events, 4)]
+    batches = kafka_batches(spark, events, 4)
     store, proc, _ = _started(base, one_pass)
     proc(batches[0], 0)
     proc(batches[1], 1)
@@ -213,7 +213,7 @@ def test_a_pending_record_cut_short_is_not_published(spark, events, tmp_path):
     """A batch that dies before its pending record is whole is not published by the next start: Spark
     replays it."""
     base, one_pass = str(tmp_path), OnePass.on(spark)
-    batches = [one_pass.stream(b) for b in kafka_batches(spark, events, 3)]
+    batches = kafka_batches(spark, events, 3)
     store, proc, _ = _started(base, one_pass)
     proc(batches[0], 0)
     proc.flush()

@@ -189,7 +189,7 @@ def _ms(**seconds: float) -> dict[str, int]:
 class BatchProcessor:
     """The foreachBatch function; keeps the current snapshot in driver memory between batches.
 
-    With `one_pass`, a batch is the valid events of `OnePass.stream`: Spark writes them, and the tasks'
+    With `one_pass`, the batch's valid events (`OnePass.events`) are what Spark writes, and the tasks'
     tables come home through the accumulator (one Spark job). Without (the earlier path), the batch's
     parsed records are materialized, which counts them; a batch of at most `driver_rows` records then
     takes one more Spark job: its events come home with the partials and the driver writes them, where
@@ -245,8 +245,7 @@ class BatchProcessor:
         return done
 
     def __call__(self, records: DataFrame, batch_id: int) -> None:
-        """Process one batch: of parsed records (`parse.parse_records`), or, with `one_pass`, of the valid
-        events its stream gives."""
+        """Process one batch of parsed records (`parse.parse_records`)."""
         if batch_id <= self.accepted:
             log.warning("batch %d was already committed (manifest or pending record exists): skipping its replay",
                         batch_id)
@@ -279,12 +278,12 @@ class BatchProcessor:
         if not self.behind:
             self.flush()
 
-    def _one_pass(self, one_pass: OnePass, events: DataFrame, staging: str) -> tuple[pa.Table, int, float]:
+    def _one_pass(self, one_pass: OnePass, records: DataFrame, staging: str) -> tuple[pa.Table, int, float]:
         """The batch's one Spark job: Spark writes its valid events into staging while every task adds its
         partials, rejected records and funnel columns to the accumulator (`OnePass`)."""
         one_pass.reset()  # what a failed attempt of this batch's job added
         self._fresh(staging)
-        events = one_pass.narrowed(events)
+        events = one_pass.events(records)
         # no _SUCCESS marker: the pending record, written next, is what tells a whole batch
         events.write.partitionBy("kind", "event_date").option(_SUCCESS_MARKER, "false").parquet(
             self.committer.store.uri(f"{staging}/events"))

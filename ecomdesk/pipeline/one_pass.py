@@ -1,8 +1,8 @@
 """One pass over a batch: each task computes its records' partial aggregates in Arrow, where the records are.
 
-The parsed stream (`parse.parse_records`) goes through `partials_task` in every task (`mapInArrow`, in
-the streaming plan, so analysed once for the query). A task passes its valid events on, with `kind`
-and `event_date`, to Spark's raw write, the batch's one Spark job; and it adds to an accumulator
+A batch's parsed records (`parse.parse_records`, in the streaming plan, so analysed once for the query)
+go through `partials_task` in every task (`mapInArrow`, `OnePass.events`). A task passes its valid
+events on, with `kind` and `event_date`, to Spark's raw write, the batch's one Spark job; and it adds to an accumulator
 what the driver needs of it, bounded by the keys but for the funnel's columns: its partial
 aggregates (the statements of `metrics.SQL`, computed by `members`), its quarantine counts and
 rejected records, its totals and the funnel's columns of its events. The driver takes the batch's
@@ -176,21 +176,19 @@ class OnePass:
         """The pass of a Spark session, with an accumulator of its own."""
         return cls(spark.sparkContext.accumulator([], _Tables()), small_batch)
 
-    def stream(self, parsed: DataFrame) -> DataFrame:
-        """The valid events of `parsed` (VALID_SCHEMA), each task's tables added to the accumulator. One
-        task per Kafka partition, as the ceiling reads them, unless a batch is small (`narrowed`): fewer
-        tasks for every batch (a coalesce to one or two per core) left a core idle whenever the page views'
-        large partitions fell unevenly (docs/BENCHMARKS.md)."""
+    def events(self, records: DataFrame) -> DataFrame:
+        """The valid events of a batch's parsed records (VALID_SCHEMA), each task's tables added to the
+        accumulator. A batch of at most `small_batch` Kafka records is coalesced to one task per core before
+        the pass (narrow: the Kafka reads and the parse run in those tasks too), so that it makes one Python
+        call, one file per kind and one task commit per core; a larger one keeps one task per Kafka
+        partition, as the ceiling reads them: fewer tasks for every batch left a core idle whenever the page
+        views' large partitions fell unevenly (docs/BENCHMARKS.md). The step is planned in each batch, over
+        the batch's planned records (one node, no SQL)."""
+        n = kafka_records(records)
+        if n is not None and n <= self.small_batch:
+            records = records.coalesce(records.sparkSession.sparkContext.defaultParallelism)
         sink = self.sink
-        return parsed.mapInArrow(lambda batches: partials_task(batches, sink), VALID_DDL)
-
-    def narrowed(self, batch: DataFrame) -> DataFrame:
-        """The batch in one task per core when it holds at most `small_batch` Kafka records (the coalesce is
-        narrow: the parse and the pass run in those tasks too)."""
-        records = kafka_records(batch)
-        if records is not None and records <= self.small_batch:
-            return batch.coalesce(batch.sparkSession.sparkContext.defaultParallelism)
-        return batch
+        return records.mapInArrow(lambda batches: partials_task(batches, sink), VALID_DDL)
 
     def reset(self) -> None:
         self.sink.value = []
