@@ -141,7 +141,7 @@ class _Tables(AccumulatorParam):
 
 
 # A batch of at most this many Kafka records runs in one task per core rather than one per Kafka partition
-# (docs/BENCHMARKS.md, "One pass per batch"): fewer tasks, files and commits cut a small batch's fixed cost,
+# (docs/BENCHMARKS.md, "Small batches in one task per core"): fewer tasks, files and commits cut its fixed cost,
 # while a large batch needs every partition's task to keep the cores busy when partitions differ in size.
 SMALL_BATCH = 10_000
 
