@@ -14,6 +14,7 @@ from pathlib import Path
 import tomli_w
 
 from ecomdesk.core.spec import RestartPolicy
+from ecomdesk.kafka_security import MECHANISMS, PROTOCOLS
 from ecomdesk.paths import Paths, app_paths
 
 PRODUCER_PROFILES = ("realistic", "classroom")
@@ -285,8 +286,6 @@ def _normalize(data: dict) -> dict:
 
 def _check_kafka(k: Kafka) -> None:
     """The security settings that only make sense together (docs/CLUSTERS.md)."""
-    from ecomdesk.pipeline.kafka_source import MECHANISMS, PROTOCOLS
-
     if k.security_protocol not in PROTOCOLS:
         raise ConfigError(f"[kafka] security_protocol must be one of {', '.join(PROTOCOLS)}, "
                           f"got {k.security_protocol!r}")

@@ -2,7 +2,7 @@
 
 librdkafka clients in this process (admin, the window's consumer, benchmarks) get `security_conf`;
 the clients that run as processes (the Spark job, the managed producer) get `process_arguments`:
-flags without the password, which they read themselves (ecomdesk.pipeline.kafka_source).
+flags without the password, which they read themselves (`kafka_security.read_password`).
 A wrong password or certificate reaches librdkafka's error callback, not the exception of a
 metadata call ("broker transport failure"), so `ErrorTrap` keeps the last such error and
 `explain` puts it into the message the user sees.
@@ -17,7 +17,7 @@ import time
 from confluent_kafka import KafkaError, KafkaException
 
 from ecomdesk.config import Config
-from ecomdesk.pipeline.kafka_source import KafkaSecurityError, read_password
+from ecomdesk.kafka_security import KafkaSecurityError, read_password
 
 # librdkafka's codes for a connection refused by the security layer, not by the network, and what they mean
 _SECURITY_ERRORS = {KafkaError._AUTHENTICATION: "authentication failed",

@@ -17,8 +17,8 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from ecomdesk.install_layout import installation
 from ecomdesk.paths import resource
-from ecomdesk.stack.install import installation
 from ecomdesk.stack.jvm import java_command, run_tool
 from ecomdesk.stack.kafka import kafka_uuid
 from ecomdesk.testing.sandbox import free_ports

@@ -15,8 +15,8 @@ from pathlib import Path
 from ecomdesk.config import Config
 from ecomdesk.core.status import read_state
 from ecomdesk.core.supervisor import Supervisor
+from ecomdesk.install_layout import spark_home
 from ecomdesk.stack.catalog import build_specs
-from ecomdesk.stack.install.layout import spark_home
 from ecomdesk.stack.spark_job import job_env
 from ecomdesk.testing.sandbox import free_ports
 

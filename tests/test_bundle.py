@@ -15,7 +15,7 @@ from stackutil import wait_running
 from xwindow import wait_for_window, wm_class, xvfb
 
 from ecomdesk.desktop.entry import launcher
-from ecomdesk.stack.install.layout import find_java_home
+from ecomdesk.install_layout import find_java_home
 from ecomdesk.testing.sandbox import isolated_config
 
 ROOT = Path(__file__).resolve().parents[1]

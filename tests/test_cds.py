@@ -8,9 +8,9 @@ import subprocess
 
 import pytest
 
-from ecomdesk.stack.install import cds, installation
+from ecomdesk.install_layout import Installation, installation, pyspark_home, pyspark_jars, spark_home
+from ecomdesk.stack.install import cds
 from ecomdesk.stack.install import spark_home as shared_home
-from ecomdesk.stack.install.layout import Installation, pyspark_home, pyspark_jars, spark_home
 from ecomdesk.stack.jvm import java_command
 from ecomdesk.stack.spark_job import job_env, spark_confs
 from ecomdesk.testing.sandbox import isolated_config

@@ -9,8 +9,9 @@ import pytest
 from ecomdesk.config import ConfigError, from_dict
 from ecomdesk.data.hdfs import ha_conf, hdfs_uri
 from ecomdesk.kafka_client import process_arguments, security_conf
+from ecomdesk.kafka_security import KafkaSecurityError, read_password
 from ecomdesk.paths import Paths
-from ecomdesk.pipeline.kafka_source import KafkaSecurityError, jvm_options, read_password
+from ecomdesk.pipeline.kafka_source import jvm_options
 
 PASSWORD = 'pa ss"w\\ord'
 SASL = {"bootstrap": ["k1:9093", "k2:9093"], "security_protocol": "SASL_SSL", "sasl_mechanism": "SCRAM-SHA-512",

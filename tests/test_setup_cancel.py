@@ -8,8 +8,7 @@ import time
 import psutil
 import pytest
 
-from ecomdesk.stack.install import setup
-from ecomdesk.stack.install.layout import (
+from ecomdesk.install_layout import (
     COMPONENTS,
     DONE,
     Installation,
@@ -18,6 +17,7 @@ from ecomdesk.stack.install.layout import (
     pom_digest,
     stack_dir,
 )
+from ecomdesk.stack.install import setup
 
 
 def _processes_using(path) -> list[psutil.Process]:

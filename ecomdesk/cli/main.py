@@ -42,7 +42,7 @@ class VersionAction(argparse.Action):
                          help="show the versions of ecomdesk, Kafka, Hadoop and Spark, and where the stack is")
 
     def __call__(self, parser, namespace, values, option_string=None):
-        from ecomdesk.stack.install.layout import version_report
+        from ecomdesk.install_layout import version_report
 
         width = max(len(k) for k, _ in version_report())
         print("\n".join(f"{k:<{width}}  {v}" for k, v in version_report()))

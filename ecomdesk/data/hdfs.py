@@ -15,8 +15,8 @@ import socket
 from pyarrow import fs as pafs
 
 from ecomdesk.config import Config
+from ecomdesk.install_layout import installation
 from ecomdesk.paths import resource
-from ecomdesk.stack.install import installation
 
 LOG_CONFIG = "hdfs-client-log4j2.properties"
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from ecomdesk import kafka_security
 from ecomdesk.data import contract as C
-from ecomdesk.pipeline import kafka_source as security
+from ecomdesk.pipeline.kafka_source import jvm_options
 from ecomdesk.pipeline.one_pass import SMALL_BATCH
 
 
@@ -30,7 +31,7 @@ def parse_args(argv: list[str], description: str | None) -> argparse.Namespace:
                    help="one pass: a batch of at most this many Kafka records runs in one task per core, a larger "
                         "one in one task per Kafka partition (0: always one per partition, a benchmark's baseline)")
     p.add_argument("--topic-prefix", default="", help="prefix of the three topic names (isolated runs)")
-    security.add_arguments(p)
+    kafka_security.add_arguments(p)
     return p.parse_args(argv)
 
 
@@ -43,9 +44,9 @@ def checkpoint(args: argparse.Namespace, name: str = "") -> str:
 def security_options(args: argparse.Namespace) -> dict[str, str]:
     """The source's security options; the JAAS line with the password is built here, in the driver."""
     protocol = args.kafka_security_protocol or "PLAINTEXT"
-    password = (security.read_password(args.kafka_password_env, args.kafka_password_file)
+    password = (kafka_security.read_password(args.kafka_password_env, args.kafka_password_file)
                 if protocol.startswith("SASL_") else "")
-    return security.jvm_options(protocol, args.kafka_sasl_mechanism, args.kafka_username, password,
+    return jvm_options(protocol, args.kafka_sasl_mechanism, args.kafka_username, password,
                                 args.kafka_ca_file)
 
 

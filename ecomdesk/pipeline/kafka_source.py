@@ -1,57 +1,18 @@
 """Kafka security settings as the Spark job's Java Kafka client wants them, built inside the driver.
 
 The password never travels on a command line: the job gets the name of an environment variable or
-the path of a file holding it, and builds the JAAS line here. Shared with the app's librdkafka
-clients (ecomdesk.kafka_client) so both read the password and check the settings the same way.
+the path of a file holding it (`kafka_security.read_password`), and builds the JAAS line here.
 """
 
 from __future__ import annotations
 
-import argparse
-import os
-from pathlib import Path
+from ecomdesk.kafka_security import MECHANISMS, PROTOCOLS, KafkaSecurityError
 
-PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
-MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 _LOGIN_MODULES = {
     "PLAIN": "org.apache.kafka.common.security.plain.PlainLoginModule",
     "SCRAM-SHA-256": "org.apache.kafka.common.security.scram.ScramLoginModule",
     "SCRAM-SHA-512": "org.apache.kafka.common.security.scram.ScramLoginModule",
 }
-
-
-class KafkaSecurityError(ValueError):
-    """The Kafka security settings cannot be used (the message never holds the password)."""
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    """The security flags of the app's Kafka clients that run as processes (the job, the managed
-    producer): the password only by environment variable name or file path."""
-    p.add_argument("--kafka-security-protocol", choices=PROTOCOLS, help="default: PLAINTEXT")
-    p.add_argument("--kafka-sasl-mechanism", choices=MECHANISMS, default="")
-    p.add_argument("--kafka-username", default="")
-    p.add_argument("--kafka-password-env", default="", help="environment variable holding the SASL password")
-    p.add_argument("--kafka-password-file", default="", help="file holding the SASL password")
-    p.add_argument("--kafka-ca-file", default="", help="PEM file of the CA of the brokers' certificates")
-
-
-def read_password(env_name: str = "", file: str = "") -> str:
-    """The SASL password from the environment variable `env_name` or the file `file` (first line)."""
-    if env_name:
-        value = os.environ.get(env_name)
-        if not value:
-            raise KafkaSecurityError(f"Kafka password: environment variable {env_name} is not set or empty")
-        return value
-    if file:
-        try:
-            lines = Path(file).expanduser().read_text().splitlines()
-        except OSError as exc:
-            raise KafkaSecurityError(f"Kafka password file {file}: {exc.strerror or exc}") from None
-        value = lines[0] if lines else ""
-        if not value:
-            raise KafkaSecurityError(f"Kafka password file {file} is empty")
-        return value
-    raise KafkaSecurityError("a SASL protocol needs the password: set [kafka] password_env or password_file")
 
 
 def _quoted(text: str) -> str:

@@ -8,10 +8,10 @@ import signal
 import sys
 from pathlib import Path
 
+from ecomdesk import kafka_security
 from ecomdesk.config import PRODUCER_PROFILES, Config
 from ecomdesk.data.contract import TOPICS
 from ecomdesk.kafka_client import KafkaSecurityError, security_conf, security_from_arguments
-from ecomdesk.pipeline import kafka_source
 from ecomdesk.producer import control
 from ecomdesk.producer.events import DEFAULT_CITIES, EVENT_TYPES, PROFILES, City
 from ecomdesk.producer.runner import ProducerRunner, Settings
@@ -64,7 +64,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="extra librdkafka producer setting (repeatable)")
     p.add_argument("--json", action="store_true",
                    help="telemetry as JSON lines on stdout (as the service does)")
-    kafka_source.add_arguments(p)  # default: the config's [kafka] security settings
+    kafka_security.add_arguments(p)  # default: the config's [kafka] security settings
 
 
 def add_parser(subparsers) -> None:

@@ -18,8 +18,8 @@ from xml.sax.saxutils import escape
 
 from ecomdesk.config import Config
 from ecomdesk.core.spec import Probe, ServiceSpec
+from ecomdesk.install_layout import installation
 from ecomdesk.paths import resource
-from ecomdesk.stack.install import installation
 from ecomdesk.stack.jvm import java_command, run_tool
 
 NAMENODE_MAIN = "org.apache.hadoop.hdfs.server.namenode.NameNode"

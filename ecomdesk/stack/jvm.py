@@ -6,7 +6,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from ecomdesk.stack.install import Installation
+from ecomdesk.install_layout import Installation
 from ecomdesk.stack.install.cds import share_flags
 
 

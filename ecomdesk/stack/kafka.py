@@ -19,9 +19,9 @@ from confluent_kafka.admin import AdminClient
 
 from ecomdesk.config import Config
 from ecomdesk.core.spec import Probe, ServiceSpec
+from ecomdesk.install_layout import installation
 from ecomdesk.paths import resource
 from ecomdesk.producer.topics import ensure_topics
-from ecomdesk.stack.install import installation
 from ecomdesk.stack.jvm import java_command, run_tool
 
 

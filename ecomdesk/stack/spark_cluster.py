@@ -13,8 +13,8 @@ from pathlib import Path
 
 from ecomdesk.config import Config
 from ecomdesk.core.spec import Probe, ServiceSpec
-from ecomdesk.stack.install import cds, installation
-from ecomdesk.stack.install.layout import spark_home
+from ecomdesk.install_layout import installation, spark_home
+from ecomdesk.stack.install import cds
 from ecomdesk.stack.members import MASTER
 
 MASTER_MAIN = "org.apache.spark.deploy.master.Master"

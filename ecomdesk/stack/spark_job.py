@@ -19,12 +19,12 @@ from pathlib import Path
 from ecomdesk.config import Config
 from ecomdesk.core.spec import Probe, ServiceSpec
 from ecomdesk.data.hdfs import ha_conf, hdfs_uri
+from ecomdesk.install_layout import installation, spark_env, spark_home
 from ecomdesk.kafka_client import process_arguments, security_conf
 from ecomdesk.paths import job_entry, package_dir
 from ecomdesk.producer.topics import ensure_topics
 from ecomdesk.stack import members
-from ecomdesk.stack.install import cds, installation
-from ecomdesk.stack.install.layout import spark_env, spark_home
+from ecomdesk.stack.install import cds
 from ecomdesk.telemetry import BatchReport, IdleReport, job_state, parse
 
 NAME = "spark-job"

@@ -9,7 +9,7 @@ import PySide6
 from PySide6.QtCore import qVersion
 from PySide6.QtWidgets import QMessageBox, QWidget
 
-from ecomdesk.stack.install.layout import version_report
+from ecomdesk.install_layout import version_report
 
 
 def about_text() -> str:

@@ -1,5 +1,1 @@
-"""Installing the JVM stack and libhdfs (`ecomdesk setup`) and locating what was installed."""
-
-from ecomdesk.stack.install.layout import Installation, NotInstalled, installation
-
-__all__ = ["Installation", "NotInstalled", "installation"]
+"""Installing the JVM stack and libhdfs (`ecomdesk setup`); where it lives is `ecomdesk.install_layout`."""

@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ecomdesk.core.spec import ServiceSpec
+from ecomdesk.install_layout import Installation, pyspark_jars, spark_env, spark_home
 from ecomdesk.paths import cache_root, job_entry
-from ecomdesk.stack.install.layout import Installation, pyspark_jars, spark_env, spark_home
 
 if TYPE_CHECKING:
     from ecomdesk.config import Config

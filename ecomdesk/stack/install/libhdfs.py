@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from ecomdesk.stack.install.layout import Installation, NotInstalled
+from ecomdesk.install_layout import Installation, NotInstalled
 
 PYDOOP = "pydoop==2.0.0"
 SOURCES = ["hdfs.c", "jni_helper.c", "exception.c", "common/htable.c", "os/posix/mutexes.c",

@@ -6,7 +6,7 @@ import re
 import shutil
 import subprocess
 
-from ecomdesk.stack.install.layout import find_java_home
+from ecomdesk.install_layout import find_java_home
 
 
 def java_major(java: str) -> int | None:

@@ -18,9 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ecomdesk.core.process import killpg
-from ecomdesk.paths import resource
-from ecomdesk.stack.install import cds, libhdfs, prereqs, spark_home
-from ecomdesk.stack.install.layout import (
+from ecomdesk.install_layout import (
     COMPONENTS,
     DONE,
     Installation,
@@ -31,6 +29,8 @@ from ecomdesk.stack.install.layout import (
     pom_digest,
     pyspark_jars,
 )
+from ecomdesk.paths import resource
+from ecomdesk.stack.install import cds, libhdfs, prereqs, spark_home
 from ecomdesk.versions import stack_versions
 
 Say = Callable[[str], None]

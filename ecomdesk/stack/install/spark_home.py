@@ -8,7 +8,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from ecomdesk.stack.install.layout import DONE, pyspark_home, shared_spark_home
+from ecomdesk.install_layout import DONE, pyspark_home, shared_spark_home
 
 PARTS = ("bin", "sbin", "jars", "conf")  # what spark-submit and spark-class read from SPARK_HOME
 
