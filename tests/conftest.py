@@ -114,27 +114,27 @@ def spark():
 @pytest.fixture
 def make_window(qtbot, tmp_path: Path):
     """Builds windows over fakes; at teardown closes them the way the app does, waiting for it."""
-    from ui_fakes import FakeHealth, FakeInstaller, FakeReader, FakeSupervisor, make_config
+    from ui_fakes import FakeHealth, FakeReader, FakeStack, make_config
 
     from ecomdesk.ui.main_window import MainWindow
 
     windows = []
 
-    def make(supervisor=None, reader=None, config=None, installer=None, health=None):
-        supervisor = supervisor or FakeSupervisor(tmp_path)
+    def make(stack=None, reader=None, config=None, installer=None, health=None):
+        config = config or make_config(tmp_path)
+        stack = stack or FakeStack(tmp_path, config, installer)
         reader = reader or FakeReader()
-        window = MainWindow(supervisor, reader, config or make_config(tmp_path), installer=installer or FakeInstaller(),
-                            health=health or FakeHealth())
+        window = MainWindow(stack, reader, config, health=health or FakeHealth())
         window.show()
         windows.append(window)
-        return window, supervisor, reader
+        return window, stack, reader
 
     yield make
     for window in windows:
-        if window.supervisor.gate is not None:
-            window.supervisor.gate.set()
+        if window.stack.gate is not None:
+            window.stack.gate.set()
         if window.isVisible():
-            window.supervisor.stop()  # nothing runs, so closing asks nothing
+            window.stack.stop()  # nothing runs, so closing asks nothing
             window.close()
             qtbot.waitUntil(lambda w=window: not w.isVisible(), timeout=10000)
         window.deleteLater()

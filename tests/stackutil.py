@@ -16,13 +16,13 @@ from ecomdesk.config import Config
 from ecomdesk.core.status import read_state
 from ecomdesk.core.supervisor import Supervisor
 from ecomdesk.install_layout import spark_home
-from ecomdesk.stack.catalog import build_specs
+from ecomdesk.stack.door import build_supervisor
 from ecomdesk.stack.spark_job import job_env
 from ecomdesk.testing.sandbox import free_ports
 
 
 def supervisor_for(config: Config) -> Supervisor:
-    return Supervisor(build_specs(config), config.paths.log_dir, config.paths.run_dir)
+    return build_supervisor(config)
 
 
 def cli(home: Path, *args: str, timeout: float = 60, **kw) -> subprocess.CompletedProcess:

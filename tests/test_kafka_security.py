@@ -17,7 +17,7 @@ import pyarrow.fs as pafs
 import pytest
 from secure_broker import MECHANISM, SecureBroker, make_ca, sasl_ssl_broker
 from stackutil import cli, supervisor_for
-from ui_fakes import FakeReader, FakeSupervisor
+from ui_fakes import FakeReader
 
 from ecomdesk.config import Config
 from ecomdesk.core.spec import StartError
@@ -201,13 +201,8 @@ def test_a_wrong_password_shows_in_the_window_banner(broker, tmp_path, qtbot, ma
                        kafka_security=security_conf(config))
     reader = FakeReader()
     reader.kafka_topics = kafka.kafka_topics  # type: ignore[method-assign]
-    sup = FakeSupervisor(tmp_path)
-    del sup.specs["kafka"], sup.state["kafka"]  # [kafka] bootstrap = an external cluster
-    for name in ("spark-job", "producer"):
-        sup.specs[name] = dataclasses.replace(sup.specs[name],
-                                              depends_on=tuple(d for d in sup.specs[name].depends_on if d != "kafka"))
     try:
-        window, _, _ = make_window(supervisor=sup, reader=reader)
+        window, _, _ = make_window(config=config, reader=reader)
         qtbot.waitUntil(lambda: "kafka unreachable" in window.banner.text(), timeout=int(FAILS_WITHIN * 1000))
         text = window.banner.text()
         assert _authentication_error(text) and "external cluster" in text, text

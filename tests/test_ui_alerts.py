@@ -22,17 +22,17 @@ def test_an_alert_fires_shows_and_resolves_once(qtbot, make_window):
     seen = _notifications(window)
     window.start_all.trigger()
     qtbot.waitUntil(lambda: window.tray.state == "ok", timeout=5000)
-    supervisor.alerts["spark-job"] = [LAG]
+    supervisor.fire_alert("spark-job", LAG["key"], LAG["message"])
     qtbot.waitUntil(lambda: window.alerts.table.rowCount() == 1, timeout=5000)
     table = window.alerts.table
     assert [table.item(0, c).text() for c in (1, 2, 3)] == ["active", "spark-job", LAG["message"]]
     assert window.tabs.tabText(window.tabs.indexOf(window.alerts)) == "Alerts (1)"
     assert window.tray.state == "warning"
     assert seen == [("ecomdesk: spark-job", LAG["message"])]
-    supervisor.alerts["spark-job"] = [{**LAG, "message": "the job's newest committed event is 200 s old"}]
+    supervisor.alerts["spark-job"][0]["message"] = "the job's newest committed event is 200 s old"  # in snapshots
     qtbot.waitUntil(lambda: "200 s" in window.alert_log.entries[0].message, timeout=5000)
     assert len(seen) == 1 and window.alerts.table.rowCount() == 1  # the same alert: no second notification
-    supervisor.alerts.clear()
+    supervisor.resolve_alert("spark-job", LAG["key"])
     qtbot.waitUntil(lambda: table.item(0, 1).text() != "active", timeout=5000)
     assert window.tabs.tabText(window.tabs.indexOf(window.alerts)) == "Alerts"
     assert window.tray.state == "ok" and len(seen) == 2 and seen[1][0] == "ecomdesk: spark-job resolved"

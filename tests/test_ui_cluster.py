@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-from ui_fakes import FakeSupervisor, make_config
+from ui_fakes import make_config
 
 from ecomdesk.core.spec import State
-from ecomdesk.stack.catalog import build_specs
 
 
 def test_every_cluster_member_has_a_row_and_a_log(make_window, qtbot, tmp_path):
     config = make_config(tmp_path)
     config.kafka.brokers, config.hdfs.datanodes, config.spark.workers = 3, 3, 2
-    sup = FakeSupervisor(tmp_path)
-    sup.specs = {s.name: s for s in build_specs(config)}
-    sup.state = dict.fromkeys(sup.specs, State.RUNNING)
-    sup.message = dict.fromkeys(sup.specs, "")
-    sup.telemetry = {n: {} for n in sup.specs}
-    window, _, _ = make_window(supervisor=sup, config=config)
+    window, sup, _ = make_window(config=config)
+    sup.start()
     names = set(sup.specs)
     assert {"kafka-3", "hdfs-datanode-2", "spark-master", "spark-worker-2"} <= names == set(window.services.rows)
     choices = {window.logs.service.itemData(i) for i in range(window.logs.service.count())}

@@ -31,7 +31,7 @@ def test_cancel_removes_nothing(make_window, qtbot):
     _data(window.config)
     seen: list[str] = []
     QTimer.singleShot(50, lambda: _answer("Cancel", seen))
-    window.destroy_data()
+    window.commands.destroy()
     assert str(kafka_root(window.config)) in seen[0] and str(hdfs_root(window.config)) in seen[0]
     assert kafka_root(window.config).exists() and hdfs_root(window.config).exists()
 
@@ -43,7 +43,7 @@ def test_destroy_stops_the_running_stack_first(make_window, qtbot):
     qtbot.waitUntil(lambda: supervisor.state["kafka"] == State.RUNNING, timeout=5000)
     seen: list[str] = []
     QTimer.singleShot(50, lambda: _answer("Stop and destroy", seen))
-    window.destroy_data()
+    window.commands.destroy()
     assert "Running now:" in seen[0] and "Kafka broker" in seen[0]
     qtbot.waitUntil(lambda: "Destroy data: done" in window.command_status.text(), timeout=5000)
     assert not kafka_root(window.config).exists() and not hdfs_root(window.config).exists()

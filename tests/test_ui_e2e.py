@@ -12,8 +12,8 @@ import pytest
 from PySide6.QtWidgets import QMessageBox
 
 from ecomdesk.core.spec import State
-from ecomdesk.core.supervisor import Supervisor
 from ecomdesk.stack.catalog import build_specs
+from ecomdesk.stack.door import LocalStack, build_supervisor
 from ecomdesk.stack.producer import producer_spec
 from ecomdesk.testing.sandbox import isolated_config
 from ecomdesk.ui.app import build_reader
@@ -50,9 +50,9 @@ def test_start_all_chart_rate_change_stop_all(qtbot, tmp_path, monkeypatch):
     ledger = tmp_path / "ledger.parquet"
     specs = [producer_spec(config, ledger) if s.name == "producer" else s for s in build_specs(config)]
     assert {s.name for s in specs} == SERVICES
-    supervisor = Supervisor(specs, config.paths.log_dir, config.paths.run_dir)
+    supervisor = build_supervisor(config, specs)
     reader = build_reader(config)
-    window = MainWindow(supervisor, reader, config)
+    window = MainWindow(LocalStack(config, supervisor), reader, config)
     window.show()
     seen: set[int] = set()
     try:

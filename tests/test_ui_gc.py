@@ -8,7 +8,7 @@ import threading
 import weakref
 
 from PySide6.QtCore import QCoreApplication, QObject
-from ui_fakes import FakeReader, FakeSupervisor, make_config
+from ui_fakes import FakeReader, FakeStack, make_config
 
 from ecomdesk.ui.gc_collector import GuiCollector
 from ecomdesk.ui.jobs import Jobs
@@ -62,7 +62,7 @@ def test_a_job_hands_its_callbacks_back_to_the_ui_thread_even_after_shutdown(qtb
 
 
 def _use_and_close_a_window(qtbot, tmp_path) -> weakref.ref:
-    window = MainWindow(FakeSupervisor(tmp_path), FakeReader(), make_config(tmp_path))
+    window = MainWindow(FakeStack(tmp_path), FakeReader(), make_config(tmp_path))
     window.show()
     qtbot.waitUntil(lambda: window.last_updated is not None, timeout=5000)
     window.start_all.trigger()
@@ -70,11 +70,10 @@ def _use_and_close_a_window(qtbot, tmp_path) -> weakref.ref:
     window.producer.pause.click()  # a few of the buttons whose handlers once were lambdas over self
     window.services.rows["kafka"].restart.click()
     qtbot.waitUntil(lambda: "Restart kafka: done" in window.command_status.text(), timeout=5000)
-    window.supervisor.stop()
+    window.stack.stop()
     window.close()
     qtbot.waitUntil(lambda: not window.isVisible(), timeout=5000)
-    for jobs in (window.reads, window.controls, window.commands):
-        jobs.shutdown(wait=True)
+    window.shutdown_jobs(wait=True)
     QCoreApplication.sendPostedEvents()  # the jobs handed back
     return weakref.ref(window)
 

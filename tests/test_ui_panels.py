@@ -56,7 +56,7 @@ def test_producer_controls_send_commands_and_show_counters(qtbot, make_window):
 
 def test_a_refused_producer_command_is_reported(qtbot, make_window):
     window, sup, _ = make_window()
-    window.send_producer("rate 10")  # the producer is stopped: the supervisor raises
+    window.commands.send_producer("rate 10")  # the producer is stopped: the supervisor raises
     qtbot.waitUntil(lambda: "producer is not running" in window.statusBar().currentMessage(), timeout=3000)
 
 
@@ -201,7 +201,7 @@ def test_quarantine_reasons_are_readable_labels_on_the_left_axis(qtbot, make_win
     window, _, _ = make_window()
     qtbot.waitUntil(lambda: window.last_updated is not None, timeout=5000)  # the first read draws its own counts
     window.data_timer.stop()
-    qtbot.waitUntil(lambda: not window.inflight, timeout=10000)  # a read landing after this draw would redraw
+    qtbot.waitUntil(lambda: not window.reads.in_flight, timeout=10000)  # a read landing after this draw would redraw
     window.tabs.setCurrentWidget(window.pipeline)
     window.pipeline.draw_quarantine(pd.DataFrame({"reason": ["negative_price", "unparseable_json"],
                                                   "count": [3, 9]}))

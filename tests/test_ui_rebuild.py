@@ -20,7 +20,7 @@ def test_rebuild_pauses_the_job_around_the_rebuild(qtbot, make_window, monkeypat
 
     monkeypatch.setattr(rebuild_mod, "run_rebuild", rebuilt)  # the real one: tests/test_rebuild.py
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
-    window.rebuild()
+    window.commands.rebuild()
     qtbot.waitUntil(lambda: "Rebuild aggregates: done" in window.command_status.text(), timeout=5000)
     assert job_states == [State.STOPPED]  # the stream did not run while the rebuild published
     assert supervisor.state["spark-job"] == State.RUNNING
@@ -30,5 +30,5 @@ def test_cancel_rebuilds_nothing(qtbot, make_window, monkeypatch):
     window, _, _ = make_window()
     monkeypatch.setattr(rebuild_mod, "run_rebuild", lambda config: (_ for _ in ()).throw(AssertionError("ran")))
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Cancel)
-    window.rebuild()
+    window.commands.rebuild()
     assert "Rebuild" not in window.command_status.text()

@@ -40,7 +40,7 @@ def test_start_all_runs_off_the_ui_thread_and_rows_show_running(qtbot, make_wind
     row = window.services.rows["kafka"]
     assert row.badge.text() == "RUNNING"
     assert row.pid.text() == "1002" and row.rss.text() == "256.0 MiB" and row.uptime.text() == "1m 05s"
-    assert "broker 9092" in row.ports.text()
+    assert "bootstrap 9092, controller 9093" == row.ports.text()
     assert not row.start.isEnabled() and row.stop.isEnabled() and row.restart.isEnabled()
     assert not window.start_all.isEnabled() and window.stop_all.isEnabled()
 

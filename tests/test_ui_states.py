@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import subprocess
@@ -15,7 +14,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QAbstractButton
-from ui_fakes import FakeInstaller, FakeSupervisor
+from ui_fakes import FakeInstaller, make_config
 from xwindow import xvfb
 
 from ecomdesk.core.spec import State
@@ -86,11 +85,9 @@ def test_a_failed_service_behind_a_source_is_an_alarm(qtbot, make_window):
 
 
 def test_an_external_cluster_that_does_not_answer_is_an_alarm_even_with_nothing_started(qtbot, make_window, tmp_path):
-    sup = FakeSupervisor(tmp_path)
-    for name in ("hdfs-namenode", "hdfs-datanode"):  # [hdfs] namenode = an external cluster
-        del sup.specs[name], sup.state[name]
-    sup.specs["spark-job"] = dataclasses.replace(sup.specs["spark-job"], depends_on=("kafka",))
-    window, _, reader = make_window(supervisor=sup)
+    config = make_config(tmp_path)
+    config.hdfs.namenode = "127.0.0.1:1"  # an external cluster: the catalog has no HDFS service
+    window, _, reader = make_window(config=config)
     reader.down.add("hdfs")
     qtbot.waitUntil(window.banner.isVisible, timeout=5000)
     assert "hdfs unreachable" in window.banner.text() and "external cluster" in window.banner.text()
@@ -259,7 +256,7 @@ def test_keyboard_shortcuts_start_stop_refresh_and_switch_tabs(qtbot, make_windo
         qtbot.keyClick(window, key, Qt.KeyboardModifier.ControlModifier)
         assert window.tabs.currentWidget() is page
     window.data_timer.stop()  # only F5 reads now
-    qtbot.waitUntil(lambda: not window.inflight, timeout=3000)
+    qtbot.waitUntil(lambda: not window.reads.in_flight, timeout=3000)
     calls = reader.business_calls
     qtbot.keyClick(window, Qt.Key.Key_F5)
     qtbot.waitUntil(lambda: reader.business_calls > calls, timeout=3000)

@@ -1,5 +1,6 @@
-"""Fakes at the window's boundaries: the supervisor, the data reader and the health source (nothing else
-is faked)."""
+"""Fakes at the window's boundaries: the stack (`stack.door.Stack`), the data reader and the health source
+(nothing else is faked). The fake stack runs no process; its services are the real catalog's (names, titles,
+ports, dependencies), and tests/test_stack_door.py holds its behaviour to the real stack's."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import threading
 import time
 from pathlib import Path
 
-from ecomdesk.core.spec import Probe, ServiceSpec, State, dependency_order, dependents_order
+from ecomdesk.core.events import AlertFired, AlertResolved, EventStream, StateChanged
+from ecomdesk.core.spec import State, dependency_order, dependents_order
 from ecomdesk.core.supervisor import ServiceStatus, StartError
 from ecomdesk.data.chart_views import Business, business
 from ecomdesk.data.contract import QUARANTINE_COUNTS
@@ -32,31 +34,21 @@ from ecomdesk.data.health.model import (
 from ecomdesk.data.readers import DirStats, KafkaMessage, TopicStats, Unreachable
 from ecomdesk.testing.contract_data import sample_frames
 
-SERVICES = [
-    ("hdfs-namenode", "HDFS NameNode", (), {"rpc": 9000, "http": 9870}),
-    ("hdfs-datanode", "HDFS DataNode", ("hdfs-namenode",), {"data": 9866}),
-    ("kafka", "Kafka broker", (), {"broker": 9092}),
-    ("spark-job", "Spark job", ("kafka", "hdfs-datanode"), {}),
-    ("producer", "Producer", ("kafka",), {}),
-]
+READY: dict[str, str] = {}  # the real services' messages once ready (from a run of the real stack)
 
 
-class FakeSupervisor:
-    """Keeps states in memory; `fail` makes a service's start fail, `gate` makes starts wait."""
+class FakeStack:
+    """A `Stack` that keeps states in memory and publishes their changes as events, as the real one does;
+    `fail` makes a service's start fail, `gate` makes starts wait. Destroy and rebuild are the real ones,
+    with this stack as their supervisor."""
 
-    def __init__(self, log_dir: Path):
-        self.specs = {
-            name: ServiceSpec(
-                name=name,
-                title=title,
-                command=list,
-                ready=lambda: Probe(True, "ok"),
-                depends_on=deps,
-                ports=ports,
-                accepts_control=name == "producer",
-            )
-            for name, title, deps, ports in SERVICES
-        }
+    def __init__(self, log_dir: Path, config=None, installer=None):
+        from ecomdesk.stack.catalog import build_specs
+
+        self.config = config or make_config(log_dir)
+        self.installer = installer or FakeInstaller()
+        self.specs = {spec.name: spec for spec in build_specs(self.config)}
+        self.events = EventStream()
         self.state = {name: State.STOPPED for name in self.specs}
         self.message = {name: "" for name in self.specs}
         self.telemetry: dict[str, dict] = {name: {} for name in self.specs}
@@ -75,32 +67,80 @@ class FakeSupervisor:
         self.calls.append(call)
         self.command_threads.append(threading.current_thread().name)
 
+    def set_state(self, name: str, state: State, message: str) -> None:
+        """Change a service's state and publish it, as the supervisor's one transition does."""
+        old, self.state[name], self.message[name] = self.state[name], state, message
+        if old != state:
+            self.events.publish(StateChanged, name, old=str(old), new=str(state), message=message)
+
     def start(self, names=None) -> None:
+        """Each service and its dependencies up, in order; a failure stops what this start started."""
         self._record("start", names)
         if self.gate is not None:
             self.gate.wait(30)
+        started = []
         for n in dependency_order(self.specs, names):
             if self.state[n] == State.RUNNING:
                 continue
+            self.set_state(n, State.STARTING, "waiting for readiness")
             if n in self.fail:
-                self.state[n] = State.FAILED
-                self.message[n] = self.fail[n]
+                self.set_state(n, State.FAILED, self.fail[n])
+                for m in reversed(started):
+                    self.set_state(m, State.STOPPING, "stopping")
+                    self.set_state(m, State.STOPPED, "stopped (exit code 0)")
                 raise StartError(f"{n}: {self.fail[n]}")
-            self.state[n] = State.RUNNING
-            self.message[n] = "ready"
+            self.set_state(n, State.RUNNING, READY.get(n, "ready"))
+            started.append(n)
             self._next_pid += 1
 
     def stop(self, names=None) -> None:
         self._record("stop", names)
         for n in dependents_order(self.specs, names or list(self.specs)):
-            if self.state[n] != State.FAILED:
-                self.state[n] = State.STOPPED
-                self.message[n] = "stopped"
+            if self.state[n] in (State.RUNNING, State.UNHEALTHY, State.RESTARTING):
+                self.set_state(n, State.STOPPING, "stopping")
+                self.set_state(n, State.STOPPED, "stopped (exit code 0)")
 
     def restart(self, name: str) -> None:
+        """The service and the dependents that run now, stopped and started again (as the supervisor does)."""
         self._record("restart", name)
+        group = [n for n in dependents_order(self.specs, [name])
+                 if n == name or self.state[n] in (State.RUNNING, State.UNHEALTHY, State.RESTARTING)]
         self.stop([name])
-        self.start([name])
+        self.start(group)
+
+    def fire_alert(self, service: str, key: str, message: str) -> None:
+        """What the owner's AlertMonitor does when a condition starts: list it on the service, publish it."""
+        self.alerts.setdefault(service, []).append({"key": key, "message": message, "started": time.time()})
+        self.events.publish(AlertFired, service, key=key, message=message)
+
+    def resolve_alert(self, service: str, key: str) -> None:
+        alert = next(a for a in self.alerts[service] if a["key"] == key)
+        self.alerts[service].remove(alert)
+        self.events.publish(AlertResolved, service, key=key, message=alert["message"], started=alert["started"])
+
+    def subscribe(self, listener, since=None):
+        return self.events.subscribe(listener, since)
+
+    def destroy_plan(self):
+        from ecomdesk.stack.destroy import plan
+
+        return plan(self.config)
+
+    def destroy(self):
+        from ecomdesk.stack.destroy import stop_and_destroy
+
+        return stop_and_destroy(self, self.config)
+
+    def rebuild(self) -> dict:
+        from ecomdesk.stack.rebuild import rebuild_around
+
+        return rebuild_around(self, self.config)
+
+    def installed(self) -> bool:
+        return self.installer.installed()
+
+    def setup(self, say, cancel: threading.Event) -> None:
+        self.installer.run(say, cancel)
 
     def snapshot(self) -> list[ServiceStatus]:
         out = []
@@ -134,6 +174,8 @@ class FakeSupervisor:
             listener(service, line)
 
     def send_control(self, name: str, line: str) -> None:
+        if not self.specs[name].accepts_control:
+            raise ValueError(f"{name} takes no control commands")
         if self.state[name] != State.RUNNING:
             raise RuntimeError(f"{name} is not running")
         self.controls.append((name, line))

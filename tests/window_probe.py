@@ -22,7 +22,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from PySide6.QtCore import QSettings  # noqa: E402
 from PySide6.QtWidgets import QAbstractButton, QApplication, QLabel, QScrollArea, QWidget  # noqa: E402
-from ui_fakes import FakeInstaller, FakeReader, FakeSupervisor, make_config  # noqa: E402
+from ui_fakes import FakeReader, FakeStack, make_config  # noqa: E402
 
 from ecomdesk.telemetry import BatchReport, ProducerReport, job_state, to_dict  # noqa: E402
 
@@ -110,15 +110,14 @@ def main() -> int:
     from ecomdesk.ui.main_window import MainWindow
 
     tmp = Path(tempfile.mkdtemp(prefix="ecomdesk-probe-"))
-    supervisor, reader = FakeSupervisor(tmp), FakeReader(products=8)
     config = make_config(tmp)
+    supervisor, reader = FakeStack(tmp, config), FakeReader(products=8)
     config.ui.refresh_seconds = 1.0
     if args.stopped:
         reader.down |= {"hdfs", "kafka"}
     else:
         live_frames(reader)
-    window = MainWindow(supervisor, reader, config, settings=QSettings(str(tmp / "w.ini"), QSettings.Format.IniFormat),
-                        installer=FakeInstaller())
+    window = MainWindow(supervisor, reader, config, settings=QSettings(str(tmp / "w.ini"), QSettings.Format.IniFormat))
     window.resize(args.width, args.height)
     window.show()
     if not args.stopped:

@@ -52,6 +52,7 @@ from pathlib import Path
 import pandas as pd
 import psutil
 
+from ecomdesk import service_names as names
 from ecomdesk.bench.truth import Truth, build_truth, compare_events, topic_counts
 from ecomdesk.config import Config
 from ecomdesk.core.process import killpg
@@ -59,13 +60,14 @@ from ecomdesk.core.spec import UP, State
 from ecomdesk.core.supervisor import Supervisor
 from ecomdesk.data import contract as C
 from ecomdesk.stack.catalog import build_specs
+from ecomdesk.stack.door import build_supervisor
 from ecomdesk.stack.producer import producer_spec
 from ecomdesk.telemetry import BatchReport, IdleReport, parse
 from ecomdesk.testing.reference import aggregates, assert_same
 from ecomdesk.testing.sandbox import isolated_config
 
-SERVICES = ("hdfs-namenode", "hdfs-datanode", "kafka", "spark-job", "producer")
-JOB, PRODUCER = "spark-job", "producer"
+SERVICES = (*names.STORAGE, names.SPARK_JOB, names.PRODUCER)
+JOB, PRODUCER = names.SPARK_JOB, names.PRODUCER
 KINDS = ("SIGKILL", "SIGSTOP")
 
 
@@ -437,7 +439,7 @@ class ChaosRun:
         self.config, self.ledger = config, self.home / "ledger"
         self._old_home = os.environ.get("ECOMDESK_HOME")
         os.environ["ECOMDESK_HOME"] = str(self.home)  # every process of the run carries it (orphan check)
-        self.sup = Supervisor(chaos_specs(config, self.ledger), config.paths.log_dir, config.paths.run_dir)
+        self.sup = build_supervisor(config, chaos_specs(config, self.ledger))
         self.watch = Watch(self.sup, self.result)
         self._unchecked = 0  # the first fault that no end check has looked at yet
         self._fs = None  # the contract's file system, from the first end check on

@@ -18,13 +18,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from ecomdesk import service_names as names
 from ecomdesk.bench.spark_run import Producer, Progress, load
 from ecomdesk.config import Config
 from ecomdesk.core.supervisor import Supervisor
-from ecomdesk.stack.catalog import build_specs
+from ecomdesk.stack.door import build_supervisor
 from ecomdesk.testing.sandbox import isolated_config
 
-JOB = "spark-job"
+JOB = names.SPARK_JOB
 LAYOUTS = {"single node (1 broker, 1 DataNode, local[2])": (1, 1, 0),
            "loopback cluster (3 brokers, 3 DataNodes, master + 2 workers)": (3, 3, 2)}
 
@@ -56,9 +57,9 @@ def measure(label: str, layout: tuple[int, int, int], settle: float, burst: int)
     with tempfile.TemporaryDirectory(prefix="ecomdesk-bench-") as tmp:
         config = isolated_config(Path(tmp))
         _configure(config, *layout)
-        sup = Supervisor(build_specs(config), config.paths.log_dir, config.paths.run_dir)
+        sup = build_supervisor(config)
         try:
-            names = [n for n in sup.specs if n != "producer"]
+            names = [n for n in sup.specs if n != names.PRODUCER]
             t0 = time.monotonic()
             sup.start(names)
             up = time.monotonic() - t0

@@ -25,9 +25,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from ecomdesk import service_names as names
 from ecomdesk.bench.spark_run import load
-from ecomdesk.core.supervisor import Supervisor
-from ecomdesk.stack.catalog import build_specs
+from ecomdesk.stack.door import build_supervisor
 from ecomdesk.telemetry import BatchReport, parse
 from ecomdesk.testing.sandbox import isolated_config
 
@@ -52,11 +52,11 @@ def one_run(options: str | None, batches: int) -> dict[str, float]:
             config = isolated_config(Path(tmp))
             config.producer = dataclasses.replace(config.producer, rate=200.0, flat=True)
             config.save()
-            sup = Supervisor(build_specs(config), config.paths.log_dir, config.paths.run_dir)
+            sup = build_supervisor(config)
             seen: list[float] = []
 
             def on_line(service: str, line: str) -> None:
-                record = parse(line) if service == "spark-job" else None
+                record = parse(line) if service == names.SPARK_JOB else None
                 if isinstance(record, BatchReport) and record.input_rows > 0:
                     seen.append(time.monotonic())
 

@@ -24,6 +24,7 @@ from ecomdesk.data.contract import TOPICS
 from ecomdesk.producer.events import EVENT_TYPES, PROFILES, Encoder, EventGenerator, EventModel
 from ecomdesk.producer.runner import ProducerRunner, Settings
 from ecomdesk.producer.topics import TOPIC_BY_EVENT_TYPE, ensure_topics
+from ecomdesk.stack.door import build_supervisor
 from ecomdesk.telemetry import ProducerReport
 
 SEED = 2026
@@ -74,13 +75,12 @@ def _broker(bootstrap: str | None):
     if bootstrap:
         yield bootstrap
         return
-    from ecomdesk.core.supervisor import Supervisor
     from ecomdesk.stack.kafka import kafka_spec
     from ecomdesk.testing.sandbox import isolated_config
 
     with tempfile.TemporaryDirectory(prefix="ecomdesk-bench-") as tmp:
         config = isolated_config(Path(tmp))
-        sup = Supervisor([kafka_spec(config)], config.paths.log_dir, config.paths.run_dir)
+        sup = build_supervisor(config, [kafka_spec(config)])
         try:
             sup.start(["kafka"])
             print(f"throwaway broker at {config.kafka_bootstrap}")

@@ -33,8 +33,7 @@ import psutil
 
 from ecomdesk.bench.spark_figures import slope_per_s
 from ecomdesk.bench.spark_run import load, process_tree
-from ecomdesk.core.supervisor import Supervisor
-from ecomdesk.stack.catalog import build_specs
+from ecomdesk.stack.door import build_supervisor
 from ecomdesk.stack.spark_job import NAME as JOB
 from ecomdesk.telemetry import BatchReport, parse
 from ecomdesk.testing.sandbox import isolated_config
@@ -103,7 +102,7 @@ def main(argv: list[str]) -> int:
         print(f"soak: the whole stack, realistic profile flat at {args.rate:,.0f} events/s for {args.minutes:g} min, "
               f"trigger {config.spark.trigger_seconds:g} s, watermark {config.spark.watermark}, home "
               f"{home} | {load()}", flush=True)
-        sup = Supervisor(build_specs(config), config.paths.log_dir, config.paths.run_dir)
+        sup = build_supervisor(config)
         sup.subscribe_logs(on_line)
         slices: list[Slice] = []
         try:

@@ -49,6 +49,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ecomdesk import service_names as names
 from ecomdesk.bench.spark_figures import (
     JobFigures,
     bounded,
@@ -66,10 +67,11 @@ from ecomdesk.core.supervisor import Supervisor
 from ecomdesk.data import contract as C
 from ecomdesk.data.hdfs import hadoop_filesystem
 from ecomdesk.stack.catalog import build_specs
+from ecomdesk.stack.door import build_supervisor
 from ecomdesk.stack.spark_job import JobVariant, spark_job_spec
 from ecomdesk.testing.sandbox import isolated_config
 
-STORAGE = ["hdfs-namenode", "hdfs-datanode", "kafka"]
+STORAGE = list(names.STORAGE)
 # job -> its entry file and job arguments; "ecomdesk-inline" is the app's job publishing each batch before
 # the next starts, as it did before publishing moved behind the next batch's Spark work; "ecomdesk-union"
 # computes the partials with one SQL union over a local checkpoint, as it did before the one pass;
@@ -387,7 +389,7 @@ def main(argv: list[str]) -> int:
         print(f"spark jobs {', '.join(jobs)} on {main_master} (scaling: {', '.join(masters)}), trigger "
               f"{config.spark.trigger_seconds:g} s, {config.kafka.partitions} partitions per topic, "
               f"{os.cpu_count()} cores, {load()}", flush=True)
-        sup = Supervisor(specs, config.paths.log_dir, config.paths.run_dir)
+        sup = build_supervisor(config, specs)
         progress = Progress()
         sup.subscribe_logs(progress)
         bench = Bench(config, sup, progress, args)

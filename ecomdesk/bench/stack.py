@@ -11,12 +11,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from ecomdesk.core.supervisor import Supervisor
-from ecomdesk.stack.catalog import build_specs
+from ecomdesk import service_names as names
+from ecomdesk.stack.door import build_supervisor
 from ecomdesk.stack.install import setup
 from ecomdesk.testing.sandbox import isolated_config
 
-STORAGE = ["hdfs-namenode", "hdfs-datanode", "kafka"]
+STORAGE = list(names.STORAGE)
 
 
 def main(argv: list[str]) -> int:
@@ -30,7 +30,7 @@ def main(argv: list[str]) -> int:
 
     with tempfile.TemporaryDirectory(prefix="ecomdesk-bench-") as tmp:
         config = isolated_config(Path(tmp))
-        sup = Supervisor(build_specs(config), config.paths.log_dir, config.paths.run_dir)
+        sup = build_supervisor(config)
         try:
             for label in ("first start (formats storage)", "restart on existing data"):
                 t0 = time.monotonic()

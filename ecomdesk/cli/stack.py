@@ -1,4 +1,4 @@
-"""`ecomdesk stack up|down|status|logs`: the supervisor from a terminal."""
+"""`ecomdesk stack up|down|status|logs|events`: the supervisor from a terminal."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import json
 import os
+import queue
 import signal
 import sys
 import threading
@@ -13,13 +14,14 @@ import time
 from pathlib import Path
 
 from ecomdesk.config import Config
-from ecomdesk.core.control import ControlError, request
+from ecomdesk.core.control import ControlError, request, stream
+from ecomdesk.core.events import AlertFired, AlertResolved, Event, StateChanged
 from ecomdesk.core.spec import State
-from ecomdesk.core.supervisor import ServiceStatus, StartError, Supervisor, owner_alive, read_state
+from ecomdesk.core.supervisor import ServiceStatus, StartError, owner_alive, read_state
 from ecomdesk.data.health import format_text, read_cluster
-from ecomdesk.stack.alerts import AlertMonitor
 from ecomdesk.stack.catalog import build_specs
 from ecomdesk.stack.destroy import describe, destroy, plan
+from ecomdesk.stack.door import build_supervisor
 
 
 def add_parser(subparsers) -> None:
@@ -49,6 +51,11 @@ def add_parser(subparsers) -> None:
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
     logs.add_argument("-n", "--lines", type=int, default=50, help="lines of history to print first")
     logs.set_defaults(func=cmd_logs)
+    events = sub.add_parser("events", help="the running stack's events (state changes, restarts, alerts) as JSON "
+                            "lines, oldest kept first")
+    events.add_argument("-f", "--follow", action="store_true", help="keep printing new events")
+    events.add_argument("--since", type=int, default=0, metavar="SEQ", help="only events numbered after SEQ")
+    events.set_defaults(func=cmd_events)
 
 
 def current_status(config: Config) -> list[dict]:
@@ -108,32 +115,28 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_up(args: argparse.Namespace, config: Config) -> int:
     config.paths.ensure()
-    sup = Supervisor(build_specs(config), config.paths.log_dir, config.paths.run_dir,
-                     annotate=AlertMonitor.from_config(config).annotate)
+    sup = build_supervisor(config)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    events: queue.SimpleQueue[Event] = queue.SimpleQueue()
     try:
         t0 = time.monotonic()
         print(f"starting {', '.join(args.services) or 'all services'} (home: {config.paths.data_dir.parent})",
               flush=True)
         sup.start(args.services or None)
+        last_seq = sup.events.last_seq
         print(f"ready in {time.monotonic() - t0:.1f} s\n{format_table([s.to_dict() for s in sup.snapshot()])}",
               flush=True)
         print("Ctrl+C stops everything", flush=True)
-        shown: dict[str, str] = {}
-        alerts: dict[str, dict[str, str]] = {}
-        while not stop.wait(1.0):
-            for s in sup.snapshot():
-                _print_alert_changes(s, alerts)
-                if shown.get(s.name) == s.state:
-                    continue
-                if s.state == State.FAILED:
-                    print(f"{s.name} FAILED: {s.message}\n  " + "\n  ".join(s.last_lines[-10:]), flush=True)
-                elif s.state == State.RESTARTING and shown.get(s.name) not in (None, State.RESTARTING):
-                    print(f"{s.name} restarting: {s.message}", flush=True)
-                elif s.state == State.RUNNING and shown.get(s.name) == State.RESTARTING:
-                    print(f"{s.name} running again after {s.restarts} restart(s)", flush=True)
-                shown[s.name] = s.state
+        sup.events.subscribe(events.put, since=last_seq)  # from the end of the start on
+        printer = EventPrinter(sup.status)
+        while not stop.is_set():
+            try:
+                line = printer.line(events.get(timeout=0.5))
+            except queue.Empty:
+                continue
+            if line:
+                print(line, flush=True)
     except StartError as exc:
         print(f"ecomdesk stack up: {exc}", file=sys.stderr)
         return 1
@@ -146,14 +149,35 @@ def cmd_up(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
-def _print_alert_changes(s: ServiceStatus, known: dict[str, dict[str, str]]) -> None:
-    """`stack up` says when an alert fires and when it resolves (its message may change meanwhile)."""
-    before, now = known.get(s.name, {}), {a["key"]: a["message"] for a in s.alerts}
-    for key in now.keys() - before.keys():
-        print(f"ALERT {s.name}: {now[key]}", flush=True)
-    for key in before.keys() - now.keys():
-        print(f"resolved {s.name}: {before[key]}", flush=True)
-    known[s.name] = now
+class EventPrinter:
+    """What `stack up` says of the stack's events: failures with their last log lines, restarts, recoveries,
+    alerts firing and resolving."""
+
+    def __init__(self, status):
+        self.status = status  # name -> its ServiceStatus now (for the last log lines of a failure)
+        self.down: set[str] = set()  # restarting since it went down
+
+    def line(self, event: Event) -> str | None:
+        if isinstance(event, AlertFired):
+            return f"ALERT {event.service}: {event.message}"
+        if isinstance(event, AlertResolved):
+            return f"resolved {event.service}: {event.message}"
+        if not isinstance(event, StateChanged):
+            return None
+        name = event.service
+        if event.new == State.FAILED:
+            self.down.discard(name)
+            lines = self.status(name).last_lines[-10:]
+            return f"{name} FAILED: {event.message}" + "".join(f"\n  {line}" for line in lines)
+        if event.new == State.RESTARTING and name not in self.down:
+            self.down.add(name)
+            return f"{name} restarting: {event.message}"
+        if event.new == State.RUNNING and name in self.down:
+            self.down.discard(name)
+            return f"{name} running again after {self.status(name).restarts} restart(s)"
+        if event.new == State.STOPPED:
+            self.down.discard(name)
+        return None
 
 
 def cmd_down(args: argparse.Namespace, config: Config) -> int:
@@ -196,6 +220,22 @@ def cmd_destroy(args: argparse.Namespace, config: Config) -> int:
             return 1
     for d in destroy(config):
         print(d.path)
+    return 0
+
+
+def cmd_events(args: argparse.Namespace, config: Config) -> int:
+    """The owner's events as JSON lines on stdout (`core.events`: "seq", "at", "kind", "service", ...)."""
+    if not owner_alive(config.paths.run_dir):
+        print("no running stack for this home; start it with `ecomdesk stack up`", file=sys.stderr)
+        return 1
+    try:
+        for event in stream(config.paths.run_dir, {"op": "events", "since": args.since, "follow": args.follow}, 10.0):
+            print(json.dumps(event), flush=True)
+    except ControlError as exc:
+        print(f"ecomdesk stack events: {exc}", file=sys.stderr)
+        return 1
+    except (KeyboardInterrupt, BrokenPipeError):
+        pass
     return 0
 
 

@@ -1,7 +1,10 @@
-"""The owner's command socket (run/control.sock): other terminals ask it to restart a service.
+"""The owner's command socket (run/control.sock): other terminals ask it to restart a service, or read its
+events.
 
 One JSON request per connection, one JSON answer: {"op": "restart", "service": "kafka"} ->
-{"ok": true} or {"ok": false, "error": "..."}. The socket is readable by its user only.
+{"ok": true} or {"ok": false, "error": "..."}. A request whose handler returns an iterable (the events)
+gets its items after the answer, one JSON line each, until the items end, the client goes away or the
+server closes. The socket is readable by its user only.
 """
 
 from __future__ import annotations
@@ -9,13 +12,14 @@ from __future__ import annotations
 import json
 import logging
 import os
+import select
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 SOCKET = "control.sock"
-Handler = Callable[[dict], None]
+Handler = Callable[[dict], Iterable[dict | None] | None]  # None in a stream: nothing new (the client is checked)
 
 
 class ControlServer:
@@ -43,16 +47,19 @@ class ControlServer:
 
     def _answer(self, conn: socket.socket) -> None:
         with conn:
+            stream = None
             try:
                 request = json.loads(_read_line(conn))
-                self._handle(request)
+                stream = self._handle(request)
                 answer: dict[str, object] = {"ok": True}
             except Exception as exc:  # the caller gets every failure as the answer
                 answer = {"ok": False, "error": str(exc)}
             try:
                 conn.sendall((json.dumps(answer) + "\n").encode())
+                if stream is not None:
+                    _send_stream(conn, iter(stream))
             except OSError:
-                logging.getLogger(__name__).warning("control client went away before the answer")
+                logging.getLogger(__name__).info("control client went away")
 
     def close(self) -> None:
         try:
@@ -82,6 +89,43 @@ def request(run_dir: Path, payload: dict, timeout: float) -> None:
             raise ControlError(f"cannot reach the owner at {path}: {exc.strerror or exc}") from None
     if not answer.get("ok"):
         raise ControlError(answer.get("error") or "the owner gave no answer")
+
+
+def _send_stream(conn: socket.socket, items: Iterator[dict | None]) -> None:
+    """Each item as a JSON line; a None item checks that the client is still there (it sends nothing, so
+    a readable socket that reads empty means it closed)."""
+    try:
+        for item in items:
+            if item is not None:
+                conn.sendall((json.dumps(item) + "\n").encode())
+            elif select.select([conn], [], [], 0)[0] and not conn.recv(1, socket.MSG_PEEK):
+                return
+    finally:
+        close = getattr(items, "close", None)
+        if close is not None:
+            close()  # a generator's cleanup (its subscription) runs now, not at its collection
+
+
+def stream(run_dir: Path, payload: dict, timeout: float) -> Iterator[dict]:
+    """Send one request whose answer is a stream (the events), and yield its items as they come; ends when
+    the owner ends the stream or goes away. `timeout` bounds the connection and the answer only."""
+    path = run_dir / SOCKET
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        try:
+            s.connect(str(path))
+            s.sendall((json.dumps(payload) + "\n").encode())
+            reader = s.makefile("r", encoding="utf-8")
+            answer = json.loads(reader.readline() or "{}")
+        except TimeoutError:
+            raise ControlError(f"no answer from the owner within {timeout:.0f} s") from None
+        except OSError as exc:
+            raise ControlError(f"cannot reach the owner at {path}: {exc.strerror or exc}") from None
+        if not answer.get("ok"):
+            raise ControlError(answer.get("error") or "the owner gave no answer")
+        s.settimeout(None)
+        for line in reader:
+            yield json.loads(line)
 
 
 def _read_line(conn: socket.socket) -> str:

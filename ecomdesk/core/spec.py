@@ -45,6 +45,26 @@ ACTIVE = frozenset(State) - STARTABLE  # runs, or is on its way up or down
 STOPPABLE = WANTED
 RESTARTABLE = frozenset({State.RUNNING, State.UNHEALTHY, State.RESTARTING, State.FAILED})
 
+# The transitions a service may make (`Supervisor._transition` checks every change against it). Staying in
+# a state while its message changes is always allowed. STOPPED or STARTING after RUNNING: a stop or a start
+# that finds the process gone before the monitor noticed; RESTARTING after FAILED: a dependency's recovery
+# brings back a dependent that gave up.
+_UP_TO = frozenset({State.RUNNING, State.UNHEALTHY, State.RESTARTING, State.FAILED, State.STOPPING, State.STOPPED,
+                    State.STARTING})
+TRANSITIONS: dict[State, frozenset[State]] = {
+    State.STOPPED: frozenset({State.STARTING}),
+    State.STARTING: frozenset({State.RUNNING, State.FAILED, State.RESTARTING, State.STOPPED}),
+    State.RUNNING: _UP_TO,
+    State.UNHEALTHY: _UP_TO,
+    State.RESTARTING: frozenset({State.STARTING, State.FAILED, State.STOPPING, State.STOPPED}),
+    State.FAILED: frozenset({State.STARTING, State.RESTARTING, State.STOPPING}),
+    State.STOPPING: frozenset({State.STOPPED}),
+}
+
+
+class TransitionError(AssertionError):
+    """A change of state the supervisor's state machine does not allow: a bug in the supervisor."""
+
 
 @dataclass(frozen=True)
 class RestartPolicy:

@@ -15,13 +15,15 @@ marks services unwanted first, so the policy never undoes it.
 from __future__ import annotations
 
 import os
+import queue
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from ecomdesk.core.control import ControlServer
+from ecomdesk.core.events import Event, EventStream, GaveUp, RestartScheduled, StateChanged
 from ecomdesk.core.logs import ServiceLogs
 from ecomdesk.core.ownership import OwnedElsewhere, Ownership, owner_alive  # noqa: F401 (re-exported)
 from ecomdesk.core.ports import busy_ports
@@ -29,18 +31,21 @@ from ecomdesk.core.process import ServiceProcess
 from ecomdesk.core.restart import RestartBudget
 from ecomdesk.core.sampler import TreeSampler
 from ecomdesk.core.spec import (
+    TRANSITIONS,
     UP,
     WANTED,
     Probe,
     ServiceSpec,
     StartError,
     State,
+    TransitionError,
     dependency_order,
     dependents_order,
 )
 from ecomdesk.core.status import ServiceStatus, publish, read_state  # noqa: F401 (re-exported)
 
 RECOVERY_TICK = 0.2
+_GOES_DOWN = UP | {State.RESTARTING}  # where a service can go down from: serving, or a restart that failed
 
 
 class _Cancelled(StartError):
@@ -90,10 +95,12 @@ class _Runtime:
 
 class Supervisor:
     def __init__(self, specs: list[ServiceSpec], log_dir: Path, run_dir: Path, health_interval: float = 2.0,
-                 annotate: Callable[[list[ServiceStatus]], None] | None = None):
-        """`annotate` sees every snapshot before anyone else (the published one at least once a second)
-        and may add to it, e.g. the alerts the app derives from the services' states and telemetry."""
+                 annotate: Callable[[list[ServiceStatus]], None] | None = None, events: EventStream | None = None):
+        """`annotate` sees every snapshot before anyone else (one at least once a second) and may add to
+        it, e.g. the alerts the app derives from the services' states and telemetry. `events` is where
+        every change is published (`core.events`); the annotator may publish there too."""
         self.specs = {s.name: s for s in specs}
+        self.events = events or EventStream()
         self._annotate = annotate
         self._order = dependency_order(self.specs)  # also rejects cycles and unknown dependencies early
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -279,12 +286,30 @@ class Supervisor:
         self._owner.release()
         self._logs.close()
 
-    def _handle_request(self, request: dict) -> None:
+    def _handle_request(self, request: dict) -> Iterator[dict | None] | None:
         op, service = request.get("op"), request.get("service")
         if op == "restart" and isinstance(service, str):
             self.restart(service)
-        else:
-            raise ValueError(f"unknown request {request!r}")
+            return None
+        if op == "events":
+            return self._event_stream(int(request.get("since", 0)), bool(request.get("follow")))
+        raise ValueError(f"unknown request {request!r}")
+
+    def _event_stream(self, since: int, follow: bool) -> Iterator[dict | None]:
+        """The kept events after `since` and, when following, every new one until the supervisor closes
+        (a None each second without one, so that the server sees a client that went away)."""
+        found: queue.SimpleQueue[Event] = queue.SimpleQueue()
+        unsubscribe = self.events.subscribe(found.put, since=since)
+        try:
+            while follow or not found.empty():
+                if self._closed.is_set():
+                    return
+                try:
+                    yield found.get(timeout=1.0).to_dict()
+                except queue.Empty:
+                    yield None
+        finally:
+            unsubscribe()
 
     # ----- starting and stopping ---------------------------------------------------------
     def _is_up(self, name: str) -> bool:
@@ -298,12 +323,25 @@ class Supervisor:
                 self._rt[n].wanted = False
                 self._rt[n].restart_at = None
 
-    def _set(self, rt: _Runtime, state: State, message: str | None = None) -> None:
+    def _transition(self, rt: _Runtime, state: State, message: str | None = None,
+                    only_from: frozenset[State] | None = None) -> bool:
+        """The one place a service's state changes: checked against `TRANSITIONS` and published as a
+        `StateChanged` event (a message alone changes without an event). With `only_from`, a service
+        found in any other state is left as it is and False returned: a probe's verdict that a stop
+        overtook. Under the lock, so a caller holding it checks and changes in one step."""
         with self._lock:
+            old = rt.state
+            if only_from is not None and old not in only_from:
+                return False
+            if state != old and state not in TRANSITIONS[old]:
+                raise TransitionError(f"{rt.spec.name}: {old} -> {state} is not a transition of a service")
             rt.state = state
             if message is not None:
                 rt.message = message
-        self._publish()
+            if state != old:
+                self.events.publish(StateChanged, rt.spec.name, old=str(old), new=str(state), message=rt.message)
+            self._publish()
+        return True
 
     def _log(self, rt: _Runtime, line: str) -> None:
         self._logs.write(rt.spec.name, line)
@@ -328,7 +366,7 @@ class Supervisor:
             rt.sampler.reset()
             rt.cpu = rt.rss = None
         self._logs.clear(spec.name)
-        self._set(rt, State.STARTING, "preparing")
+        self._transition(rt, State.STARTING, "preparing")
         try:
             if spec.data_dir:
                 spec.data_dir.mkdir(parents=True, exist_ok=True)
@@ -337,14 +375,14 @@ class Supervisor:
             cmd = spec.command()
             env = {**os.environ, **spec.env()}
         except Exception as exc:  # preparing is service code: report whatever it raised
-            self._set(rt, fail_state, f"prepare failed: {exc}")
+            self._transition(rt, fail_state, f"prepare failed: {exc}")
             raise StartError(f"{spec.name}: prepare failed: {exc}") from exc
         self._log(rt, f"[ecomdesk] starting: {' '.join(cmd)}")
         try:
             proc = ServiceProcess(cmd, env, spec.data_dir, spec.accepts_control,
                                   lambda line: self._on_line(rt, line), spec.name)
         except OSError as exc:
-            self._set(rt, fail_state, f"cannot run {cmd[0]}: {exc}")
+            self._transition(rt, fail_state, f"cannot run {cmd[0]}: {exc}")
             raise StartError(f"{spec.name}: cannot run {cmd[0]}: {exc}") from exc
         with self._lock:
             rt.proc = proc
@@ -360,18 +398,18 @@ class Supervisor:
         rt = self._rt[name]
         spec = rt.spec
         proc = self._launch(rt, fail_state)
-        self._set(rt, State.STARTING, "waiting for readiness")
+        self._transition(rt, State.STARTING, "waiting for readiness")
         deadline = time.monotonic() + spec.ready_timeout
         probe = Probe(False, "not probed yet")
         while time.monotonic() < deadline:
             if self._stops != stops:
                 self._end(rt, proc)
-                self._set(rt, State.STOPPED, "start cancelled")
+                self._transition(rt, State.STOPPED, "start cancelled")
                 raise _Cancelled(f"{name}: start cancelled by a stop request")
             down = self._down_dependency(name)
             if down is not None:
                 self._end(rt, proc)
-                self._set(rt, fail_state, f"{down} went down while starting")
+                self._transition(rt, fail_state, f"{down} went down while starting")
                 raise _DependencyDown(name, down, self._rt[down].message)
             if not proc.alive():
                 proc.drain(1.0)
@@ -384,7 +422,7 @@ class Supervisor:
                 if spec.health is not None:
                     with self._lock:
                         rt.settling_until = time.monotonic() + spec.ready_timeout
-                self._set(rt, State.RUNNING, probe.message)
+                self._transition(rt, State.RUNNING, probe.message)
                 return
             with self._lock:
                 rt.message = f"waiting for readiness: {probe.message}"
@@ -401,20 +439,20 @@ class Supervisor:
         with self._lock:
             rt.exit_code = proc.returncode
         self._owner.untrack(proc.pid)
-        self._set(rt, state, message)
+        self._transition(rt, state, message)
 
     def _stop_one(self, name: str) -> None:
         rt = self._rt[name]
         proc = rt.proc
         if proc is None or not proc.alive():
             if rt.state not in (State.FAILED, State.STOPPED):
-                self._set(rt, State.STOPPED, "stopped")
+                self._transition(rt, State.STOPPED, "stopped")
             return
-        self._set(rt, State.STOPPING, "stopping")
+        self._transition(rt, State.STOPPING, "stopping")
         code = self._end(rt, proc)
         with self._lock:
             rt.exit_code = code
-        self._set(rt, State.STOPPED, f"stopped (exit code {code})")
+        self._transition(rt, State.STOPPED, f"stopped (exit code {code})")
 
     def _end(self, rt: _Runtime, proc: ServiceProcess) -> int:
         with self._lock:
@@ -476,7 +514,8 @@ class Supervisor:
                 return
             rt.health_failures = 0 if probe.ok else rt.health_failures + 1
             failures = rt.health_failures
-        self._set(rt, State.RUNNING if probe.ok else State.UNHEALTHY, probe.message)
+        if not self._transition(rt, State.RUNNING if probe.ok else State.UNHEALTHY, probe.message, only_from=UP):
+            return  # a stop or a crash came first
         policy = rt.spec.restart
         if failures >= policy.health_failures and policy.enabled:
             with self._lock:
@@ -484,21 +523,27 @@ class Supervisor:
             self._went_down(rt, f"{failures} failed health probes in a row: {probe.message}")
 
     def _went_down(self, rt: _Runtime, reason: str) -> None:
-        """A wanted service stopped serving without being asked to: schedule a restart or fail."""
+        """A wanted service stopped serving without being asked to: schedule a restart or fail. One step
+        under the lock, so a stop that came first (it unwants the service) is never undone."""
         with self._lock:
-            if not rt.wanted:
+            if not rt.wanted or rt.state not in _GOES_DOWN:
                 return
             attempt = rt.budget.next_attempt(time.monotonic())
+            name = rt.spec.name
             if attempt is None:
                 rt.restart_at = None
                 state, message = State.FAILED, f"{reason}; {rt.budget.gave_up_reason()}"
+                self._transition(rt, state, message)
+                self.events.publish(GaveUp, name, reason=message)
             else:
                 rt.restart_at = time.monotonic() + attempt.delay
                 rt.down_reason, rt.attempt = reason, f"{attempt.number}/{attempt.of}"
                 state = State.RESTARTING
                 message = f"{reason}; restarting in {attempt.delay:.0f} s, attempt {rt.attempt}"
+                self._transition(rt, state, message)
+                self.events.publish(RestartScheduled, name, reason=reason, attempt=attempt.number, of=attempt.of,
+                                    delay=attempt.delay)
         self._log(rt, f"[ecomdesk] {message}")
-        self._set(rt, state, message)
         if state == State.FAILED:
             proc = rt.proc
             if proc is not None and proc.alive():  # unhealthy, and no restart left: end it
@@ -508,15 +553,18 @@ class Supervisor:
     def _wait_for(self, rt: _Runtime, dependency: str, reason: str) -> None:
         """Leave `rt` down until `dependency` is back: its recovery restarts the services on it."""
         with self._lock:
+            if not rt.wanted or rt.state not in _GOES_DOWN:
+                return
             rt.restart_at = None
+            self._transition(rt, State.RESTARTING, f"{reason}; waiting for {dependency}")
         self._log(rt, f"[ecomdesk] {reason}; restarts when {dependency} is back")
-        self._set(rt, State.RESTARTING, f"{reason}; waiting for {dependency}")
 
     def _fail_waiting_dependents(self, name: str) -> None:
         for n in dependents_order(self.specs, [name]):
             rt = self._rt[n]
-            if n != name and rt.state == State.RESTARTING and rt.restart_at is None:
-                self._set(rt, State.FAILED, f"not restarted: {name} failed")
+            with self._lock:
+                if n != name and rt.state == State.RESTARTING and rt.restart_at is None:
+                    self._transition(rt, State.FAILED, f"not restarted: {name} failed")
 
     # ----- the restart policy ------------------------------------------------------------
     def _recovery_loop(self) -> None:
@@ -557,7 +605,7 @@ class Supervisor:
                     self._log(rt, f"[ecomdesk] restarting because {name} restarts")
                 if rt.proc is not None and rt.proc.alive():
                     self._end(rt, rt.proc)
-                self._set(rt, State.RESTARTING, f"waiting for {name} to restart" if n != name else None)
+                self._transition(rt, State.RESTARTING, f"waiting for {name} to restart" if n != name else None)
             self._log(root, f"[ecomdesk] restart attempt {root.attempt}" if root.attempt else
                       f"[ecomdesk] restart: {root.down_reason}")
             order = [n for n in dependency_order(self.specs, group) if not self._is_up(n)]
@@ -591,15 +639,17 @@ class Supervisor:
             if isinstance(why, _DependencyDown):
                 self._wait_for(self._rt[n], why.dependency, f"{why.dependency} went down during the restart")
             elif isinstance(exc, _NotLaunched):
-                self._set(self._rt[n], State.RESTARTING, f"waiting for {first} to restart")
+                self._transition(self._rt[n], State.RESTARTING, f"waiting for {first} to restart")
         for n, exc in failed:
             if not isinstance(exc, _DependencyDown):
                 self._went_down(self._rt[n], f"restart failed: {exc.reason}")
 
     # ----- publishing --------------------------------------------------------------------
     def _publish(self) -> None:
+        """A snapshot (the annotator's alerts go to the events), and the state file when this process owns it."""
+        statuses = self.snapshot()
         if self._owner.held:
-            publish(self.run_dir, self.snapshot())
+            publish(self.run_dir, statuses)
 
 
 def _safe_probe(fn) -> Probe:

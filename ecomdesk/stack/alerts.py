@@ -2,8 +2,10 @@
 
 Each alert fires once when its condition starts and resolves once when it ends; while it lasts its
 message may change (the current lag, say). The owner of the stack evaluates them on every snapshot
-(Supervisor's `annotate`, at least once a second), so the GUI, `stack up` and `stack status` in
-other terminals see the same alerts on the services they concern.
+(Supervisor's `annotate`, at least once a second) and publishes each firing and resolving as an event
+(`AlertFired`, `AlertResolved`) in the supervisor's stream: this is the one alert tracker, and the
+window, `stack up` and `stack events` read its events. Each status also lists its service's active
+alerts, for `stack status` in other terminals.
 """
 
 from __future__ import annotations
@@ -14,14 +16,14 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
+from ecomdesk import service_names as names
 from ecomdesk.config import Alerts, Config
+from ecomdesk.core.events import AlertFired, AlertResolved, EventStream
 from ecomdesk.core.spec import State
 from ecomdesk.core.status import ServiceStatus
 from ecomdesk.stack.spark_job import NAME as JOB
 from ecomdesk.stack.spark_job import interval_seconds
 from ecomdesk.telemetry import BatchReport, ProducerReport, published
-
-PRODUCER = "producer"
 
 
 @dataclass
@@ -45,8 +47,10 @@ def _epoch(iso: str | None) -> float | None:
 class AlertMonitor:
     """Evaluates the rules of `[alerts]` over successive snapshots; thread-safe."""
 
-    def __init__(self, rules: Alerts, trigger_seconds: float, watermark_seconds: float, history: int = 200):
+    def __init__(self, rules: Alerts, trigger_seconds: float, watermark_seconds: float, history: int = 200,
+                 events: EventStream | None = None):
         self.rules = rules
+        self.events = events
         self.trigger_ms = trigger_seconds * 1000
         self.watermark_seconds = watermark_seconds
         self.active: dict[str, Alert] = {}
@@ -61,8 +65,9 @@ class AlertMonitor:
         self._sending_since: float | None = None
 
     @classmethod
-    def from_config(cls, config: Config) -> AlertMonitor:
-        return cls(config.alerts, config.spark.trigger_seconds, interval_seconds(config.spark.watermark))
+    def from_config(cls, config: Config, events: EventStream | None = None) -> AlertMonitor:
+        return cls(config.alerts, config.spark.trigger_seconds, interval_seconds(config.spark.watermark),
+                   events=events)
 
     def annotate(self, statuses: list[ServiceStatus]) -> None:
         """Supervisor hook: evaluate, then list each service's active alerts on its status."""
@@ -85,7 +90,7 @@ class AlertMonitor:
                 if s.state in (State.FAILED, State.RESTARTING):
                     conditions[f"down:{s.name}"] = (s.name, f"{s.title} {s.state}: {s.message}")
         self._job(by_name.get(JOB), now, conditions)
-        self._silence(by_name.get(PRODUCER), by_name.get(JOB), now, conditions)
+        self._silence(by_name.get(names.PRODUCER), by_name.get(JOB), now, conditions)
         fired, resolved = [], []
         for key, (service, message) in conditions.items():
             if key in self.active:
@@ -98,6 +103,12 @@ class AlertMonitor:
             alert.ended = now
             self.history.append(alert)
             resolved.append(alert)
+        if self.events is not None:
+            for alert in fired:
+                self.events.publish(AlertFired, alert.service, key=alert.key, message=alert.message)
+            for alert in resolved:
+                self.events.publish(AlertResolved, alert.service, key=alert.key, message=alert.message,
+                                    started=alert.started)
         return fired, resolved
 
     def _job(self, job: ServiceStatus | None, now: float, conditions: dict[str, tuple[str, str]]) -> None:
@@ -146,5 +157,6 @@ class AlertMonitor:
         self._sending_since = self._sending_since or now
         quiet_since = max(self._sending_since, self._last_input or 0.0)
         if self.rules.silence_seconds and now - quiet_since > self.rules.silence_seconds:
-            conditions["silence"] = (PRODUCER, f"no events reached the job for {now - quiet_since:.0f} s while the "
-                                               f"producer sends (threshold {self.rules.silence_seconds:g} s)")
+            conditions["silence"] = (names.PRODUCER, f"no events reached the job for {now - quiet_since:.0f} s "
+                                                     f"while the producer sends (threshold "
+                                                     f"{self.rules.silence_seconds:g} s)")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from ecomdesk import service_names as names
 from ecomdesk.config import Config, ConfigError
 from ecomdesk.core.spec import ServiceSpec
 from ecomdesk.stack import members
@@ -26,7 +27,7 @@ def build_specs(config: Config) -> list[ServiceSpec]:
     if config.kafka.bootstrap:
         external |= set(members.brokers(config))
     if config.hdfs.namenode:
-        external |= {"hdfs-namenode", *members.datanodes(config)}
+        external |= {names.NAMENODE, *members.datanodes(config)}
     unknown = set(config.restart.services) - {s.name for s in specs}
     if unknown:
         raise ConfigError(f"[restart.services]: unknown service(s) {', '.join(sorted(unknown))}; "

@@ -16,6 +16,7 @@ import urllib.request
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+from ecomdesk import service_names as names
 from ecomdesk.config import Config
 from ecomdesk.core.spec import Probe, ServiceSpec
 from ecomdesk.install_layout import installation
@@ -185,7 +186,7 @@ def datanode_ready_probe(config: Config, node: int = 1) -> Probe:
 
 def namenode_spec(config: Config) -> ServiceSpec:
     return ServiceSpec(
-        name="hdfs-namenode",
+        name=names.NAMENODE,
         title="HDFS NameNode",
         command=lambda: _command(config, NAMENODE_MAIN, config.memory.namenode_heap),
         ready=lambda: namenode_probe(config),
@@ -201,14 +202,14 @@ def datanode_spec(config: Config, node: int = 1) -> ServiceSpec:
     data, http, ipc = config.ports.datanode_node(node)
     single = config.hdfs.datanodes == 1
     return ServiceSpec(
-        name="hdfs-datanode" if single else f"hdfs-datanode-{node}",
+        name=names.DATANODE if single else names.member(names.DATANODE, node),
         title="HDFS DataNode" if single else f"HDFS DataNode {node}",
         command=lambda: _command(config, DATANODE_MAIN, config.memory.datanode_heap, node=node),
         ready=lambda: datanode_ready_probe(config, node),
         health=lambda: datanode_probe(config, node),
         ports={"data": data, "http": http, "ipc": ipc},
         data_dir=hdfs_root(config),
-        depends_on=("hdfs-namenode",),
+        depends_on=(names.NAMENODE,),
         stop_timeout=20,
     )
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from confluent_kafka.admin import AdminClient
 
+from ecomdesk import service_names as names
 from ecomdesk.config import Config
 from ecomdesk.core.spec import Probe, ServiceSpec
 from ecomdesk.install_layout import installation
@@ -128,7 +129,7 @@ def format_storage(config: Config, node: int = 1) -> None:
     props = write_properties(config, node)
     if (node_dir(config, node) / "logs" / "meta.properties").exists():
         return
-    name = "kafka" if config.kafka.brokers == 1 else f"kafka-{node}"
+    name = names.KAFKA if config.kafka.brokers == 1 else names.member(names.KAFKA, node)
     cmd = _java(config, "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id(config)}", "-c", str(props),
                 node=node)
     run_tool(cmd, "Kafka storage format", config.paths.log_dir / f"{name}-format.log")
@@ -213,7 +214,7 @@ def node_ready(config: Config, node: int) -> Probe:
 def kafka_spec(config: Config) -> ServiceSpec:
     bootstrap = f"127.0.0.1:{config.ports.kafka}"
     return ServiceSpec(
-        name="kafka",
+        name=names.KAFKA,
         title="Kafka broker",
         command=lambda: broker_command(config),
         ready=lambda: ready_with_topics(config, bootstrap),
@@ -229,7 +230,7 @@ def node_spec(config: Config, node: int) -> ServiceSpec:
     port, controller = config.ports.broker(node)
     ports = {"bootstrap": port} | ({"controller": controller} if node in voters(config) else {})
     return ServiceSpec(
-        name=f"kafka-{node}",
+        name=names.member(names.KAFKA, node),
         title=f"Kafka broker {node}",
         command=lambda: broker_command(config, node),
         ready=lambda: node_ready(config, node),

@@ -2,27 +2,24 @@
 
 from __future__ import annotations
 
+from ecomdesk import service_names as names
 from ecomdesk.config import Config
-
-MASTER = "spark-master"
-
-
-def numbered(base: str, count: int) -> list[str]:
-    return [base] if count == 1 else [f"{base}-{i}" for i in range(1, count + 1)]
 
 
 def brokers(config: Config) -> list[str]:
-    return numbered("kafka", config.kafka.brokers)
+    return names.numbered(names.KAFKA, config.kafka.brokers)
 
 
 def datanodes(config: Config) -> list[str]:
-    return numbered("hdfs-datanode", config.hdfs.datanodes)
+    return names.numbered(names.DATANODE, config.hdfs.datanodes)
 
 
 def spark_daemons(config: Config) -> list[str]:
     """The managed master and its workers, or nothing when the job runs in local mode."""
     workers = config.spark.workers
-    return [MASTER, *(f"spark-worker-{i}" for i in range(1, workers + 1))] if workers else []
+    if not workers:
+        return []
+    return [names.SPARK_MASTER, *(names.member(names.SPARK_WORKER, i) for i in range(1, workers + 1))]
 
 
 def is_cluster(config: Config) -> bool:

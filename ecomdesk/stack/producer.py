@@ -12,6 +12,7 @@ import threading
 import time
 from pathlib import Path
 
+from ecomdesk import service_names as names
 from ecomdesk.config import Config
 from ecomdesk.core.spec import Probe, ServiceSpec
 from ecomdesk.kafka_client import process_arguments
@@ -88,7 +89,7 @@ def producer_spec(config: Config, ledger: Path | None = None) -> ServiceSpec:
         return producer_command(config, ledger)
 
     return ServiceSpec(
-        name="producer",
+        name=names.PRODUCER,
         title="Event producer",
         command=command,
         ready=state.ready,

@@ -11,11 +11,11 @@ import json
 import urllib.request
 from pathlib import Path
 
+from ecomdesk import service_names as names
 from ecomdesk.config import Config
 from ecomdesk.core.spec import Probe, ServiceSpec
 from ecomdesk.install_layout import installation, spark_home
 from ecomdesk.stack.install import cds
-from ecomdesk.stack.members import MASTER
 
 MASTER_MAIN = "org.apache.spark.deploy.master.Master"
 WORKER_MAIN = "org.apache.spark.deploy.worker.Worker"
@@ -68,7 +68,7 @@ def _spark_class(*args: str) -> list[str]:
 def master_spec(config: Config) -> ServiceSpec:
     rpc, web = config.ports.spark_master()
     return ServiceSpec(
-        name=MASTER,
+        name=names.SPARK_MASTER,
         title="Spark master",
         command=lambda: _spark_class(MASTER_MAIN, "--host", "127.0.0.1", "--port", str(rpc),
                                      "--webui-port", str(web)),
@@ -85,7 +85,7 @@ def worker_spec(config: Config, worker: int) -> ServiceSpec:
     work = spark_root(config) / f"worker-{worker}"
     master = f"spark://127.0.0.1:{config.ports.spark_master()[0]}"
     return ServiceSpec(
-        name=f"spark-worker-{worker}",
+        name=names.member(names.SPARK_WORKER, worker),
         title=f"Spark worker {worker}",
         command=lambda: _spark_class(WORKER_MAIN, "--host", "127.0.0.1", "--port", str(rpc), "--webui-port",
                                      str(web), "--cores", str(config.spark.worker_cores), "--memory",
@@ -94,7 +94,7 @@ def worker_spec(config: Config, worker: int) -> ServiceSpec:
         env=lambda: daemon_env(config),
         ports={"worker": rpc, "http": web},
         data_dir=work,
-        depends_on=(MASTER,),
+        depends_on=(names.SPARK_MASTER,),
         stop_timeout=20,
     )
 

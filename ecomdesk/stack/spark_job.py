@@ -16,6 +16,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from ecomdesk import service_names as names
 from ecomdesk.config import Config
 from ecomdesk.core.spec import Probe, ServiceSpec
 from ecomdesk.data.hdfs import ha_conf, hdfs_uri
@@ -27,7 +28,7 @@ from ecomdesk.stack import members
 from ecomdesk.stack.install import cds
 from ecomdesk.telemetry import BatchReport, IdleReport, job_state, parse
 
-NAME = "spark-job"
+NAME = names.SPARK_JOB
 STALE_AFTER = 120.0  # longer than any batch we have seen (12.6 s at the most, at 50k events/s)
 _UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 

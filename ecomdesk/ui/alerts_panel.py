@@ -1,54 +1,53 @@
 """The Alerts tab: every alert the stack's owner raised, with when it started and when it ended.
 
-`AlertLog` (no Qt) turns the alerts listed on successive snapshots into entries that fire once and
-resolve once; the panel shows them newest first, the active ones in bold.
+`AlertLog` (no Qt) keeps the alerts the stack's events told of (`AlertFired`, `AlertResolved`: the alert
+monitor is the one tracker, nothing here diffs snapshots); the panel shows them newest first, the active
+ones in bold.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
+from ecomdesk.core.events import AlertFired, AlertResolved
+from ecomdesk.stack.alerts import Alert
 from ecomdesk.ui import fmt
 
 
-@dataclass
-class AlertEntry:
-    key: str
-    service: str
-    message: str
-    started: float
-    ended: float | None = None
-
-
 class AlertLog:
-    """Alerts by (service, key) across snapshots; an alert's message may change while it lasts."""
+    """The alerts of the events, oldest first (at most `keep`), the active ones by (service, key)."""
 
     def __init__(self, keep: int = 500):
         self.keep = keep
-        self.active: dict[tuple[str, str], AlertEntry] = {}
-        self.entries: list[AlertEntry] = []  # oldest first
+        self.active: dict[tuple[str, str], Alert] = {}
+        self.entries: list[Alert] = []
 
-    def ingest(self, statuses, now: float) -> tuple[list[AlertEntry], list[AlertEntry]]:
-        """The entries that fired and those that resolved since the last snapshot."""
-        seen: dict[tuple[str, str], dict] = {(s.name, a["key"]): a for s in statuses for a in s.alerts}
-        fired, resolved = [], []
-        for (service, key), alert in seen.items():
-            entry = self.active.get((service, key))
-            if entry is None:
-                entry = AlertEntry(key, service, alert["message"], alert.get("started", now))
-                self.active[(service, key)] = entry
-                self.entries.append(entry)
-                fired.append(entry)
-            entry.message = alert["message"]
-        for ident in [i for i in self.active if i not in seen]:
-            entry = self.active.pop(ident)
-            entry.ended = now
-            resolved.append(entry)
-        del self.entries[:-self.keep]
-        return fired, resolved
+    def apply(self, event: AlertFired | AlertResolved) -> Alert:
+        """The entry the event fired or resolved."""
+        ident = (event.service, event.key)
+        if isinstance(event, AlertFired):
+            entry = self.active[ident] = Alert(event.key, event.service, event.message, event.at)
+            self.entries.append(entry)
+            del self.entries[:-self.keep]
+            return entry
+        entry = self.active.pop(ident) if ident in self.active else Alert(event.key, event.service, event.message,
+                                                                          event.started)
+        if entry not in self.entries:  # fired before the events this window was given
+            self.entries.append(entry)
+        entry.message, entry.ended = event.message, event.at
+        return entry
+
+    def follow(self, statuses) -> bool:
+        """Take the current message of each active alert from a snapshot (the lag grows while it lasts);
+        whether any changed."""
+        changed = False
+        for s in statuses:
+            for alert in s.alerts:
+                entry = self.active.get((s.name, alert["key"]))
+                if entry is not None and entry.message != alert["message"]:
+                    entry.message, changed = alert["message"], True
+        return changed
 
 
 class AlertsPanel(QWidget):

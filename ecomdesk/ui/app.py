@@ -31,17 +31,8 @@ def build_reader(config):
     )
 
 
-def build_supervisor(config):
-    from ecomdesk.core.supervisor import Supervisor
-    from ecomdesk.stack.alerts import AlertMonitor
-    from ecomdesk.stack.catalog import build_specs
-
-    paths = config.paths.ensure()
-    return Supervisor(build_specs(config), paths.log_dir, paths.run_dir,
-                      annotate=AlertMonitor.from_config(config).annotate)
-
-
 def main(config) -> int:
+    from ecomdesk.stack.door import LocalStack
     from ecomdesk.ui.gc_collector import GuiCollector
     from ecomdesk.ui.main_window import MainWindow
 
@@ -53,12 +44,12 @@ def main(config) -> int:
     # Cyclic garbage (Qt objects in it) is collected on this thread only, never by whichever reader
     # or pyarrow thread allocates next. On until the process ends: reads may outlive the window.
     collector = GuiCollector().start()  # noqa: F841 (its timer lives as long as this reference)
-    supervisor = build_supervisor(config)
+    stack = LocalStack(config)
     reader = build_reader(config)
     window = None
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        window = MainWindow(supervisor, reader, config)
+        window = MainWindow(stack, reader, config)
         # Ctrl-C / SIGTERM close the window the normal way, which stops the services first. The handler
         # only posts the close to the event loop: Python runs a handler wherever the main thread is, and
         # closing from inside the window's own ThreadPoolExecutor.submit (which holds a module lock that
@@ -73,7 +64,7 @@ def main(config) -> int:
     finally:
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
-        supervisor.close()  # idempotent; also covers an exception before the window closed
+        stack.close()  # idempotent; also covers an exception before the window closed
         reader.close()
         if window is not None:
             _dispose(window)
@@ -82,7 +73,6 @@ def main(config) -> int:
 def _dispose(window) -> None:
     """Destroy the window here, on the GUI thread, once no worker still runs a job of it (a job's
     callbacks hold the window, and the interpreter joins those workers at exit anyway)."""
-    for jobs in (window.reads, window.controls, window.commands):
-        jobs.shutdown(wait=True)
+    window.shutdown_jobs(wait=True)
     QCoreApplication.sendPostedEvents()  # the jobs the workers handed back to this thread
     shiboken6.delete(window)

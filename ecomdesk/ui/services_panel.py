@@ -78,7 +78,8 @@ class ServiceRow:
         self.badge = QLabel()
         self.badge.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.badge.setMinimumWidth(80)
-        self.pid, self.uptime, self.cpu, self.rss, self.ports = (QLabel() for _ in range(5))
+        self.pid, self.uptime, self.cpu, self.rss = (QLabel() for _ in range(4))
+        self.ports = ElidedLabel(60)  # a broker's or a DataNode's ports are long: the tooltip lists them whole
         self.message = ElidedLabel(80)
         self.start = QPushButton("Start")
         self.stop = QPushButton("Stop")
@@ -154,7 +155,8 @@ class ServicesPanel(QWidget):
         for col, head in enumerate(COLUMNS):
             label = QLabel(f"<i>{head}</i>")
             grid.addWidget(label, 0, col)
-        grid.setColumnStretch(COLUMNS.index("Message"), 1)
+        grid.setColumnStretch(COLUMNS.index("Ports"), 1)
+        grid.setColumnStretch(COLUMNS.index("Message"), 3)
         self.rows = {
             name: ServiceRow(grid, i + 1, name, title, self) for i, (name, title) in enumerate(services)
         }

@@ -53,13 +53,14 @@ class _Lines(QObject):
 
 
 class SetupDialog(QDialog):
-    """Runs `installer.run` and shows the current step, files downloaded, elapsed time and the log."""
+    """Runs the stack's setup (`Stack.setup`) and shows the current step, files downloaded, elapsed time and
+    the log."""
 
-    def __init__(self, installer, parent: QWidget | None = None):
+    def __init__(self, setup, parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle("Set up the stack")
         self.resize(640, 420)
-        self.installer = installer
+        self.setup = setup  # (say, cancel) -> None; raises on failure
         self.succeeded = False
         self.running = False
         self._cancel = threading.Event()
@@ -88,13 +89,13 @@ class SetupDialog(QDialog):
         self.running = True
         self._started = time.monotonic()
         self._clock.start()
-        threading.Thread(target=self._work, args=(self.installer, self._cancel, self._lines), name="ecomdesk-setup",
+        threading.Thread(target=self._work, args=(self.setup, self._cancel, self._lines), name="ecomdesk-setup",
                          daemon=True).start()
 
     @staticmethod
-    def _work(installer, cancel: threading.Event, lines: _Lines) -> None:
+    def _work(setup, cancel: threading.Event, lines: _Lines) -> None:
         try:
-            installer.run(lines.line.emit, cancel)
+            setup(lines.line.emit, cancel)
         except Exception as exc:  # every failure is shown in the dialog, none is lost
             lines.finished.emit(str(exc) or type(exc).__name__, cancel.is_set())
         else:

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from ecomdesk import service_names as names
 from ecomdesk.core.spec import ACTIVE, UP, State
 
 # the managed service each data source of the reader talks to (a managed Kafka cluster: its first node)
-SOURCE_SERVICE = {"hdfs": ("hdfs-namenode",), "kafka": ("kafka", "kafka-1")}
+SOURCE_SERVICE = {"hdfs": (names.NAMENODE,), "kafka": (names.KAFKA, names.member(names.KAFKA, 1))}
 ALARMING = frozenset({State.UNHEALTHY, State.RESTARTING, State.FAILED})
 
 START_KEYS = "Ctrl+R"

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 
+from ecomdesk import service_names as names
 from ecomdesk.config import Config
 from ecomdesk.core.spec import STARTABLE
 from ecomdesk.data.health import model as m
@@ -19,7 +20,7 @@ from ecomdesk.data.health.spark import read_spark
 
 READERS = {"kafka": read_kafka, "hdfs": read_hdfs, "spark": read_spark}
 # the managed services a system's endpoints belong to: a name, or a name plus "-N" (kafka-1, kafka-2, ...)
-MANAGED = {"kafka": "kafka", "hdfs": "hdfs-namenode", "spark": "spark-master"}
+MANAGED = {"kafka": names.KAFKA, "hdfs": names.NAMENODE, "spark": names.SPARK_MASTER}
 
 
 def stopped_systems(states: Mapping[str, str]) -> dict[str, str]:
@@ -27,7 +28,7 @@ def stopped_systems(states: Mapping[str, str]) -> dict[str, str]:
     (an external system has no managed services in the catalog, so it is always asked)."""
     stopped = {}
     for system, service in MANAGED.items():
-        mine = {n: s for n, s in states.items() if n == service or n.removeprefix(service + "-").isdigit()}
+        mine = {n: s for n, s in states.items() if names.is_member(n, service)}
         if mine and all(s in STARTABLE for s in mine.values()):
             names, at_rest = ", ".join(sorted(mine)), "/".join(sorted(set(mine.values())))
             stopped[system] = f"managed {names} {at_rest}: health shows once it runs"
