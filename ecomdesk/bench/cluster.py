@@ -59,12 +59,12 @@ def measure(label: str, layout: tuple[int, int, int], settle: float, burst: int)
         _configure(config, *layout)
         sup = build_supervisor(config)
         try:
-            names = [n for n in sup.specs if n != names.PRODUCER]
+            services = [n for n in sup.specs if n != names.PRODUCER]
             t0 = time.monotonic()
-            sup.start(names)
+            sup.start(services)
             up = time.monotonic() - t0
             time.sleep(settle)
-            rows = [s for s in sup.snapshot() if s.name in names]
+            rows = [s for s in sup.snapshot() if s.name in services]
             total = sum(s.rss or 0 for s in rows)
             print(f"{label}: up in {up:.1f} s (cold), {len(rows)} services, total RSS {total / 2**20:.0f} MiB, "
                   f"load average {os.getloadavg()[0]:.2f}")

@@ -39,10 +39,10 @@ class State(StrEnum):
 # The groups of states, defined once for the supervisor, the CLI and the GUI.
 UP = frozenset({State.RUNNING, State.UNHEALTHY})  # its process serves (or should)
 LIVE = frozenset({State.STARTING, State.RUNNING, State.UNHEALTHY, State.STOPPING})  # a process exists
-WANTED = frozenset({State.STARTING, State.RUNNING, State.UNHEALTHY, State.RESTARTING})  # should be up
+SHOULD_RUN = frozenset({State.STARTING, State.RUNNING, State.UNHEALTHY, State.RESTARTING})  # up, or on its way
 STARTABLE = frozenset({State.STOPPED, State.FAILED})  # at rest: nothing runs, nothing will by itself
 ACTIVE = frozenset(State) - STARTABLE  # runs, or is on its way up or down
-STOPPABLE = WANTED
+STOPPABLE = SHOULD_RUN
 RESTARTABLE = frozenset({State.RUNNING, State.UNHEALTHY, State.RESTARTING, State.FAILED})
 
 # The transitions a service may make (`Supervisor._transition` checks every change against it). Staying in

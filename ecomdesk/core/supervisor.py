@@ -2,14 +2,15 @@
 
 The parts with their own reason to change live next door: the process (`process`), logs (`logs`),
 psutil sampling (`sampler`), the ownership lock and reaper (`ownership`), the published state file
-(`status`), the restart budget (`restart`) and the command socket (`control`). This module holds the
-lifecycle: which service is wanted up, in which state it is, and what to do when that changes.
+(`status`), the restart policy (`recovery`, with its budget in `restart`), the events (`events`) and the
+command socket (`control`). This module holds the lifecycle: which service is wanted up, in which state it
+is (every change through `_transition`, checked and published), and starting and stopping them.
 
 Threads: user commands (start/stop/restart) run one at a time under `_op_lock`, each starting or
 stopping its services on threads of its own, side by side where they do not depend on each other; a
-monitor thread notices exits, probes health and samples; a recovery thread carries out the restart
-policy, also under `_op_lock`, restarting a group side by side in the same way. A Stop by the user
-marks services unwanted first, so the policy never undoes it.
+monitor thread notices exits, probes health and samples; the recovery thread carries out the restart
+policy, also under `_op_lock`. A Stop by the user marks services unwanted first, so the policy never
+undoes it.
 """
 
 from __future__ import annotations
@@ -23,17 +24,18 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from ecomdesk.core.control import ControlServer
-from ecomdesk.core.events import Event, EventStream, GaveUp, RestartScheduled, StateChanged
+from ecomdesk.core.events import Event, EventStream, StateChanged
 from ecomdesk.core.logs import ServiceLogs
 from ecomdesk.core.ownership import OwnedElsewhere, Ownership, owner_alive  # noqa: F401 (re-exported)
 from ecomdesk.core.ports import busy_ports
 from ecomdesk.core.process import ServiceProcess
-from ecomdesk.core.restart import RestartBudget
-from ecomdesk.core.sampler import TreeSampler
+from ecomdesk.core.recovery import Recovery
+from ecomdesk.core.runtime import Cancelled, DependencyDown, NotLaunched, Runtime
 from ecomdesk.core.spec import (
+    LIVE,
+    SHOULD_RUN,
     TRANSITIONS,
     UP,
-    WANTED,
     Probe,
     ServiceSpec,
     StartError,
@@ -43,54 +45,6 @@ from ecomdesk.core.spec import (
     dependents_order,
 )
 from ecomdesk.core.status import ServiceStatus, publish, read_state  # noqa: F401 (re-exported)
-
-RECOVERY_TICK = 0.2
-_GOES_DOWN = UP | {State.RESTARTING}  # where a service can go down from: serving, or a restart that failed
-
-
-class _Cancelled(StartError):
-    """A stop request arrived while the service was starting."""
-
-
-class _NotLaunched(StartError):
-    """Not launched: another service of the same start failed first."""
-
-    def __init__(self, name: str):
-        super().__init__(f"{name}: not started, another service failed to start")
-
-
-class _DependencyDown(StartError):
-    """A dependency went down while the service was starting; it restarts with that dependency."""
-
-    def __init__(self, name: str, dependency: str, why: str):
-        super().__init__(f"{name}: {dependency} went down while it was starting ({dependency}: {why})",
-                         reason=f"waiting for {dependency}")
-        self.dependency = dependency
-
-
-class _Runtime:
-    """Mutable bookkeeping for one service; guarded by the supervisor's lock."""
-
-    def __init__(self, spec: ServiceSpec):
-        self.spec = spec
-        self.state = State.STOPPED
-        self.message = ""
-        self.proc: ServiceProcess | None = None
-        self.started_at: float | None = None
-        self.exit_code: int | None = None
-        self.telemetry: dict = {}
-        self.expect_exit = False
-        self.wanted = False  # the user asked for it to run and has not stopped it since
-        self.budget = RestartBudget(spec.restart)
-        self.restarts = 0
-        self.restart_at: float | None = None  # monotonic time of the next policy restart
-        self.down_reason = ""
-        self.attempt = ""
-        self.health_failures = 0
-        self.settling_until: float | None = None  # until then, or its first passed health probe, failures don't count
-        self.sampler = TreeSampler()
-        self.cpu: float | None = None
-        self.rss: int | None = None
 
 
 class Supervisor:
@@ -108,14 +62,14 @@ class Supervisor:
         self._logs = ServiceLogs(log_dir, list(self.specs))
         self._owner = Ownership(run_dir)
         self._control: ControlServer | None = None
-        self._rt = {name: _Runtime(spec) for name, spec in self.specs.items()}
+        self._rt = {name: Runtime(spec) for name, spec in self.specs.items()}
         self._lock = threading.RLock()
         self._op_lock = threading.Lock()
         self._stops = 0  # bumped by every stop request: a start begun before it gives up
         self._health_interval = health_interval
         self._closed = threading.Event()
-        for target, name in ((self._monitor_loop, "supervisor-monitor"), (self._recovery_loop, "supervisor-recovery")):
-            threading.Thread(target=target, name=name, daemon=True).start()
+        threading.Thread(target=self._monitor_loop, name="supervisor-monitor", daemon=True).start()
+        self._recovery = Recovery(self)
 
     # ----- observation -------------------------------------------------------------------
     def subscribe_logs(self, listener: Callable[[str, str], None]) -> Callable[[], None]:
@@ -136,8 +90,8 @@ class Supervisor:
         with self._lock:
             return self._status(self._rt[name])
 
-    def _status(self, rt: _Runtime) -> ServiceStatus:
-        live = rt.proc is not None and rt.state in (State.STARTING, *UP, State.STOPPING)
+    def _status(self, rt: Runtime) -> ServiceStatus:
+        live = rt.proc is not None and rt.state in LIVE
         message = rt.message
         if rt.state == State.RESTARTING and rt.restart_at is not None:
             wait = max(0.0, rt.restart_at - time.monotonic())
@@ -202,7 +156,7 @@ class Supervisor:
         """`action(name)` for each of `names`, each in its own thread as soon as it is done for the names
         `after(name)` lists among them, so that independent services (a NameNode and a broker) start or
         stop at the same time. With `halt_on_failure`, once an action fails no other begins (those
-        running finish) and a name after a failed one is not begun: it gets `_NotLaunched`.
+        running finish) and a name after a failed one is not begun: it gets `NotLaunched`.
         Returns each name's exception, or None, in the order of `names`."""
         failed = threading.Event()
         futures: dict[str, Future] = {}
@@ -212,7 +166,7 @@ class Supervisor:
             for future in waited:
                 future.exception()  # waits for it
             if halt_on_failure and (failed.is_set() or any(f.exception() is not None for f in waited)):
-                raise _NotLaunched(name)
+                raise NotLaunched(name)
             try:
                 action(name)
             except BaseException:
@@ -232,7 +186,7 @@ class Supervisor:
         for exc in errors:
             if exc is not None and not isinstance(exc, StartError):
                 raise exc
-        first = next((e for e in errors if e is not None and not isinstance(e, _NotLaunched)), None)
+        first = next((e for e in errors if e is not None and not isinstance(e, NotLaunched)), None)
         assert first is None or isinstance(first, StartError)
         return [n for n, e in zip(todo, errors, strict=True) if e is None], first
 
@@ -262,7 +216,7 @@ class Supervisor:
             raise KeyError(f"unknown service {name!r}; known: {', '.join(self.specs)}")
         with self._lock:
             group = [n for n in dependents_order(self.specs, [name])
-                     if n == name or self._rt[n].state in WANTED]
+                     if n == name or self._rt[n].state in SHOULD_RUN]
         self.stop([name])
         self.start(group)
 
@@ -323,7 +277,7 @@ class Supervisor:
                 self._rt[n].wanted = False
                 self._rt[n].restart_at = None
 
-    def _transition(self, rt: _Runtime, state: State, message: str | None = None,
+    def _transition(self, rt: Runtime, state: State, message: str | None = None,
                     only_from: frozenset[State] | None = None) -> bool:
         """The one place a service's state changes: checked against `TRANSITIONS` and published as a
         `StateChanged` event (a message alone changes without an event). With `only_from`, a service
@@ -343,10 +297,10 @@ class Supervisor:
             self._publish()
         return True
 
-    def _log(self, rt: _Runtime, line: str) -> None:
+    def _log(self, rt: Runtime, line: str) -> None:
         self._logs.write(rt.spec.name, line)
 
-    def _on_line(self, rt: _Runtime, line: str) -> None:
+    def _on_line(self, rt: Runtime, line: str) -> None:
         parse = rt.spec.telemetry
         data = parse(line) if parse else None
         if data is not None:
@@ -354,7 +308,7 @@ class Supervisor:
                 rt.telemetry.update(data)
         self._log(rt, line)
 
-    def _launch(self, rt: _Runtime, fail_state: State) -> ServiceProcess:
+    def _launch(self, rt: Runtime, fail_state: State) -> ServiceProcess:
         """Prepare and spawn the service's process; readiness is the caller's business."""
         spec = rt.spec
         with self._lock:
@@ -405,12 +359,12 @@ class Supervisor:
             if self._stops != stops:
                 self._end(rt, proc)
                 self._transition(rt, State.STOPPED, "start cancelled")
-                raise _Cancelled(f"{name}: start cancelled by a stop request")
+                raise Cancelled(f"{name}: start cancelled by a stop request")
             down = self._down_dependency(name)
             if down is not None:
                 self._end(rt, proc)
                 self._transition(rt, fail_state, f"{down} went down while starting")
-                raise _DependencyDown(name, down, self._rt[down].message)
+                raise DependencyDown(name, down, self._rt[down].message)
             if not proc.alive():
                 proc.drain(1.0)
                 msg = f"exited with code {proc.returncode} while starting"
@@ -435,7 +389,7 @@ class Supervisor:
         """A dependency of `name` that does not serve now (crashed, restarting, stopped), if any."""
         return next((d for d in self.specs[name].depends_on if not self._is_up(d)), None)
 
-    def _mark_failed(self, rt: _Runtime, proc: ServiceProcess, message: str, state: State) -> None:
+    def _mark_failed(self, rt: Runtime, proc: ServiceProcess, message: str, state: State) -> None:
         with self._lock:
             rt.exit_code = proc.returncode
         self._owner.untrack(proc.pid)
@@ -454,7 +408,7 @@ class Supervisor:
             rt.exit_code = code
         self._transition(rt, State.STOPPED, f"stopped (exit code {code})")
 
-    def _end(self, rt: _Runtime, proc: ServiceProcess) -> int:
+    def _end(self, rt: Runtime, proc: ServiceProcess) -> int:
         with self._lock:
             rt.expect_exit = True
 
@@ -476,7 +430,7 @@ class Supervisor:
                 self._watch(rt, check_health)
             self._publish()
 
-    def _watch(self, rt: _Runtime, check_health: bool) -> None:
+    def _watch(self, rt: Runtime, check_health: bool) -> None:
         proc = rt.proc
         if proc is None:
             return
@@ -491,9 +445,9 @@ class Supervisor:
                 self._owner.untrack(proc.pid)
                 down = self._down_dependency(rt.spec.name)
                 if down is not None and rt.wanted:  # its dependency's fault, not its own: no attempt used
-                    self._wait_for(rt, down, f"crashed with exit code {code} while {down} is down")
+                    self._recovery.wait_for(rt, down, f"crashed with exit code {code} while {down} is down")
                 else:
-                    self._went_down(rt, f"crashed with exit code {code}")
+                    self._recovery.went_down(rt, f"crashed with exit code {code}")
             return
         sample = rt.sampler.sample(proc.pid)
         if sample is not None:
@@ -520,129 +474,7 @@ class Supervisor:
         if failures >= policy.health_failures and policy.enabled:
             with self._lock:
                 rt.expect_exit = True  # the recovery ends what is left of it
-            self._went_down(rt, f"{failures} failed health probes in a row: {probe.message}")
-
-    def _went_down(self, rt: _Runtime, reason: str) -> None:
-        """A wanted service stopped serving without being asked to: schedule a restart or fail. One step
-        under the lock, so a stop that came first (it unwants the service) is never undone."""
-        with self._lock:
-            if not rt.wanted or rt.state not in _GOES_DOWN:
-                return
-            attempt = rt.budget.next_attempt(time.monotonic())
-            name = rt.spec.name
-            if attempt is None:
-                rt.restart_at = None
-                state, message = State.FAILED, f"{reason}; {rt.budget.gave_up_reason()}"
-                self._transition(rt, state, message)
-                self.events.publish(GaveUp, name, reason=message)
-            else:
-                rt.restart_at = time.monotonic() + attempt.delay
-                rt.down_reason, rt.attempt = reason, f"{attempt.number}/{attempt.of}"
-                state = State.RESTARTING
-                message = f"{reason}; restarting in {attempt.delay:.0f} s, attempt {rt.attempt}"
-                self._transition(rt, state, message)
-                self.events.publish(RestartScheduled, name, reason=reason, attempt=attempt.number, of=attempt.of,
-                                    delay=attempt.delay)
-        self._log(rt, f"[ecomdesk] {message}")
-        if state == State.FAILED:
-            proc = rt.proc
-            if proc is not None and proc.alive():  # unhealthy, and no restart left: end it
-                threading.Thread(target=self._end, args=(rt, proc), daemon=True).start()
-            self._fail_waiting_dependents(rt.spec.name)
-
-    def _wait_for(self, rt: _Runtime, dependency: str, reason: str) -> None:
-        """Leave `rt` down until `dependency` is back: its recovery restarts the services on it."""
-        with self._lock:
-            if not rt.wanted or rt.state not in _GOES_DOWN:
-                return
-            rt.restart_at = None
-            self._transition(rt, State.RESTARTING, f"{reason}; waiting for {dependency}")
-        self._log(rt, f"[ecomdesk] {reason}; restarts when {dependency} is back")
-
-    def _fail_waiting_dependents(self, name: str) -> None:
-        for n in dependents_order(self.specs, [name]):
-            rt = self._rt[n]
-            with self._lock:
-                if n != name and rt.state == State.RESTARTING and rt.restart_at is None:
-                    self._transition(rt, State.FAILED, f"not restarted: {name} failed")
-
-    # ----- the restart policy ------------------------------------------------------------
-    def _recovery_loop(self) -> None:
-        while not self._closed.wait(RECOVERY_TICK):
-            now = time.monotonic()
-            with self._lock:
-                self._reschedule_waiting(now)
-                due = [n for n in self._order if (rt := self._rt[n]).state == State.RESTARTING
-                       and rt.restart_at is not None and rt.restart_at <= now]
-            if due:
-                self._recover(due[0])
-
-    def _reschedule_waiting(self, now: float) -> None:
-        """A service waiting for a dependency whose dependencies all serve again, and that no
-        recovery is bringing back (none runs while this thread is here), restarts now, unbooked."""
-        for n in self._order:
-            rt = self._rt[n]
-            if rt.state == State.RESTARTING and rt.restart_at is None and rt.wanted \
-                    and self._down_dependency(n) is None:
-                rt.restart_at, rt.down_reason, rt.attempt = now, "its dependencies are back", ""
-
-    def _recover(self, name: str) -> None:
-        """Restart `name` and the wanted services that run on it, in dependency order."""
-        with self._op_lock:
-            stops = self._stops
-            with self._lock:
-                root = self._rt[name]
-                if not root.wanted or root.state != State.RESTARTING:
-                    return
-                root.restart_at = None
-                group = [n for n in dependents_order(self.specs, [name]) if self._rt[n].wanted and (
-                    n == name or not self.specs[n].rides_out_dependency_restarts or not self._is_up(n))]
-            for n in group:  # dependents first
-                rt = self._rt[n]
-                if n != name:
-                    with self._lock:
-                        rt.restart_at = None
-                    self._log(rt, f"[ecomdesk] restarting because {name} restarts")
-                if rt.proc is not None and rt.proc.alive():
-                    self._end(rt, rt.proc)
-                self._transition(rt, State.RESTARTING, f"waiting for {name} to restart" if n != name else None)
-            self._log(root, f"[ecomdesk] restart attempt {root.attempt}" if root.attempt else
-                      f"[ecomdesk] restart: {root.down_reason}")
-            order = [n for n in dependency_order(self.specs, group) if not self._is_up(n)]
-            # side by side, like a start: the producer is back with its broker, not after the job's start
-            errors = self._side_by_side(order, lambda n: self.specs[n].depends_on,
-                                        lambda n: self._restart_one(n, stops), halt_on_failure=True)
-            self._after_failed_restart(order, errors)
-
-    def _restart_one(self, name: str, stops: int) -> None:
-        self._start_one(name, stops, fail_state=State.RESTARTING)
-        with self._lock:
-            self._rt[name].restarts += 1
-        self._log(self._rt[name], f"[ecomdesk] restarted ({self._rt[name].restarts} policy restart(s) so far)")
-
-    def _after_failed_restart(self, order: list[str], errors: list[BaseException | None]) -> None:
-        """The states a recovery's failures leave: a service whose dependency went down waits for it;
-        one not launched waits for the failure before it; one that failed goes down (and may fail its
-        waiting dependents, so it comes last)."""
-        for exc in errors:
-            if exc is not None and not isinstance(exc, StartError):
-                raise exc
-            if isinstance(exc, _Cancelled):
-                return
-        failed = [(n, e) for n, e in zip(order, errors, strict=True)
-                  if isinstance(e, StartError) and not isinstance(e, _NotLaunched)]
-        if not failed:
-            return
-        first, first_exc = failed[0]
-        for n, exc in zip(order, errors, strict=True):
-            why = exc if isinstance(exc, _DependencyDown) else first_exc if isinstance(exc, _NotLaunched) else None
-            if isinstance(why, _DependencyDown):
-                self._wait_for(self._rt[n], why.dependency, f"{why.dependency} went down during the restart")
-            elif isinstance(exc, _NotLaunched):
-                self._transition(self._rt[n], State.RESTARTING, f"waiting for {first} to restart")
-        for n, exc in failed:
-            if not isinstance(exc, _DependencyDown):
-                self._went_down(self._rt[n], f"restart failed: {exc.reason}")
+            self._recovery.went_down(rt, f"{failures} failed health probes in a row: {probe.message}")
 
     # ----- publishing --------------------------------------------------------------------
     def _publish(self) -> None:

@@ -27,8 +27,8 @@ def states_of(statuses: Iterable) -> dict[str, str]:
     return {s.name: s.state for s in statuses}
 
 
-def _service(source: str, names) -> str | None:
-    return next((n for n in SOURCE_SERVICE.get(source, ()) if n in names), None)
+def _service(source: str, services) -> str | None:
+    return next((n for n in SOURCE_SERVICE.get(source, ()) if n in services), None)
 
 
 def unreachable_is_expected(source: str, now: Mapping[str, str], before: Mapping[str, str] | None = None) -> bool:

@@ -30,8 +30,8 @@ def stopped_systems(states: Mapping[str, str]) -> dict[str, str]:
     for system, service in MANAGED.items():
         mine = {n: s for n, s in states.items() if names.is_member(n, service)}
         if mine and all(s in STARTABLE for s in mine.values()):
-            names, at_rest = ", ".join(sorted(mine)), "/".join(sorted(set(mine.values())))
-            stopped[system] = f"managed {names} {at_rest}: health shows once it runs"
+            members, at_rest = ", ".join(sorted(mine)), "/".join(sorted(set(mine.values())))
+            stopped[system] = f"managed {members} {at_rest}: health shows once it runs"
     return stopped
 
 
