@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ecomdesk.bench import funnel as funnel_bench
 from ecomdesk.bench import soak
+from ecomdesk.bench.measure import load, percentiles
 from ecomdesk.bench.spark_figures import (
     JobFigures,
     backlog,
@@ -15,7 +16,6 @@ from ecomdesk.bench.spark_figures import (
     events_read,
     job_backlog,
     newest_covered_at,
-    percentiles,
     slope_per_s,
     table,
     verdicts,
@@ -71,9 +71,11 @@ def test_newest_covered_event_arrived_when_the_last_of_its_partitions_reached_th
     assert newest_covered_at(samples, {"orders": {"0": 13}}) is None  # not seen yet
 
 
-def test_percentiles():
+def test_percentiles_interpolate_and_load_names_the_three_averages():
     assert percentiles([]) is None
     assert percentiles([1.0, 2.0, 3.0]) == (2.0, 2.9)
+    assert percentiles(list(range(11)), (90,)) == (9.0,)  # one definition: the chaos report's p90 too
+    assert load().startswith("load ") and len(load().split()[1].split("/")) == 3
 
 
 def test_table_has_a_row_per_job_the_ratios_against_original_and_ceiling_and_the_targets():

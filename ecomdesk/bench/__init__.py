@@ -7,7 +7,7 @@ import pkgutil
 import sys
 
 # Modules of this package that are shared code, not benchmarks.
-HELPERS = ("reference", "truth", "spark_figures", "spark_run")
+HELPERS = ("measure", "reference", "truth", "spark_figures", "spark_run")
 
 
 def names() -> list[str]:

@@ -47,12 +47,14 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from math import nan
 from pathlib import Path
 
 import pandas as pd
 import psutil
 
 from ecomdesk import service_names as names
+from ecomdesk.bench.measure import load, percentiles
 from ecomdesk.bench.truth import Truth, build_truth, compare_events, topic_counts
 from ecomdesk.config import Config
 from ecomdesk.core.process import killpg
@@ -73,10 +75,6 @@ KINDS = ("SIGKILL", "SIGSTOP")
 
 def log(msg: str) -> None:
     print(f"[chaos {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-def loadavg() -> str:
-    return "/".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 @dataclass
@@ -285,10 +283,10 @@ def inject(sup: Supervisor, watch: Watch, fault: Fault, opts: Options, result: R
         with watch.lock:  # the watcher's last sample may predate the kill: not whole until it sees so again
             watch.whole_since = None
         fault.end = fault.start
-        log(f"fault {fault.n}: SIGKILL {fault.service} (group {pgid}); load {loadavg()}")
+        log(f"fault {fault.n}: SIGKILL {fault.service} (group {pgid}); {load()}")
         return True
     killpg(pgid, signal.SIGSTOP)
-    log(f"fault {fault.n}: SIGSTOP {fault.service} (group {pgid}) for {fault.pause:.1f} s; load {loadavg()}")
+    log(f"fault {fault.n}: SIGSTOP {fault.service} (group {pgid}) for {fault.pause:.1f} s; {load()}")
     time.sleep(fault.pause)
     if _same_process(pgid, ctime):
         killpg(pgid, signal.SIGCONT)
@@ -450,8 +448,8 @@ class ChaosRun:
         pipeline is whole and the warm-up is over."""
         opts, result = self.opts, self.result
         result.started = time.time()
-        result.load.append(f"start {loadavg()}")
-        log(f"home {self.home}; starting {', '.join(SERVICES)}; load {loadavg()}")
+        result.load.append(f"start {load()}")
+        log(f"home {self.home}; starting {', '.join(SERVICES)}; {load()}")
         self.sup.start([s for s in SERVICES if s != JOB])
         deadline = time.time() + opts.settle_timeout
         while (held := kafka_messages(self.config)) == 0:
@@ -489,7 +487,7 @@ class ChaosRun:
                     break
                 next_at = recovered + gap
         result.chaos_seconds += time.time() - t0
-        result.load.append(f"after chaos {loadavg()}")
+        result.load.append(f"after chaos {load()}")
         log(f"chaos over: {n} faults in {time.time() - t0:.0f} s; waiting for the pipeline")
         last_end = max((f.end for f in result.faults), default=time.time())
         if wait_whole(self.watch, last_end, opts.settle_timeout) is None:
@@ -561,7 +559,7 @@ class ChaosRun:
         result.orphans = find_orphans(self.home, self.watch.seen)
         if result.orphans:
             result.problems.append(f"{len(result.orphans)} process(es) of the run left after close")
-        result.load.append(f"end {loadavg()}")
+        result.load.append(f"end {load()}")
         self._tmp.cleanup()
 
 
@@ -582,11 +580,6 @@ def run(opts: Options) -> Result:
 
 
 # ----- report ---------------------------------------------------------------------------------
-def _pct(values: list[float], q: float) -> float:
-    s = sorted(values)
-    return s[min(len(s) - 1, max(0, round(q * (len(s) - 1))))]
-
-
 def report(r: Result, out=sys.stdout) -> None:
     o = r.options
     p = lambda *a: print(*a, file=out)  # noqa: E731
@@ -608,8 +601,9 @@ def report(r: Result, out=sys.stdout) -> None:
         kinds = "; ".join(
             f"{k} p50 {statistics.median(v):.1f} s max {max(v):.1f} s"
             for k in KINDS if (v := [f.recovery for f in r.faults if f.kind == k and f.recovery is not None]))
+        p90 = (percentiles(rec, (90,)) or (nan,))[0]
         p(f"time to recover (fault end -> all services running + a batch committed): "
-          f"p50 {statistics.median(rec):.1f} s, p90 {_pct(rec, 0.9):.1f} s, max {max(rec):.1f} s "
+          f"p50 {statistics.median(rec):.1f} s, p90 {p90:.1f} s, max {max(rec):.1f} s "
           f"over {len(rec)}/{len(r.faults)} faults "
           f"({kinds}; {sum(f.overlapped for f in r.faults)} overlapped by the next fault)")
         outage = [f.outage for f in r.faults if f.outage is not None]

@@ -16,17 +16,17 @@ otherwise, and says which.
 from __future__ import annotations
 
 import argparse
-import os
 import socket
 import tempfile
 import time
 import uuid
 import warnings
+from math import nan
 
-import numpy as np
 import pandas as pd
 import pyarrow.fs as pafs
 
+from ecomdesk.bench.measure import load, percentiles
 from ecomdesk.data import chart_views, contract
 from ecomdesk.data.time_range import BY_KEY, DEFAULT, ChartView
 from ecomdesk.testing.contract_data import publish, publish_next, sample_frames, whole
@@ -60,14 +60,6 @@ def _hdfs_target():
     return hadoop_filesystem(cfg), hdfs_uri(cfg)
 
 
-def _stats(ms: list[float]) -> tuple[float, float]:
-    return float(np.percentile(ms, 50)), float(np.percentile(ms, 95))
-
-
-def _load() -> str:
-    return "/".join(f"{x:.2f}" for x in os.getloadavg())
-
-
 class _Publisher:
     """Commits a new version between timed refreshes, as the job does after each micro-batch."""
 
@@ -90,7 +82,7 @@ class _Publisher:
 def _phase(runs: int, before, timed, check) -> tuple[list[float], str]:
     """`runs` timings of `timed()` (ms) between an untimed `before()` and `check(result)`; with the
     load average (1/5/15 min) at the start and the end."""
-    load_before = _load()
+    load_before = load()
     out = []
     for _ in range(runs):
         before()
@@ -98,7 +90,7 @@ def _phase(runs: int, before, timed, check) -> tuple[list[float], str]:
         result = timed()
         out.append((time.perf_counter() - t0) * 1000)
         check(result)
-    return out, f"load {load_before} -> {_load()}"
+    return out, f"{load_before} -> {load()}"
 
 
 def main(argv: list[str]) -> int:
@@ -196,18 +188,18 @@ def main(argv: list[str]) -> int:
             fs.delete_dir(base)
         tmp.cleanup()
 
-    c50, c95 = _stats(cold_ms)
-    r50, r95 = _stats(steady_ms)
-    h50, h95 = _stats(shape_ms)
-    s50, s95 = _stats(spark_ms)
+    c50, c95 = percentiles(cold_ms) or (nan, nan)
+    r50, r95 = percentiles(steady_ms) or (nan, nan)
+    h50, h95 = percentiles(shape_ms) or (nan, nan)
+    s50, s95 = percentiles(spark_ms) or (nan, nan)
     print(f"(a) cold full read + shape, new reader each time ({args.runs} runs): "
           f"p50 {c50:.1f} ms  p95 {c95:.1f} ms  [{cold_load}]")
     print(f"(b) steady GUI refresh: a new version before each (today's per-minute files and the whole-table "
           f"aggregates rewritten), one reader kept, read + shape ({args.runs} runs, {per_refresh:.1f} files "
           f"fetched per refresh): p50 {r50:.1f} ms  p95 {r95:.1f} ms, of which shaping p50 {h50:.1f} ms  "
           f"p95 {h95:.1f} ms  [{steady_load}]")
-    g50, g95 = _stats(ranged_ms)
-    q50, q95 = _stats(ranged_shape_ms)
+    g50, g95 = percentiles(ranged_ms) or (nan, nan)
+    q50, q95 = percentiles(ranged_shape_ms) or (nan, nan)
     print(f"(c) the same refresh as the GUI draws it by default (range: {BY_KEY[DEFAULT].label.lower()}, rolled up "
           f"to 1200 points at most): p50 {g50:.1f} ms  p95 {g95:.1f} ms, of which shaping p50 {q50:.1f} ms  "
           f"p95 {q95:.1f} ms  [{ranged_load}]; ratio (c)/(b) p50 {g50 / r50:.2f}x  p95 {g95 / r95:.2f}x")

@@ -13,13 +13,13 @@ the batch that read its last event. The load average is printed with them.
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 import time
 from pathlib import Path
 
 from ecomdesk import service_names as names
-from ecomdesk.bench.spark_run import Producer, Progress, load
+from ecomdesk.bench.measure import load
+from ecomdesk.bench.spark_run import Producer, Progress
 from ecomdesk.config import Config
 from ecomdesk.core.supervisor import Supervisor
 from ecomdesk.stack.door import build_supervisor
@@ -67,7 +67,7 @@ def measure(label: str, layout: tuple[int, int, int], settle: float, burst: int)
             rows = [s for s in sup.snapshot() if s.name in services]
             total = sum(s.rss or 0 for s in rows)
             print(f"{label}: up in {up:.1f} s (cold), {len(rows)} services, total RSS {total / 2**20:.0f} MiB, "
-                  f"load average {os.getloadavg()[0]:.2f}")
+                  f"{load()}")
             for s in rows:
                 print(f"  {s.name:16s} RSS {(s.rss or 0) / 2**20:6.0f} MiB")
             rate = drain_rate(config, sup, burst, 600)

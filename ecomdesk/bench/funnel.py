@@ -27,6 +27,7 @@ import importlib.util
 import io
 import sys
 import time
+from math import nan
 from pathlib import Path
 from types import ModuleType
 
@@ -35,7 +36,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ecomdesk.bench.spark_run import load
+from ecomdesk.bench.measure import load, percentiles
 from ecomdesk.data.contract import FUNNEL_WINDOW_SECONDS
 from ecomdesk.pipeline.funnel import EVENT_COLUMNS, FunnelState, advance
 from ecomdesk.producer.events import EVENT_TYPES, PROFILES, EventGenerator
@@ -124,7 +125,7 @@ def main(argv: list[str]) -> int:
         live = live_rows(state)
         if live_rows(derived) != live:
             raise AssertionError(f"the derived state has {live_rows(derived):,d} rows, the live one {live:,d}")
-        p50, p95 = np.percentile(durations, [50, 95]) * 1000
+        p50, p95 = (1000 * v for v in percentiles(durations) or (nan, nan))
         minute = (i + 1) * args.trigger / 60
         figures = {"p50": p50, "p95": p95, "max": max(durations) * 1000, "save": save, "derive": derive}
         if base is None and minute >= full_after:
@@ -132,7 +133,7 @@ def main(argv: list[str]) -> int:
         ratio = ("" if base is None else
                  " | vs the first full slice: " + ", ".join(f"{k} {figures[k] / base[k]:.2f}x" for k in ("p50", "p95")))
         if baseline is not None:
-            b50, b95 = np.percentile(other_durations, [50, 95]) * 1000
+            b50, b95 = (1000 * v for v in percentiles(other_durations) or (nan, nan))
             ratio += (f" | baseline p50 {b50:6.1f} ms, p95 {b95:6.1f} ms; this/baseline p50 {p50 / b50:.2f}x, "
                       f"p95 {p95 / b95:.2f}x")
             other_durations = []

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from ecomdesk import service_names as names
-from ecomdesk.bench.spark_run import load
+from ecomdesk.bench.measure import load
 from ecomdesk.stack.door import build_supervisor
 from ecomdesk.telemetry import BatchReport, parse
 from ecomdesk.testing.sandbox import isolated_config

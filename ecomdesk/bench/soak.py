@@ -26,13 +26,15 @@ import dataclasses
 import tempfile
 import threading
 import time
+from math import nan
 from pathlib import Path
 
 import numpy as np
 import psutil
 
+from ecomdesk.bench.measure import load, percentiles
 from ecomdesk.bench.spark_figures import slope_per_s
-from ecomdesk.bench.spark_run import load, process_tree
+from ecomdesk.bench.spark_run import process_tree
 from ecomdesk.stack.door import build_supervisor
 from ecomdesk.stack.spark_job import NAME as JOB
 from ecomdesk.telemetry import BatchReport, parse
@@ -121,7 +123,7 @@ def main(argv: list[str]) -> int:
                     continue
                 durations = [r.batch_duration_ms for r in batch]
                 end_report = batch[-1]
-                p50, p95 = np.percentile(durations, [50, 95])
+                p50, p95 = percentiles(durations) or (nan, nan)
                 s = Slice(i * args.slice, (i + 1) * args.slice, float(p50), float(p95),
                           float(np.mean([r.input_rows for r in batch])), end_report.state_rows,
                           end_report.state_bytes, end_report.key_codes, tree_rss(sup.status(JOB).pid),

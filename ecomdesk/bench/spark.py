@@ -50,17 +50,17 @@ from pathlib import Path
 import numpy as np
 
 from ecomdesk import service_names as names
+from ecomdesk.bench.measure import load, percentiles
 from ecomdesk.bench.spark_figures import (
     JobFigures,
     bounded,
     cpu_seconds,
     events_read,
     newest_covered_at,
-    percentiles,
     slope_per_s,
     table,
 )
-from ecomdesk.bench.spark_run import JobRun, Producer, Progress, Watermarks, load
+from ecomdesk.bench.spark_run import JobRun, Producer, Progress, Watermarks
 from ecomdesk.config import Config
 from ecomdesk.core.spec import ServiceSpec
 from ecomdesk.core.supervisor import Supervisor
@@ -143,7 +143,7 @@ class Contract:
         self._thread.join(30)
 
 
-def _s(v: tuple[float, float] | None) -> str:
+def _s(v: tuple[float, ...] | None) -> str:
     return "n/a" if v is None else f"p50 {v[0]:.2f} s, p95 {v[1]:.2f} s"
 
 
@@ -182,7 +182,7 @@ class Bench:
         return Window(t0, t1, rate, producer.delivered_between(t0, t1), self.progress.of(run.service, t0, t1),
                       backlogs, cpu_seconds(cpu0, cpu1), events_read(reads0, reads1), load())
 
-    def latency_batches(self, run: JobRun, t0: float, t1: float) -> tuple[float, float] | None:
+    def latency_batches(self, run: JobRun, t0: float, t1: float) -> tuple[float, ...] | None:
         """Report time minus the arrival in Kafka of the newest event each batch read (module doc)."""
         lat = []
         for t, b in self.progress.of(run.service, t0, t1):
@@ -192,7 +192,7 @@ class Bench:
                     lat.append(t - arrived)
         return percentiles(lat)
 
-    def contract_latency(self, contract: Contract, t0: float, t1: float) -> tuple[float, float] | None:
+    def contract_latency(self, contract: Contract, t0: float, t1: float) -> tuple[float, ...] | None:
         return percentiles(latencies_ms(contract.seen, t0, t1) / 1000)
 
     # ----- the steps -------------------------------------------------------------------------

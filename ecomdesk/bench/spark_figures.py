@@ -75,14 +75,6 @@ def newest_covered_at(high: Sequence[tuple[float, Offsets]], end: Offsets) -> fl
     return latest
 
 
-def percentiles(values: Sequence[float] | np.ndarray) -> tuple[float, float] | None:
-    """p50 and p95, or None without values."""
-    if len(values) == 0:
-        return None
-    p50, p95 = np.percentile(values, [50, 95])
-    return float(p50), float(p95)
-
-
 @dataclass
 class JobFigures:
     """One job's row of the table; None where it was not measured. Loads are `os.getloadavg` text."""
@@ -93,17 +85,17 @@ class JobFigures:
     read_per_s: float | None = None  # what the job read at that rate (compare jobs on this)
     cores_busy: float | None = None  # its process tree's CPU seconds per second at that rate
     sustained_load: str = ""
-    batch_ms: tuple[float, float] | None = None  # p50, p95 at the sustained rate
-    fixed_ms: tuple[float, float] | None = None  # p50, p95 of batches of a few records
+    batch_ms: tuple[float, ...] | None = None  # p50, p95 at the sustained rate
+    fixed_ms: tuple[float, ...] | None = None  # p50, p95 of batches of a few records
     fixed_load: str = ""
     core_ms_per_record: float | None = None
     wall_ms_per_record: float | None = None
-    latency_1k_s: tuple[float, float] | None = None
+    latency_1k_s: tuple[float, ...] | None = None
     latency_1k_load: str = ""
-    latency_top_s: tuple[float, float] | None = None
+    latency_top_s: tuple[float, ...] | None = None
 
 
-def _pair(v: tuple[float, float] | None, fmt: str) -> str:
+def _pair(v: tuple[float, ...] | None, fmt: str) -> str:
     return "n/a" if v is None else f"{v[0]:{fmt}}/{v[1]:{fmt}}"
 
 

@@ -20,11 +20,6 @@ from ecomdesk.core.supervisor import Supervisor
 from ecomdesk.telemetry import BatchReport, ProducerReport, parse
 
 
-def load() -> str:
-    a, b, c = os.getloadavg()
-    return f"load {a:.1f}/{b:.1f}/{c:.1f}"
-
-
 @dataclass
 class Progress:
     """Every batch report of every job service, with the wall-clock time it was printed."""
