@@ -24,21 +24,32 @@ class ConfigError(ValueError):
     """The configuration file cannot be used as it is."""
 
 
+def setting(default, *, low: float | None = None, high: float | None = None, help: str = "", hint: str = ""):
+    """A config field with what the file's check and the Settings dialog both read: its range (checked by
+    `from_dict`, the dialog's spin box bounds), its help (the dialog's tooltip) and a hint for an empty
+    text (the dialog's placeholder)."""
+    return field(default=default, metadata={"range": (low, high), "help": help, "hint": hint})
+
+
+def port(default: int):
+    return setting(default, low=1, high=65535, help="a TCP port on 127.0.0.1")
+
+
 CLUSTER_BLOCK = 60  # ports from Ports.cluster on: brokers 2-9 (2 each), DataNodes 2-9 (3), master (2), workers (2)
 
 
 @dataclass
 class Ports:
-    kafka: int = 9092
-    kafka_controller: int = 9093
-    namenode_rpc: int = 9000
-    namenode_http: int = 9870
-    datanode: int = 9866
-    datanode_http: int = 9864
-    datanode_ipc: int = 9867
+    kafka: int = port(9092)
+    kafka_controller: int = port(9093)
+    namenode_rpc: int = port(9000)
+    namenode_http: int = port(9870)
+    datanode: int = port(9866)
+    datanode_http: int = port(9864)
+    datanode_ipc: int = port(9867)
     # The first of CLUSTER_BLOCK loopback ports for the managed cluster's members beyond the first:
     # brokers 2..9, DataNodes 2..9, the Spark master and workers 1..9 (see the methods below).
-    cluster: int = 19100  # CLUSTER_BLOCK ports from here
+    cluster: int = port(19100)  # CLUSTER_BLOCK ports from here
 
     def broker(self, i: int) -> tuple[int, int]:
         """(bootstrap, controller) of Kafka node i; node 1 keeps `kafka` and `kafka_controller`."""
@@ -74,25 +85,27 @@ class Memory:
 @dataclass
 class Kafka:
     # Empty means the managed local broker; ["host:port", ...] (or "host:port,...") an external cluster.
-    bootstrap: str = ""
-    partitions: int = 3
+    bootstrap: str = setting("", hint="empty = the managed local broker (host:port,... otherwise)")
+    partitions: int = setting(3, low=1, high=1000)
     replication: int = 0  # 0: min(3, brokers) on the managed cluster, 1 on an external one
     brokers: int = 1  # managed KRaft nodes on loopback: kafka, or kafka-1..N (see docs/CLUSTERS.md)
     # External clusters only (docs/CLUSTERS.md): PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.
     security_protocol: str = "PLAINTEXT"
     sasl_mechanism: str = ""  # PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 with a SASL protocol
     username: str = ""
-    password_env: str = ""  # the name of the environment variable holding the password ...
-    password_file: str = ""  # ... or a file holding it; the password itself is never in this file
-    ca_file: str = ""  # PEM file of the CA that signed the brokers' certificates (SSL protocols)
+    # the name of the environment variable holding the password, or a file holding it: never the password
+    password_env: str = setting("", hint="the NAME of the variable holding the password")
+    password_file: str = setting("", hint="a file holding the password (first line)")
+    ca_file: str = setting("", hint="PEM of the brokers' CA (SSL); empty = the system's CAs")
 
 
 @dataclass
 class Hdfs:
     # Empty means the managed local NameNode; "host:port" an external one, or the id of an HA
     # nameservice whose NameNodes are listed in `namenodes`.
-    namenode: str = ""
-    namenodes: str = ""  # HA only: ["host:port", ...] (or "host:port,...") of the nameservice's NameNodes
+    namenode: str = setting("", hint="empty = the managed local NameNode (host:port, or an HA nameservice id)")
+    # HA only: ["host:port", ...] (or "host:port,...") of the nameservice's NameNodes
+    namenodes: str = setting("", hint="HA only: host:port,... of the nameservice's NameNodes")
     base_path: str = "/ecommerce"
     # The NameNodes' HTTP (JMX, WebHDFS) "host:port,...", for the health view; empty: derived from namenode.
     namenode_http: str = ""
@@ -103,10 +116,10 @@ class Hdfs:
 class Spark:
     master: str = "local[2]"  # local[N], spark://host:port, or a list of spark://... masters (HA)
     deploy_mode: str = "client"  # where the driver runs; see docs/CLUSTERS.md
-    trigger_seconds: float = 2.0
+    trigger_seconds: float = setting(2.0, low=0.1, high=3600.0, help="seconds between the job's micro-batches")
     watermark: str = "10 minutes"
-    top_n: int = 10
-    shuffle_partitions: int = 4
+    top_n: int = setting(10, low=1, high=1000, help="rows of the top-products and top-users charts")
+    shuffle_partitions: int = setting(4, low=1, high=10_000)
     # A standalone master's web UI "host:port,..." (its /json/), for the health view; empty: derived from master.
     master_web: str = ""
     workers: int = 0  # >= 1: a managed standalone master and spark-worker-1..N; the job runs on them
@@ -115,30 +128,36 @@ class Spark:
 
 @dataclass
 class Producer:
-    rate: float = 1000.0  # events/s; the daily average with the realistic profile
-    invalid_fraction: float = 0.0
-    seed: int | None = None
+    rate: float = setting(1000.0, low=0.0, high=1_000_000.0,
+                          help="events/s; the daily average with the realistic profile")
+    invalid_fraction: float = setting(0.0, low=0.0, high=1.0, help="share of the events sent malformed")
+    seed: int | None = setting(None, hint="empty = random")
     profile: str = "realistic"  # one of PRODUCER_PROFILES (see ecomdesk.producer.events.PROFILES)
     flat: bool = False  # realistic profile: the rate all day long instead of shaped by the hour (benchmarks)
 
 
 @dataclass
 class Ui:
-    refresh_seconds: float = 2.0
-    currency: str = "$"  # the simulator's prices carry none; the charts' money axes show this one
+    refresh_seconds: float = setting(2.0, low=0.2, high=3600.0, help="seconds between the charts' reads")
+    # the simulator's prices carry none; the charts' money axes show this one
+    currency: str = setting("$", hint="shown on the sales axes")
 
 
 @dataclass
 class Restart:
     """The restart policy of every managed service; `[restart.services.NAME]` overrides keys per service."""
 
-    policy: str = "on-failure"  # or "no"
-    attempts: int = 5  # restarts allowed within window_seconds before the service is left failed
-    window_seconds: float = 300.0
-    backoff_seconds: float = 1.0  # before the first restart; doubled for each further one
-    backoff_max_seconds: float = 30.0
-    health_failures: int = 3  # failed health probes in a row that count as going down
-    services: dict = field(default_factory=dict)
+    policy: str = setting("on-failure", help="on-failure: restart a service that goes down unasked; no: leave it "
+                                             "failed")
+    attempts: int = setting(5, low=0, high=1000,
+                            help="restarts allowed within window seconds before the service is left failed")
+    window_seconds: float = setting(300.0, low=1.0, high=86_400.0)
+    backoff_seconds: float = setting(1.0, low=0.0, high=3600.0,
+                                     help="before the first restart; doubled for each further one")
+    backoff_max_seconds: float = setting(30.0, low=0.0, high=3600.0)
+    health_failures: int = setting(3, low=1, high=1000,
+                                   help="failed health probes in a row that count as going down")
+    services: dict = field(default_factory=dict)  # per-service overrides: edited in the file only
 
     def policy_for(self, service: str) -> RestartPolicy:
         """The policy of one service: the defaults above with its overrides applied."""
@@ -160,17 +179,21 @@ class Restart:
 class Alerts:
     """Thresholds of the alerts (0 turns one off); see ecomdesk.stack.alerts."""
 
-    service_down: bool = True  # a service failed or restarting
-    lag_seconds: float = 120.0  # the newest event the job committed is older than this
-    slow_batches: int = 5  # this many batches in a row took longer than the trigger
-    quarantine_percent: float = 5.0  # share of a batch's records quarantined
-    silence_seconds: float = 30.0  # no events reach the job while the producer should be sending
+    service_down: bool = setting(True, help="alert when a service fails or is restarting")
+    lag_seconds: float = setting(120.0, low=0.0, high=86_400.0,
+                                 help="alert when the job's newest committed event is older than this (0: off)")
+    slow_batches: int = setting(5, low=0, high=10_000,
+                                help="alert after this many batches in a row slower than the trigger (0: off)")
+    quarantine_percent: float = setting(5.0, low=0.0, high=100.0,
+                                        help="alert when more than this share of a batch is quarantined (0: off)")
+    silence_seconds: float = setting(30.0, low=0.0, high=86_400.0, help="alert when no events reach the job for "
+                                     "this long while the producer sends (0: off)")
 
 
 @dataclass
 class Dirs:
     # Empty means <data dir of the app>; set to keep service data elsewhere.
-    data: str = ""
+    data: str = setting("", hint="empty = the app's data dir")
 
 
 @dataclass
@@ -346,6 +369,9 @@ def _section(cls, values: dict, section: str):
             raise ConfigError(
                 f"[{section}] {key} must be {expected.__name__}, got {type(value).__name__} {value!r}"
             )
+        low, high = known[key].metadata.get("range", (None, None))
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise ConfigError(f"[{section}] {key} must be between {low:g} and {high:g}, got {value!r}")
         setattr(obj, key, value)
     return obj
 

@@ -7,6 +7,7 @@ import threading
 
 import numpy as np
 import pandas as pd
+import pytest
 from PySide6.QtGui import QDesktopServices, QImage, QPainter
 from PySide6.QtWidgets import QMessageBox
 from ui_fakes import make_config
@@ -263,6 +264,31 @@ def test_settings_dialog_saves_a_valid_config_and_refuses_a_bad_one(qtbot, tmp_p
     dialog.accept()
     assert warnings and "seed must be an integer" in warnings[0]
     assert config_mod.load(config.paths).ports.kafka == 19092
+
+
+def test_the_restart_policy_is_editable_and_ranges_come_from_the_config(qtbot, tmp_path, monkeypatch):
+    config = make_config(tmp_path)
+    config.restart.services = {"kafka": {"attempts": 9}}  # per-service tables stay as the file has them
+    dialog = SettingsDialog(config)
+    qtbot.addWidget(dialog)
+    attempts, failures = dialog.fields[("restart", "attempts")], dialog.fields[("restart", "health_failures")]
+    assert (failures.minimum(), dialog.fields[("ports", "kafka")].maximum()) == (1, 65535)
+    assert "within window seconds" in attempts.toolTip()
+    attempts.setValue(2)
+    dialog.fields[("restart", "policy")].setText("no")
+    dialog.accept()
+    saved = config_mod.load(config.paths)
+    assert (saved.restart.attempts, saved.restart.policy) == (2, "no")
+    assert saved.restart.services == {"kafka": {"attempts": 9}}
+    with pytest.raises(config_mod.ConfigError, match=r"\[restart\] health_failures must be between 1 and 1000"):
+        config_mod.from_dict({"restart": {"health_failures": 0}})  # the file's check reads the same range
+    warnings: list = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a: warnings.append(a[2]))
+    dialog = SettingsDialog(config)
+    qtbot.addWidget(dialog)
+    dialog.fields[("restart", "policy")].setText("sometimes")
+    dialog.accept()
+    assert warnings and "restart policy 'sometimes'" in warnings[0]
 
 
 def test_window_geometry_is_remembered(qtbot, make_window, tmp_path):

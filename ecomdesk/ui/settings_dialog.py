@@ -1,7 +1,8 @@
 """Edits the shared configuration file; one form row per setting, generated from the dataclasses.
 
-The edited values go through `config.from_dict`, the same validation as loading the file, so the
-dialog cannot save something the CLI would then refuse.
+Each field's range, help and hint come from its metadata in `config` (`config.setting`), which the file's
+own check reads too; the edited values go through `config.from_dict`, the same validation as loading the
+file, so the dialog cannot save something the CLI would then refuse.
 """
 
 from __future__ import annotations
@@ -33,30 +34,11 @@ SECTION_TITLES = {
     "spark": "Spark",
     "producer": "Producer",
     "ui": "Charts",
+    "restart": "Restart",
     "alerts": "Alerts",
     "dirs": "Data dirs",
 }
-FLOAT_RANGES = {("producer", "invalid_fraction"): (0.0, 1.0), ("ui", "refresh_seconds"): (0.2, 3600.0)}
-INT_RANGES = {"ports": (1, 65535)}
-HINTS = {
-    ("kafka", "bootstrap"): "empty = the managed local broker (host:port,... otherwise)",
-    ("kafka", "password_env"): "the NAME of the variable holding the password",
-    ("kafka", "password_file"): "a file holding the password (first line)",
-    ("kafka", "ca_file"): "PEM of the brokers' CA (SSL); empty = the system's CAs",
-    ("hdfs", "namenode"): "empty = the managed local NameNode (host:port, or an HA nameservice id)",
-    ("hdfs", "namenodes"): "HA only: host:port,... of the nameservice's NameNodes",
-    ("dirs", "data"): "empty = the app's data dir",
-    ("producer", "seed"): "empty = random",
-    ("ui", "currency"): "shown on the sales axes",
-}
-TOOLTIPS = {
-    ("alerts", "service_down"): "alert when a service fails or is restarting",
-    ("alerts", "lag_seconds"): "alert when the job's newest committed event is older than this (0: off)",
-    ("alerts", "slow_batches"): "alert after this many batches in a row slower than the trigger (0: off)",
-    ("alerts", "quarantine_percent"): "alert when more than this share of a batch is quarantined (0: off)",
-    ("alerts", "silence_seconds"): "alert when no events reach the job for this long while the producer "
-                                   "sends (0: off)",
-}
+UNBOUNDED = (0, 1_000_000_000)  # a number without a range in its metadata
 Editor = QSpinBox | QDoubleSpinBox | QLineEdit | QCheckBox
 
 
@@ -72,8 +54,10 @@ class SettingsDialog(QDialog):
             page = QWidget()
             form = QFormLayout(page)
             for f in dataclasses.fields(values):
-                widget = self._editor(section, f.name, getattr(values, f.name), f.default)
-                widget.setToolTip(TOOLTIPS.get((section, f.name), ""))
+                if f.type == "dict":  # [restart.services.NAME]: per-service tables, edited in the file
+                    continue
+                widget = self._editor(getattr(values, f.name), f)
+                widget.setToolTip(f.metadata.get("help", ""))
                 self.fields[(section, f.name)] = widget
                 form.addRow(f.name.replace("_", " "), widget)
             tabs.addTab(page, SECTION_TITLES[section])
@@ -92,25 +76,27 @@ class SettingsDialog(QDialog):
         layout.addWidget(note)
         layout.addWidget(buttons)
 
-    def _editor(self, section: str, key: str, value, default) -> Editor:
+    @staticmethod
+    def _editor(value, f: dataclasses.Field) -> Editor:
+        low, high = f.metadata.get("range", (None, None))
+        low, high = UNBOUNDED[0] if low is None else low, UNBOUNDED[1] if high is None else high
         if isinstance(value, bool):
             box = QCheckBox()
             box.setChecked(value)
             return box
-        if isinstance(default, float):
+        if isinstance(f.default, float):
             w = QDoubleSpinBox()
             w.setDecimals(3)
-            w.setRange(*FLOAT_RANGES.get((section, key), (0.0, 10_000_000.0)))
+            w.setRange(float(low), float(high))
             w.setValue(value)
             return w
-        if isinstance(default, int):
+        if isinstance(f.default, int):
             spin = QSpinBox()
-            spin.setRange(*INT_RANGES.get(section, (0, 1_000_000_000)))
+            spin.setRange(int(low), int(high))
             spin.setValue(value)
             return spin
         edit = QLineEdit("" if value is None else str(value))
-        if (section, key) in HINTS:
-            edit.setPlaceholderText(HINTS[(section, key)])
+        edit.setPlaceholderText(f.metadata.get("hint", ""))
         return edit
 
     def values(self) -> dict:
@@ -131,6 +117,7 @@ class SettingsDialog(QDialog):
                         ) from None
             else:
                 data[section][key] = w.text().strip()
+        data["restart"]["services"] = self.config.restart.services  # kept as the file has them
         return data
 
     def accept(self) -> None:
