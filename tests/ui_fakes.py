@@ -319,3 +319,15 @@ def sample_health(degraded: bool) -> ClusterHealth:
     return ClusterHealth(system("kafka", kafka, kafka_health.problems(kafka)),
                          system("hdfs", hdfs, hdfs_health.problems(hdfs)),
                          system("spark", spark, spark_health.problems(spark)))
+
+
+# ----- helpers of the window's tests ----------------------------------------------------------
+def started(qtbot, window):
+    window.start_all.trigger()
+    qtbot.waitUntil(lambda: "Start all: done" in window.command_status.text(), timeout=5000)
+
+
+def reads_done(qtbot, reader, n: int = 3):
+    """Wait for `n` more reads to have run (each read records its thread)."""
+    target = len(reader.threads) + n
+    qtbot.waitUntil(lambda: len(reader.threads) >= target, timeout=5000)

@@ -100,7 +100,7 @@ def test_larger_and_smaller_kafka_clusters(tmp_path):
     ({"kafka": {"brokers": 2}, "ports": {"cluster": 9050}}, "(kafka, kafka_controller in it)"),
     ({"spark": {"workers": 1}, "ports": {"cluster": 65500}}, "below 65536"),
 ])
-def test_bad_cluster_settings_are_named(tmp_path, sections, needle):
+def test_bad_managed_cluster_settings_are_named(tmp_path, sections, needle):
     with pytest.raises(ConfigError) as err:
         _config(tmp_path, **sections)
     assert needle in str(err.value)

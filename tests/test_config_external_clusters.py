@@ -1,4 +1,4 @@
-"""External clusters in the config (issue 15): address lists, Kafka security settings and what each
+"""External clusters in the config: address lists, Kafka security settings and what each
 client gets from them, HDFS HA client settings, the Spark master list. No services run here; the
 real SASL_SSL broker is in test_kafka_security.py."""
 
@@ -49,7 +49,7 @@ def test_bootstrap_takes_a_list_or_the_comma_string(tmp_path):
     ({"spark": {"master": "yarn"}}, "expected local[N], spark://host:port"),
     ({"spark": {"master": ["spark://a:7077", "b:7077"]}}, "a list must hold spark://host:port URLs"),
 ])
-def test_bad_cluster_settings_are_named(tmp_path, sections, needle):
+def test_bad_external_cluster_settings_are_named(tmp_path, sections, needle):
     with pytest.raises(ConfigError) as err:
         _config(tmp_path, **sections)
     assert needle in str(err.value)
