@@ -14,7 +14,7 @@ from pyspark.sql import SparkSession
 from ecomdesk.data import contract as C
 from ecomdesk.pipeline import driver_log
 from ecomdesk.pipeline.commit import Committer
-from ecomdesk.pipeline.rebuild import rebuild
+from ecomdesk.pipeline.recompute import rebuild
 from ecomdesk.pipeline.store import HadoopStore
 
 

@@ -17,7 +17,7 @@ from stackutil import cli
 from ecomdesk.data import contract as C
 from ecomdesk.data.hdfs import hadoop_filesystem
 from ecomdesk.pipeline.commit import PENDING
-from ecomdesk.stack.rebuild import run_rebuild
+from ecomdesk.stack.rebuild_run import run_rebuild
 from ecomdesk.testing.reference import assert_same
 
 pytestmark = [pytest.mark.stack, pytest.mark.timeout(900)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import QMessageBox
 
 from ecomdesk.core.spec import State
-from ecomdesk.stack import rebuild as rebuild_mod
+from ecomdesk.stack import rebuild_run as rebuild_mod
 
 
 def test_rebuild_pauses_the_job_around_the_rebuild(qtbot, make_window, monkeypatch):

@@ -132,7 +132,7 @@ class FakeStack:
         return stop_and_destroy(self, self.config)
 
     def rebuild(self) -> dict:
-        from ecomdesk.stack.rebuild import rebuild_around
+        from ecomdesk.stack.rebuild_run import rebuild_around
 
         return rebuild_around(self, self.config)
 

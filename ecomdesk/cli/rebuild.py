@@ -11,7 +11,7 @@ import sys
 from ecomdesk.config import Config
 from ecomdesk.core.spec import ACTIVE
 from ecomdesk.core.supervisor import owner_alive, read_state
-from ecomdesk.stack.rebuild import RebuildError, run_rebuild
+from ecomdesk.stack.rebuild_run import RebuildError, run_rebuild
 from ecomdesk.stack.spark_job import NAME as JOB
 
 

@@ -21,7 +21,7 @@ from ecomdesk.stack.alerts import AlertMonitor
 from ecomdesk.stack.catalog import build_specs
 from ecomdesk.stack.destroy import Doomed, plan, stop_and_destroy
 from ecomdesk.stack.install.setup import Installer
-from ecomdesk.stack.rebuild import rebuild_around
+from ecomdesk.stack.rebuild_run import rebuild_around
 
 
 def build_supervisor(config: Config, specs: list[ServiceSpec] | None = None) -> Supervisor:
