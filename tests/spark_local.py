@@ -33,7 +33,16 @@ def random_events(n: int, seed: int, start: str = "2024-03-01T23:40:00Z", span_m
     return df
 
 
-def to_spark(spark, df: pd.DataFrame):
-    from ecomdesk.pipeline.parse import event_struct
+def event_struct():
+    """EVENT_SCHEMA as a Spark schema, for event DataFrames built outside Kafka."""
+    from pyspark.sql import types as T
 
+    from ecomdesk.data.contract import EVENT_SCHEMA
+
+    spark_type = {"string": T.StringType(), "double": T.DoubleType(), "int32": T.IntegerType(),
+                  "int64": T.LongType(), "timestamp[us, tz=UTC]": T.TimestampType()}
+    return T.StructType([T.StructField(f.name, spark_type[str(f.type)]) for f in EVENT_SCHEMA])
+
+
+def to_spark(spark, df: pd.DataFrame):
     return spark.createDataFrame(df, schema=event_struct())

@@ -19,9 +19,14 @@ def published(tmp_path):
     return fs, base, frames
 
 
-def test_read_all_current_equals_reading_each_aggregate(published):
+def read_all(fs, base: str) -> dict[str, pd.DataFrame]:
+    with contract.CurrentReader(fs, base) as reader:
+        return reader.read_all()
+
+
+def test_read_all_equals_reading_each_aggregate(published):
     fs, base, frames = published
-    everything = contract.read_all_current(fs, base)
+    everything = read_all(fs, base)
     assert set(everything) == {*contract.AGGREGATES, contract.QUARANTINE_COUNTS}
     for name in contract.AGGREGATES:
         pd.testing.assert_frame_equal(everything[name], contract.read_current(fs, name, base))
@@ -30,6 +35,6 @@ def test_read_all_current_equals_reading_each_aggregate(published):
 
 
 def test_nothing_committed_gives_empty_frames_with_the_contract_columns(tmp_path):
-    everything = contract.read_all_current(pafs.LocalFileSystem(), str(tmp_path / "empty"))
+    everything = read_all(pafs.LocalFileSystem(), str(tmp_path / "empty"))
     for name, schema in contract.AGGREGATE_SCHEMAS.items():
         assert everything[name].empty and list(everything[name].columns) == schema.names

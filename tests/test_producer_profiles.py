@@ -133,8 +133,8 @@ def test_a_campaign_multiplies_the_rate_for_its_minutes():
     t = Traffic(daily=False)
     assert t.multiplier(1000.0) == 1.0
     t.campaign(3.0, 10, now=1000.0)
-    assert t.multiplier(1000.0) == t.multiplier(1599.0) == 3.0 and t.campaign_left(1300.0) == 300.0
-    assert t.multiplier(1600.0) == 1.0 and t.campaign_left(1600.0) == 0.0
+    assert t.multiplier(1000.0) == t.multiplier(1599.0) == 3.0 and t.until == 1600.0
+    assert t.multiplier(1600.0) == 1.0
     t.campaign(5.0, 10, now=2000.0)
     t.campaign(5.0, 0, now=2100.0)  # 0 minutes ends it
     assert t.multiplier(2100.0) == 1.0

@@ -13,6 +13,7 @@ import pyarrow.fs as pafs
 import pytest
 from jobrun import Job, check_caught_up_and_exact, produce, read_everything
 from stackutil import cli
+from test_contract import read_all
 
 from ecomdesk.data import contract as C
 from ecomdesk.data.hdfs import hadoop_filesystem
@@ -93,7 +94,7 @@ def test_a_sigkill_after_sparks_commit_and_before_the_publish_publishes_the_batc
 def test_rebuild_equals_the_stream_switches_atomically_and_the_stream_continues(stack, streamed):
     config, prefix, fs, ledgers = streamed.config, streamed.prefix, streamed.fs, streamed.ledgers
     base = config.hdfs.base_path
-    stream_tables = C.read_all_current(fs, base)
+    stream_tables = read_all(fs, base)
     old = C.current_manifest(fs, base)
     assert old is not None and old.get("generation", 0) == 0
 
@@ -102,7 +103,7 @@ def test_rebuild_equals_the_stream_switches_atomically_and_the_stream_continues(
     rebuilt = C.current_manifest(fs, base)
     assert (rebuilt["batch_id"], rebuilt["generation"]) == (old["batch_id"], 1)
     assert rebuilt["query_id"] != old["query_id"]
-    again = C.read_all_current(fs, base)
+    again = read_all(fs, base)
     for name in C.AGGREGATES:
         assert_same(name, again[name], stream_tables[name], C.AGGREGATE_KEYS[name])
     assert again[C.QUARANTINE_COUNTS].sort_values("reason").reset_index(drop=True).equals(

@@ -219,16 +219,6 @@ def read_current(fs: pafs.FileSystem, name: str, base_path: str = DEFAULT_BASE) 
     return _with_retry(read)
 
 
-def read_all_current(fs: pafs.FileSystem, base_path: str = DEFAULT_BASE) -> dict[str, pd.DataFrame]:
-    """Every aggregate plus the quarantine counts (key `quarantine_counts`) of one committed version.
-
-    One-shot form of `CurrentReader.read_all`; a caller that reads again and again (the GUI) keeps
-    a `CurrentReader` instead, so it decodes only the files that changed.
-    """
-    with CurrentReader(fs, base_path) as reader:
-        return reader.read_all()
-
-
 class CurrentReader:
     """Reads every current aggregate again and again, fetching only files it has not decoded yet.
 

@@ -7,7 +7,6 @@ can fail the job (ANSI mode) and every rejection gets a precise reason instead o
 from __future__ import annotations
 
 from pyspark.sql import DataFrame
-from pyspark.sql import types as T
 
 from ecomdesk.data.contract import EVENT_SCHEMA, EVENT_TYPES, QUARANTINE_SCHEMA
 from ecomdesk.pipeline.sql import run
@@ -99,9 +98,3 @@ def quarantined(parsed: DataFrame) -> DataFrame:
     """Rejected records in the contract's QUARANTINE_SCHEMA columns, plus `ingest_date`."""
     return run(QUARANTINED_SQL, parsed=parsed)
 
-
-def event_struct() -> T.StructType:
-    """EVENT_SCHEMA as a Spark schema (for building event DataFrames outside Kafka, e.g. tests)."""
-    spark_type = {"string": T.StringType(), "double": T.DoubleType(), "int32": T.IntegerType(),
-                  "int64": T.LongType(), "timestamp[us, tz=UTC]": T.TimestampType()}
-    return T.StructType([T.StructField(f.name, spark_type[str(f.type)]) for f in EVENT_SCHEMA])

@@ -34,10 +34,6 @@ class Traffic:
         """A burst: the rate times `factor` for `minutes` from `now` (0 minutes ends a campaign)."""
         self.factor, self.until = factor, now + minutes * 60
 
-    def campaign_left(self, now: float) -> float:
-        """Seconds left of the running campaign (0 when none runs)."""
-        return max(0.0, self.until - now)
-
     def multiplier(self, now: float) -> float:
         m = diurnal(now) if self.daily else 1.0
         return m * self.factor if now < self.until else m

@@ -134,9 +134,6 @@ class LogsPanel(QWidget):
         if lines:
             self._append(lines)
 
-    def visible_text(self) -> str:
-        return self.view.toPlainText()
-
     def open_selected_log(self) -> None:
         selected = self._selected()
         if selected == ALL:
