@@ -17,6 +17,7 @@ import socket
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import TextIO
 
 SOCKET = "control.sock"
 Handler = Callable[[dict], Iterable[dict | None] | None]  # None in a stream: nothing new (the client is checked)
@@ -76,19 +77,39 @@ class ControlError(RuntimeError):
 
 def request(run_dir: Path, payload: dict, timeout: float) -> None:
     """Send one request to the owner of `run_dir` and wait for its answer."""
+    _ask(run_dir, payload, timeout)[0].close()
+
+
+def stream(run_dir: Path, payload: dict, timeout: float) -> Iterator[dict]:
+    """Send one request whose answer is a stream (the events), and yield its items as they come; ends when
+    the owner ends the stream or goes away. `timeout` bounds the connection and the answer only."""
+    s, reader = _ask(run_dir, payload, timeout)
+    with s:
+        s.settimeout(None)
+        for line in reader:
+            yield json.loads(line)
+
+
+def _ask(run_dir: Path, payload: dict, timeout: float) -> tuple[socket.socket, TextIO]:
+    """The connection after its answer said yes, and a reader of what follows it."""
     path = run_dir / SOCKET
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.settimeout(timeout)
-        try:
-            s.connect(str(path))
-            s.sendall((json.dumps(payload) + "\n").encode())
-            answer = json.loads(_read_line(s) or "{}")
-        except TimeoutError:
-            raise ControlError(f"no answer from the owner within {timeout:.0f} s") from None
-        except OSError as exc:
-            raise ControlError(f"cannot reach the owner at {path}: {exc.strerror or exc}") from None
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect(str(path))
+        s.sendall((json.dumps(payload) + "\n").encode())
+        reader = s.makefile("r", encoding="utf-8")
+        answer = json.loads(reader.readline() or "{}")
+    except TimeoutError:
+        s.close()
+        raise ControlError(f"no answer from the owner within {timeout:.0f} s") from None
+    except OSError as exc:
+        s.close()
+        raise ControlError(f"cannot reach the owner at {path}: {exc.strerror or exc}") from None
     if not answer.get("ok"):
+        s.close()
         raise ControlError(answer.get("error") or "the owner gave no answer")
+    return s, reader
 
 
 def _send_stream(conn: socket.socket, items: Iterator[dict | None]) -> None:
@@ -104,28 +125,6 @@ def _send_stream(conn: socket.socket, items: Iterator[dict | None]) -> None:
         close = getattr(items, "close", None)
         if close is not None:
             close()  # a generator's cleanup (its subscription) runs now, not at its collection
-
-
-def stream(run_dir: Path, payload: dict, timeout: float) -> Iterator[dict]:
-    """Send one request whose answer is a stream (the events), and yield its items as they come; ends when
-    the owner ends the stream or goes away. `timeout` bounds the connection and the answer only."""
-    path = run_dir / SOCKET
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.settimeout(timeout)
-        try:
-            s.connect(str(path))
-            s.sendall((json.dumps(payload) + "\n").encode())
-            reader = s.makefile("r", encoding="utf-8")
-            answer = json.loads(reader.readline() or "{}")
-        except TimeoutError:
-            raise ControlError(f"no answer from the owner within {timeout:.0f} s") from None
-        except OSError as exc:
-            raise ControlError(f"cannot reach the owner at {path}: {exc.strerror or exc}") from None
-        if not answer.get("ok"):
-            raise ControlError(answer.get("error") or "the owner gave no answer")
-        s.settimeout(None)
-        for line in reader:
-            yield json.loads(line)
 
 
 def _read_line(conn: socket.socket) -> str:

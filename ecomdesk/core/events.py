@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import ClassVar
 
+from ecomdesk.core.listeners import Listeners
+
 
 @dataclass(frozen=True)
 class Event:
@@ -84,21 +86,21 @@ class EventStream:
     """Numbers and delivers events, and keeps the last `keep` for late subscribers; thread-safe.
 
     Listeners are called in sequence order on the publishing thread, under the stream's lock: they must
-    return at once (hand the event to a queue, a Qt signal) and never call back into the publisher."""
+    return at once (hand the event to a queue, a Qt signal) and never call back into the publisher. One
+    that raises is logged and skipped (`Listeners`): a subscriber never breaks the supervisor."""
 
     def __init__(self, keep: int = 1000):
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # numbering, keeping and delivering are one step
         self._seq = 0
         self._recent: deque[Event] = deque(maxlen=keep)
-        self._listeners: list[Listener] = []
+        self._listeners: Listeners[Listener] = Listeners("event")
 
     def publish(self, kind: type[Event], service: str, **fields) -> Event:
         with self._lock:
             self._seq += 1
             event = kind(seq=self._seq, at=time.time(), service=service, **fields)
             self._recent.append(event)
-            for listener in list(self._listeners):
-                listener(event)
+            self._listeners.call(event)
         return event
 
     def subscribe(self, listener: Listener, since: int | None = None) -> Callable[[], None]:
@@ -107,14 +109,7 @@ class EventStream:
         with self._lock:
             for event in self.since(since) if since is not None else ():
                 listener(event)
-            self._listeners.append(listener)
-
-        def unsubscribe() -> None:
-            with self._lock:
-                if listener in self._listeners:
-                    self._listeners.remove(listener)
-
-        return unsubscribe
+            return self._listeners.add(listener)
 
     def since(self, seq: int) -> list[Event]:
         """The kept events numbered after `seq`, oldest first."""

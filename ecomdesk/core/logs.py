@@ -9,6 +9,8 @@ from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
+from ecomdesk.core.listeners import Listeners
+
 LogListener = Callable[[str, str], None]
 LAST_LINES = 40
 ROTATE_BYTES = 10 * 1024 * 1024
@@ -18,7 +20,7 @@ class ServiceLogs:
     def __init__(self, log_dir: Path, names: list[str]):
         log_dir.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._listeners: list[LogListener] = []
+        self._listeners: Listeners[LogListener] = Listeners("log line")
         self._files = {n: log_dir / f"{n}.log" for n in names}
         self._lines: dict[str, deque[str]] = {n: deque(maxlen=LAST_LINES) for n in names}
         self._handlers = {n: _rotating(path) for n, path in self._files.items()}
@@ -28,26 +30,13 @@ class ServiceLogs:
 
     def subscribe(self, listener: LogListener) -> Callable[[], None]:
         """Call `listener(service, line)` for every line; returns an unsubscribe function."""
-        with self._lock:
-            self._listeners.append(listener)
-
-        def unsubscribe() -> None:
-            with self._lock:
-                if listener in self._listeners:
-                    self._listeners.remove(listener)
-
-        return unsubscribe
+        return self._listeners.add(listener)
 
     def write(self, name: str, line: str) -> None:
         with self._lock:
             self._lines[name].append(line)
-            listeners = list(self._listeners)
         self._handlers[name].handle(logging.makeLogRecord({"msg": line, "levelno": logging.INFO}))
-        for listener in listeners:
-            try:
-                listener(name, line)
-            except Exception:  # a broken listener must not stop log collection
-                logging.getLogger(__name__).exception("log listener failed")
+        self._listeners.call(name, line)
 
     def last_lines(self, name: str) -> list[str]:
         with self._lock:
