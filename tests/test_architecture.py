@@ -19,7 +19,7 @@ LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 def lint_imports(root: Path) -> subprocess.CompletedProcess:
     """import-linter over the package under `root`, with the contracts of `root`/pyproject.toml."""
     env = {**os.environ, "PYTHONPATH": str(root)}  # before the editable install of the checkout
-    return subprocess.run([str(LINT_IMPORTS), "--no-cache", "--config", str(root / "pyproject.toml")], cwd=root,
+    return subprocess.run([str(LINT_IMPORTS), "--no-cache", "--no-logo", str(root / "pyproject.toml")], cwd=root,
                           env=env, capture_output=True, text=True, timeout=120)
 
 
