@@ -57,6 +57,7 @@ from ecomdesk import service_names as names
 from ecomdesk.bench.measure import load, percentiles
 from ecomdesk.bench.truth import Truth, build_truth, compare_events, topic_counts
 from ecomdesk.config import Config
+from ecomdesk.core.events import Event, StateChanged
 from ecomdesk.core.process import killpg
 from ecomdesk.core.spec import UP, State
 from ecomdesk.core.supervisor import Supervisor
@@ -158,8 +159,9 @@ def plan(seed: int, opts: Options):
 
 
 class Watch:
-    """Log lines and supervisor state, sampled in the background: batches, wholeness, recoveries,
-    and every process seen in a service's tree (for the orphan check)."""
+    """The supervisor's log lines and events: batches, wholeness (all services running, from their state
+    changes as they happen), recoveries, and every process seen in a service's tree, sampled (for the
+    orphan check)."""
 
     def __init__(self, sup: Supervisor, result: Result):
         self.sup, self.result = sup, result
@@ -167,9 +169,11 @@ class Watch:
         self.batches: list[float] = []  # times of job batches that had input
         self.idle: list[float] = []  # times the job reported it had nothing to read
         self.whole_since: float | None = None
+        self.states = {name: str(State.STOPPED) for name in SERVICES}
         self.seen: dict[int, tuple[float, str]] = {}  # pid -> (create time, service)
         self.stop = threading.Event()
         self._unsubscribe = sup.subscribe_logs(self._line)
+        self._unsubscribe_events = sup.events.subscribe(self._event, since=0)
         self._thread = threading.Thread(target=self._loop, name="chaos-watch", daemon=True)
         self._thread.start()
 
@@ -189,8 +193,19 @@ class Watch:
                 self.result.decisions.append(entry)
             log(f"supervisor: {service}: {line[11:]}")
 
+    def _event(self, event: Event) -> None:
+        if not isinstance(event, StateChanged) or event.service not in self.states:
+            return
+        with self.lock:
+            self.states[event.service] = event.new
+            if any(state != State.RUNNING for state in self.states.values()):
+                self.whole_since = None
+            elif self.whole_since is None:
+                self.whole_since = event.at
+
     def whole(self) -> bool:
-        return all(s.state == State.RUNNING for s in self.sup.snapshot() if s.name in SERVICES)
+        with self.lock:
+            return self.whole_since is not None
 
     def idle_since_input(self) -> bool:
         """Whether the job has reported nothing to read since its last batch with input."""
@@ -206,15 +221,9 @@ class Watch:
         n = 0
         while not self.stop.wait(0.5):
             now = time.time()
-            whole = self.whole()
             with self.lock:
-                if not whole:
-                    self.whole_since = None
-                elif self.whole_since is None:
-                    self.whole_since = now
                 since = self.whole_since
-            if whole:
-                assert since is not None  # set above when whole
+            if since is not None:
                 for f in self.result.faults:
                     if f.recovered_at is None and f.end and now > f.end:
                         b = self.batch_after(max(f.end, since))
@@ -240,6 +249,7 @@ class Watch:
         self.stop.set()
         self._thread.join(5)
         self._unsubscribe()
+        self._unsubscribe_events()
 
 
 def _same_process(pid: int, ctime: float) -> bool:
@@ -280,8 +290,6 @@ def inject(sup: Supervisor, watch: Watch, fault: Fault, opts: Options, result: R
         # batch committed meanwhile would count as a recovery. The recovery is still timed from the kill.
         while sup.status(fault.service).pid == pgid and time.time() - fault.start < 10:
             time.sleep(0.05)
-        with watch.lock:  # the watcher's last sample may predate the kill: not whole until it sees so again
-            watch.whole_since = None
         fault.end = fault.start
         log(f"fault {fault.n}: SIGKILL {fault.service} (group {pgid}); {load()}")
         return True
@@ -314,7 +322,7 @@ def wait_whole(watch: Watch, after: float, timeout: float) -> float | None:
     while time.time() < deadline:
         with watch.lock:
             since = watch.whole_since
-        if since is not None and watch.whole():  # whole now, not only at the watcher's last sample
+        if since is not None:
             b = watch.batch_after(max(after, since))
             if b is not None:
                 return b
