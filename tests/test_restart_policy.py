@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import sys
+import threading
 import time
 import urllib.request
 
@@ -261,3 +263,26 @@ def test_a_recovery_brings_back_independent_dependents_side_by_side(make, tmp_pa
     job_ready.touch()
     wait_for(lambda: states(sup) == dict.fromkeys(("broker", "job", "producer"), "running"), what="all running")
     assert sup.status("job").pid != pids["job"]
+
+
+def test_a_stop_of_another_service_does_not_cancel_a_recovery(make, tmp_path):
+    """A policy restart in progress goes on when the user stops a service outside it; the next crash is
+    recovered too (the restart policy's thread survives)."""
+    p1, p2, p3 = free_ports(3)
+    gate = tmp_path / "web-ready"
+    web = server("web", p2, ("db",), ready_timeout=30)
+    web = dataclasses.replace(web, ready=lambda: http_ok(p2) if gate.exists() else Probe(False, "held"))
+    sup = make(server("db", p1), web, server("other", p3))
+    gate.touch()
+    sup.start()
+    gate.unlink()
+    os.killpg(sup.status("db").pid, signal.SIGKILL)
+    wait_for(lambda: sup.status("web").state == "starting", what="web restarting, held before ready")
+    stopping = threading.Thread(target=sup.stop, args=(["other"],))  # it waits for the recovery's end
+    stopping.start()
+    time.sleep(1.0)
+    gate.touch()
+    stopping.join(30)
+    wait_for(lambda: states(sup) == {"db": "running", "web": "running", "other": "stopped"}, what="recovered")
+    os.killpg(sup.status("db").pid, signal.SIGKILL)
+    wait_for(lambda: sup.status("db").restarts == 2 and states(sup)["web"] == "running", what="recovered again")

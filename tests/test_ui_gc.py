@@ -64,7 +64,7 @@ def test_a_job_hands_its_callbacks_back_to_the_ui_thread_even_after_shutdown(qtb
 def _use_and_close_a_window(qtbot, tmp_path) -> weakref.ref:
     window = MainWindow(FakeStack(tmp_path), FakeReader(), make_config(tmp_path))
     window.show()
-    qtbot.waitUntil(lambda: window.last_updated is not None, timeout=5000)
+    qtbot.waitUntil(lambda: window.data.last_updated is not None, timeout=5000)
     window.start_all.trigger()
     qtbot.waitUntil(lambda: "Start all: done" in window.command_status.text(), timeout=5000)
     window.producer.pause.click()  # a few of the buttons whose handlers once were lambdas over self

@@ -108,7 +108,7 @@ def _last_6_hours(qtbot, window) -> None:
 
 def test_charts_show_the_aggregates_read_off_the_ui_thread(qtbot, make_window):
     window, _, reader = make_window()
-    qtbot.waitUntil(lambda: window.last_updated is not None, timeout=5000)
+    qtbot.waitUntil(lambda: window.data.last_updated is not None, timeout=5000)
     _last_6_hours(qtbot, window)
     assert threading.main_thread().name not in reader.threads
     sales = reader.frames["sales_per_minute"].sort_values("window_start").tail(360)
@@ -129,7 +129,7 @@ def test_line_charts_break_where_minutes_have_no_data(qtbot, make_window):
     spm = reader.frames["sales_per_minute"].sort_values("window_start").reset_index(drop=True)
     n = len(spm)
     reader.frames["sales_per_minute"] = spm.drop(index=range(n - 100, n - 10))  # 90 minutes without data
-    qtbot.waitUntil(lambda: window.last_updated is not None, timeout=5000)
+    qtbot.waitUntil(lambda: window.data.last_updated is not None, timeout=5000)
     _last_6_hours(qtbot, window)
     xs, ys = window.business.sales.sales.getData()
     gaps = np.flatnonzero(np.isnan(ys))
@@ -141,7 +141,7 @@ def test_line_charts_break_where_minutes_have_no_data(qtbot, make_window):
 def test_unreachable_hdfs_of_a_running_stack_shows_a_banner_keeps_data_and_recovers(qtbot, make_window):
     window, _, reader = make_window()
     _started(qtbot, window)  # the NameNode runs: HDFS not answering is an alarm
-    qtbot.waitUntil(lambda: window.last_updated is not None, timeout=5000)
+    qtbot.waitUntil(lambda: window.data.last_updated is not None, timeout=5000)
     before = window.business.sales.sales.getData()[1].copy()
     reader.down.add("hdfs")
     qtbot.waitUntil(lambda: window.banner.isVisible(), timeout=5000)
@@ -157,7 +157,7 @@ def test_unreachable_hdfs_of_a_running_stack_shows_a_banner_keeps_data_and_recov
 
 def test_chart_export_png_and_csv(qtbot, make_window, tmp_path):
     window, _, reader = make_window()
-    qtbot.waitUntil(lambda: window.last_updated is not None, timeout=5000)
+    qtbot.waitUntil(lambda: window.data.last_updated is not None, timeout=5000)
     box = window.business.categories
     box.export_png(tmp_path / "c.png")
     assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -200,7 +200,7 @@ def _labels_top_down(axis) -> list[str]:
 
 def test_quarantine_reasons_are_readable_labels_on_the_left_axis(qtbot, make_window):
     window, _, _ = make_window()
-    qtbot.waitUntil(lambda: window.last_updated is not None, timeout=5000)  # the first read draws its own counts
+    qtbot.waitUntil(lambda: window.data.last_updated is not None, timeout=5000)  # the first read draws its own counts
     window.data_timer.stop()
     qtbot.waitUntil(lambda: not window.reads.in_flight, timeout=10000)  # a read landing after this draw would redraw
     window.tabs.setCurrentWidget(window.pipeline)

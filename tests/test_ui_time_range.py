@@ -16,14 +16,14 @@ def test_the_picker_offers_the_ranges_and_starts_on_the_last_hour(qtbot, make_wi
     window, _, reader = make_window()
     combo = window.business.range_bar.combo
     assert [combo.itemData(i) for i in range(combo.count())] == list(BY_KEY)
-    qtbot.waitUntil(lambda: window.last_updated is not None, timeout=5000)
+    qtbot.waitUntil(lambda: window.data.last_updated is not None, timeout=5000)
     assert reader.views[-1].range_key == "1h" and reader.views[-1].end is None
     assert len(window.business.sales.data) == 60  # one point per minute of the last hour
 
 
 def test_a_long_range_is_rolled_up_to_fit_the_chart(qtbot, make_window):
     window, _, reader = make_window()
-    qtbot.waitUntil(lambda: window.last_updated is not None, timeout=5000)
+    qtbot.waitUntil(lambda: window.data.last_updated is not None, timeout=5000)
     _choose(window, "24h")
     qtbot.waitUntil(lambda: "summed per" in window.business.sales.heading.text(), timeout=5000)
     drawn = window.business.sales.data
@@ -35,7 +35,7 @@ def test_a_long_range_is_rolled_up_to_fit_the_chart(qtbot, make_window):
 
 def test_panning_pauses_the_live_edge_and_back_to_live_resumes(qtbot, make_window):
     window, _, reader = make_window()
-    qtbot.waitUntil(lambda: window.last_updated is not None, timeout=5000)
+    qtbot.waitUntil(lambda: window.data.last_updated is not None, timeout=5000)
     vb = window.business.sales.plot.getPlotItem().vb
     qtbot.waitUntil(lambda: vb.viewRange()[0][1] > 1e9, timeout=5000)  # ranged on the data's times, not (0, 1)
     (x0, x1), _ = vb.viewRange()

@@ -127,7 +127,7 @@ def main() -> int:
         fill_history(window, supervisor)
     window.tabs.setCurrentWidget(window.pipeline if args.tab == "pipeline" else window.business)
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and (window.last_updated is None) != args.stopped:
+    while time.monotonic() < deadline and (window.data.last_updated is None) != args.stopped:
         app.processEvents()
         time.sleep(0.02)
     end = time.monotonic() + 2.5

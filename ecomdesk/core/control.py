@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import select
 import socket
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import TextIO
 
 SOCKET = "control.sock"
+CLIENT_TIMEOUT = 30.0
 Handler = Callable[[dict], Iterable[dict | None] | None]  # None in a stream: nothing new (the client is checked)
 
 
@@ -47,6 +47,7 @@ class ControlServer:
             threading.Thread(target=self._answer, args=(conn,), name="supervisor-request", daemon=True).start()
 
     def _answer(self, conn: socket.socket) -> None:
+        conn.settimeout(CLIENT_TIMEOUT)  # a client that sends nothing, or stops reading a stream, is dropped
         with conn:
             stream = None
             try:
@@ -85,7 +86,8 @@ def stream(run_dir: Path, payload: dict, timeout: float) -> Iterator[dict]:
     the owner ends the stream or goes away. `timeout` bounds the connection and the answer only."""
     s, reader = _ask(run_dir, payload, timeout)
     with s:
-        s.settimeout(None)
+        if payload.get("follow"):
+            s.settimeout(None)  # following waits for events as long as they take
         for line in reader:
             yield json.loads(line)
 
@@ -106,6 +108,9 @@ def _ask(run_dir: Path, payload: dict, timeout: float) -> tuple[socket.socket, T
     except OSError as exc:
         s.close()
         raise ControlError(f"cannot reach the owner at {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        s.close()
+        raise ControlError(f"the owner's answer is not JSON: {exc}") from None
     if not answer.get("ok"):
         s.close()
         raise ControlError(answer.get("error") or "the owner gave no answer")
@@ -119,8 +124,12 @@ def _send_stream(conn: socket.socket, items: Iterator[dict | None]) -> None:
         for item in items:
             if item is not None:
                 conn.sendall((json.dumps(item) + "\n").encode())
-            elif select.select([conn], [], [], 0)[0] and not conn.recv(1, socket.MSG_PEEK):
-                return
+                continue
+            try:
+                if not conn.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT):
+                    return  # it closed its end
+            except BlockingIOError:
+                pass  # nothing to read: still there
     finally:
         close = getattr(items, "close", None)
         if close is not None:

@@ -108,7 +108,7 @@ class EventStream:
         kept). Returns the unsubscribe function."""
         with self._lock:
             for event in self.since(since) if since is not None else ():
-                listener(event)
+                self._listeners.call_one(listener, event)
             return self._listeners.add(listener)
 
     def since(self, seq: int) -> list[Event]:

@@ -34,7 +34,10 @@ class Listeners(Generic[F]):
         with self._lock:
             items = list(self._items)
         for listener in items:
-            try:
-                listener(*args)
-            except Exception:
-                logging.getLogger(__name__).exception("a %s listener failed", self.what)
+            self.call_one(listener, *args)
+
+    def call_one(self, listener: F, *args) -> None:
+        try:
+            listener(*args)
+        except Exception:
+            logging.getLogger(__name__).exception("a %s listener failed", self.what)

@@ -10,6 +10,7 @@ the state changes) and written to the service's log.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import TYPE_CHECKING
@@ -22,7 +23,9 @@ if TYPE_CHECKING:
     from ecomdesk.core.supervisor import Supervisor
 
 TICK = 0.2
-_GOES_DOWN = UP | {State.RESTARTING}  # where a service can go down from: serving, or a restart that failed
+_RESTARTS_FROM = UP | {State.RESTARTING, State.FAILED}  # a recovery takes its group from these
+RESTARTING = frozenset({State.RESTARTING})
+log = logging.getLogger(__name__)
 
 
 class Recovery:
@@ -30,12 +33,13 @@ class Recovery:
         self.sup = sup
         threading.Thread(target=self._loop, name="supervisor-recovery", daemon=True).start()
 
-    def went_down(self, rt: Runtime, reason: str) -> None:
+    def went_down(self, rt: Runtime, reason: str, only_from: frozenset[State]) -> None:
         """A wanted service stopped serving without being asked to: schedule a restart or fail. One step
-        under the lock, so a stop that came first (it unwants the service) is never undone."""
+        under the lock, so a stop that came first (it unwants the service), or anything else that moved it
+        out of `only_from` (serving, for the monitor; restarting, for a failed restart), wins."""
         sup = self.sup
         with sup._lock:
-            if not rt.wanted or rt.state not in _GOES_DOWN:
+            if not rt.wanted or rt.state not in only_from:
                 return
             attempt = rt.budget.next_attempt(time.monotonic())
             name = rt.spec.name
@@ -59,11 +63,11 @@ class Recovery:
                 threading.Thread(target=sup._end, args=(rt, proc), daemon=True).start()
             self._fail_waiting_dependents(rt.spec.name)
 
-    def wait_for(self, rt: Runtime, dependency: str, reason: str) -> None:
+    def wait_for(self, rt: Runtime, dependency: str, reason: str, only_from: frozenset[State]) -> None:
         """Leave `rt` down until `dependency` is back: its recovery restarts the services on it."""
         sup = self.sup
         with sup._lock:
-            if not rt.wanted or rt.state not in _GOES_DOWN:
+            if not rt.wanted or rt.state not in only_from:
                 return
             rt.restart_at = None
             sup._transition(rt, State.RESTARTING, f"{reason}; waiting for {dependency}")
@@ -74,20 +78,23 @@ class Recovery:
         for n in dependents_order(sup.specs, [name]):
             rt = sup._rt[n]
             with sup._lock:
-                if n != name and rt.state == State.RESTARTING and rt.restart_at is None:
+                if n != name and rt.wanted and rt.state == State.RESTARTING and rt.restart_at is None:
                     sup._transition(rt, State.FAILED, f"not restarted: {name} failed")
 
     # ----- the restart policy ------------------------------------------------------------
     def _loop(self) -> None:
         sup = self.sup
         while not sup._closed.wait(TICK):
-            now = time.monotonic()
-            with sup._lock:
-                self._reschedule_waiting(now)
-                due = [n for n in sup._order if (rt := sup._rt[n]).state == State.RESTARTING
-                       and rt.restart_at is not None and rt.restart_at <= now]
-            if due:
-                self._recover(due[0])
+            try:
+                now = time.monotonic()
+                with sup._lock:
+                    self._reschedule_waiting(now)
+                    due = [n for n in sup._order if (rt := sup._rt[n]).state == State.RESTARTING
+                           and rt.restart_at is not None and rt.restart_at <= now]
+                if due:
+                    self._recover(due[0])
+            except Exception:  # a bug in one recovery must not end the restart policy for good
+                log.exception("a recovery failed")
 
     def _reschedule_waiting(self, now: float) -> None:
         """A service waiting for a dependency whose dependencies all serve again, and that no
@@ -103,7 +110,6 @@ class Recovery:
         """Restart `name` and the wanted services that run on it, in dependency order."""
         sup = self.sup
         with sup._op_lock:
-            stops = sup._stops
             with sup._lock:
                 root = sup._rt[name]
                 if not root.wanted or root.state != State.RESTARTING:
@@ -111,7 +117,7 @@ class Recovery:
                 root.restart_at = None
                 group = [n for n in dependents_order(sup.specs, [name]) if sup._rt[n].wanted and (
                     n == name or not sup.specs[n].rides_out_dependency_restarts or not sup._is_up(n))]
-            for n in group:  # dependents first
+            for n in list(group):  # dependents first
                 rt = sup._rt[n]
                 if n != name:
                     with sup._lock:
@@ -119,18 +125,20 @@ class Recovery:
                     sup._log(rt, f"[ecomdesk] restarting because {name} restarts")
                 if rt.proc is not None and rt.proc.alive():
                     sup._end(rt, rt.proc)
-                sup._transition(rt, State.RESTARTING, f"waiting for {name} to restart" if n != name else None)
+                if not sup._transition(rt, State.RESTARTING, f"waiting for {name} to restart" if n != name else None,
+                                       only_from=_RESTARTS_FROM):
+                    group.remove(n)  # stopped meanwhile: not the policy's to bring back
             sup._log(root, f"[ecomdesk] restart attempt {root.attempt}" if root.attempt else
                       f"[ecomdesk] restart: {root.down_reason}")
             order = [n for n in dependency_order(sup.specs, group) if not sup._is_up(n)]
             # side by side, like a start: the producer is back with its broker, not after the job's start
             errors = sup._side_by_side(order, lambda n: sup.specs[n].depends_on,
-                                        lambda n: self._restart_one(n, stops), halt_on_failure=True)
+                                        lambda n: self._restart_one(n), halt_on_failure=True)
             self._after_failed_restart(order, errors)
 
-    def _restart_one(self, name: str, stops: int) -> None:
+    def _restart_one(self, name: str) -> None:
         sup = self.sup
-        sup._start_one(name, stops, fail_state=State.RESTARTING)
+        sup._start_one(name, fail_state=State.RESTARTING)
         with sup._lock:
             sup._rt[name].restarts += 1
         sup._log(sup._rt[name], f"[ecomdesk] restarted ({sup._rt[name].restarts} policy restart(s) so far)")
@@ -153,9 +161,9 @@ class Recovery:
         for n, exc in zip(order, errors, strict=True):
             why = exc if isinstance(exc, DependencyDown) else first_exc if isinstance(exc, NotLaunched) else None
             if isinstance(why, DependencyDown):
-                self.wait_for(sup._rt[n], why.dependency, f"{why.dependency} went down during the restart")
+                self.wait_for(sup._rt[n], why.dependency, f"{why.dependency} went down during the restart", RESTARTING)
             elif isinstance(exc, NotLaunched):
-                sup._transition(sup._rt[n], State.RESTARTING, f"waiting for {first} to restart")
+                sup._transition(sup._rt[n], State.RESTARTING, f"waiting for {first} to restart", only_from=RESTARTING)
         for n, exc in failed:
             if not isinstance(exc, DependencyDown):
-                self.went_down(sup._rt[n], f"restart failed: {exc.reason}")
+                self.went_down(sup._rt[n], f"restart failed: {exc.reason}", RESTARTING)

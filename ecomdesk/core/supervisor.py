@@ -15,6 +15,7 @@ undoes it.
 
 from __future__ import annotations
 
+import logging
 import os
 import queue
 import threading
@@ -46,6 +47,11 @@ from ecomdesk.core.spec import (
 )
 from ecomdesk.core.status import ServiceStatus, publish, read_state  # noqa: F401 (re-exported)
 
+log = logging.getLogger(__name__)
+STREAM_BACKLOG = 10_000  # events a `stack events -f` client may fall behind by
+_STOPS_WITHOUT_PROCESS = frozenset(State) - {State.STOPPED, State.FAILED}  # nothing to end: at rest now
+_STOPS_ITS_PROCESS = frozenset({State.RUNNING, State.UNHEALTHY, State.RESTARTING, State.FAILED})
+
 
 class Supervisor:
     def __init__(self, specs: list[ServiceSpec], log_dir: Path, run_dir: Path, health_interval: float = 2.0,
@@ -65,7 +71,6 @@ class Supervisor:
         self._rt = {name: Runtime(spec) for name, spec in self.specs.items()}
         self._lock = threading.RLock()
         self._op_lock = threading.Lock()
-        self._stops = 0  # bumped by every stop request: a start begun before it gives up
         self._health_interval = health_interval
         self._closed = threading.Event()
         threading.Thread(target=self._monitor_loop, name="supervisor-monitor", daemon=True).start()
@@ -80,10 +85,10 @@ class Supervisor:
         return self._logs.path(name)
 
     def snapshot(self) -> list[ServiceStatus]:
-        with self._lock:
+        with self._lock:  # the annotator too: it sees the snapshots in the order the states changed
             statuses = [self._status(rt) for rt in self._rt.values()]
-        if self._annotate is not None:
-            self._annotate(statuses)
+            if self._annotate is not None:
+                self._annotate(statuses)
         return statuses
 
     def status(self, name: str) -> ServiceStatus:
@@ -117,7 +122,6 @@ class Supervisor:
     def start(self, names: list[str] | None = None) -> None:
         """Start `names` (default: all) and their dependencies, each once it is ready."""
         with self._op_lock:
-            stops = self._stops
             order = dependency_order(self.specs, names)
             todo = [n for n in order if not self._is_up(n)]
             if todo:
@@ -145,7 +149,7 @@ class Supervisor:
             if problems:
                 self._unwant(todo)
                 raise StartError("cannot start, nothing was started:\n  " + "\n  ".join(problems))
-            started, error = self._start_side_by_side(todo, stops)
+            started, error = self._start_side_by_side(todo)
             if error is not None:
                 self._unwant(todo)
                 self._stop_side_by_side(list(reversed(started)))
@@ -178,11 +182,11 @@ class Supervisor:
                 futures[n] = pool.submit(run, n)
         return [futures[n].exception() for n in names]
 
-    def _start_side_by_side(self, todo: list[str], stops: int) -> tuple[list[str], StartError | None]:
+    def _start_side_by_side(self, todo: list[str]) -> tuple[list[str], StartError | None]:
         """Start `todo` (in dependency order), each once its dependencies among them are ready. Returns
         the services started, in `todo`'s order, and the first failure in that order."""
         errors = self._side_by_side(todo, lambda n: self.specs[n].depends_on,
-                                    lambda n: self._start_one(n, stops), halt_on_failure=True)
+                                    lambda n: self._start_one(n), halt_on_failure=True)
         for exc in errors:
             if exc is not None and not isinstance(exc, StartError):
                 raise exc
@@ -251,13 +255,23 @@ class Supervisor:
 
     def _event_stream(self, since: int, follow: bool) -> Iterator[dict | None]:
         """The kept events after `since` and, when following, every new one until the supervisor closes
-        (a None each second without one, so that the server sees a client that went away)."""
-        found: queue.SimpleQueue[Event] = queue.SimpleQueue()
-        unsubscribe = self.events.subscribe(found.put, since=since)
+        (a None each second without one, so that the server sees a client that went away). A client too
+        slow for `STREAM_BACKLOG` events is let go rather than held in memory."""
+        if not follow:
+            yield from (e.to_dict() for e in self.events.since(since))
+            return
+        found: queue.Queue[Event] = queue.Queue(STREAM_BACKLOG)
+        behind = threading.Event()
+
+        def take(event: Event) -> None:
+            try:
+                found.put_nowait(event)
+            except queue.Full:
+                behind.set()
+
+        unsubscribe = self.events.subscribe(take, since=since)
         try:
-            while follow or not found.empty():
-                if self._closed.is_set():
-                    return
+            while not (self._closed.is_set() or behind.is_set()):
                 try:
                     yield found.get(timeout=1.0).to_dict()
                 except queue.Empty:
@@ -272,7 +286,6 @@ class Supervisor:
 
     def _unwant(self, names: list[str]) -> None:
         with self._lock:
-            self._stops += 1
             for n in names:
                 self._rt[n].wanted = False
                 self._rt[n].restart_at = None
@@ -312,7 +325,7 @@ class Supervisor:
         """Prepare and spawn the service's process; readiness is the caller's business."""
         spec = rt.spec
         with self._lock:
-            rt.exit_code = None
+            rt.exit_code = rt.restart_at = None
             rt.telemetry = {}
             rt.expect_exit = False
             rt.health_failures = 0
@@ -344,7 +357,7 @@ class Supervisor:
         self._owner.track(proc.pid)
         return proc
 
-    def _start_one(self, name: str, stops: int, fail_state: State = State.FAILED) -> None:
+    def _start_one(self, name: str, fail_state: State = State.FAILED) -> None:
         """Start one service and wait until its readiness probe passes (or it fails, or a stop comes).
 
         A failure leaves it in `fail_state`: FAILED for a user's start, RESTARTING for the policy's
@@ -356,7 +369,7 @@ class Supervisor:
         deadline = time.monotonic() + spec.ready_timeout
         probe = Probe(False, "not probed yet")
         while time.monotonic() < deadline:
-            if self._stops != stops:
+            if not rt.wanted:  # a stop of this service came: it marks it unwanted first
                 self._end(rt, proc)
                 self._transition(rt, State.STOPPED, "start cancelled")
                 raise Cancelled(f"{name}: start cancelled by a stop request")
@@ -397,12 +410,12 @@ class Supervisor:
 
     def _stop_one(self, name: str) -> None:
         rt = self._rt[name]
-        proc = rt.proc
-        if proc is None or not proc.alive():
-            if rt.state not in (State.FAILED, State.STOPPED):
-                self._transition(rt, State.STOPPED, "stopped")
-            return
-        self._transition(rt, State.STOPPING, "stopping")
+        with self._lock:  # the check and the change in one step: the monitor may fail it meanwhile
+            proc = rt.proc
+            if proc is None or not proc.alive():
+                self._transition(rt, State.STOPPED, "stopped", only_from=_STOPS_WITHOUT_PROCESS)
+                return
+            self._transition(rt, State.STOPPING, "stopping", only_from=_STOPS_ITS_PROCESS)
         code = self._end(rt, proc)
         with self._lock:
             rt.exit_code = code
@@ -427,8 +440,14 @@ class Supervisor:
             if check_health:
                 last_health = time.monotonic()
             for rt in list(self._rt.values()):
-                self._watch(rt, check_health)
-            self._publish()
+                try:
+                    self._watch(rt, check_health)
+                except Exception:  # a bug in one service's watch must not end the watching of all
+                    log.exception("watching %s failed", rt.spec.name)
+            try:
+                self._publish()
+            except Exception:
+                log.exception("publishing the state failed")
 
     def _watch(self, rt: Runtime, check_health: bool) -> None:
         proc = rt.proc
@@ -436,18 +455,19 @@ class Supervisor:
             return
         code = proc.poll()
         if code is not None:
-            if rt.state in UP and not rt.expect_exit:
-                proc.drain(0.5)
-                with self._lock:
-                    rt.expect_exit = True
-                    rt.exit_code = code
-                proc.signal_group(9)  # children it left behind
-                self._owner.untrack(proc.pid)
-                down = self._down_dependency(rt.spec.name)
-                if down is not None and rt.wanted:  # its dependency's fault, not its own: no attempt used
-                    self._recovery.wait_for(rt, down, f"crashed with exit code {code} while {down} is down")
-                else:
-                    self._recovery.went_down(rt, f"crashed with exit code {code}")
+            with self._lock:  # this very process, still serving and not being ended: a crash
+                if rt.proc is not proc or rt.state not in UP or rt.expect_exit:
+                    return
+                rt.expect_exit = True
+                rt.exit_code = code
+            proc.drain(0.5)
+            proc.signal_group(9)  # children it left behind
+            self._owner.untrack(proc.pid)
+            down = self._down_dependency(rt.spec.name)
+            if down is not None and rt.wanted:  # its dependency's fault, not its own: no attempt used
+                self._recovery.wait_for(rt, down, f"crashed with exit code {code} while {down} is down", UP)
+            else:
+                self._recovery.went_down(rt, f"crashed with exit code {code}", UP)
             return
         sample = rt.sampler.sample(proc.pid)
         if sample is not None:
@@ -456,8 +476,9 @@ class Supervisor:
         if not (check_health and rt.state in UP):
             return
         probe = _safe_probe(rt.spec.health or rt.spec.ready)
-        with self._lock:
-            if rt.state not in UP or rt.expect_exit:
+        policy = rt.spec.restart
+        with self._lock:  # the verdict in one step: a stop or a crash that came first wins
+            if rt.proc is not proc or rt.state not in UP or rt.expect_exit:
                 return
             if probe.ok:
                 rt.settling_until = None
@@ -468,13 +489,12 @@ class Supervisor:
                 return
             rt.health_failures = 0 if probe.ok else rt.health_failures + 1
             failures = rt.health_failures
-        if not self._transition(rt, State.RUNNING if probe.ok else State.UNHEALTHY, probe.message, only_from=UP):
-            return  # a stop or a crash came first
-        policy = rt.spec.restart
-        if failures >= policy.health_failures and policy.enabled:
-            with self._lock:
+            self._transition(rt, State.RUNNING if probe.ok else State.UNHEALTHY, probe.message)
+            gives_up = failures >= policy.health_failures and policy.enabled
+            if gives_up:
                 rt.expect_exit = True  # the recovery ends what is left of it
-            self._recovery.went_down(rt, f"{failures} failed health probes in a row: {probe.message}")
+        if gives_up:
+            self._recovery.went_down(rt, f"{failures} failed health probes in a row: {probe.message}", UP)
 
     # ----- publishing --------------------------------------------------------------------
     def _publish(self) -> None:

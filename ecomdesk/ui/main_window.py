@@ -179,10 +179,6 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"{type(exc).__name__}: {exc}", 10000)
 
     # ----- data ----------------------------------------------------------------------------
-    @property
-    def last_updated(self) -> float | None:
-        return self.data.last_updated
-
     def refresh_now(self) -> None:
         self.refresh_services()
         self.data.poll()
@@ -237,6 +233,8 @@ class MainWindow(QMainWindow):
 
     def _stop_and_quit(self) -> None:
         self._closing = True
+        self.data_timer.stop()
+        self.reads.closed = True  # no more reads of services on their way down
         self.command_status.setText("Stopping all services before quitting…")
         self.refresh_services()
         self.commands.commands.submit(self.stack.close, on_done=self._closed, on_error=self._closed)
