@@ -205,8 +205,9 @@ class Supervisor:
     def stop(self, names: list[str] | None = None) -> None:
         """Stop `names` (default: all) and whatever depends on them, dependents first.
 
-        A start or policy restart in progress is cancelled first, so Stop never waits for a slow
-        readiness timeout, and nothing stopped here is brought back by the restart policy.
+        The services it stops are marked unwanted first: a start or policy restart of them in progress
+        gives up at once (Stop never waits for their slow readiness timeout), and the restart policy
+        never brings them back. A start of other services in progress is left to finish first.
         """
         order = dependents_order(self.specs, names or list(self.specs))
         self._unwant(order)
