@@ -16,7 +16,7 @@ DRAIN_MS = 100
 
 
 class EventFeed(QObject):
-    arrived = Signal(object)  # an Event, on the GUI thread
+    arrived = Signal(list)  # the events since the last drain, in order, on the GUI thread
 
     def __init__(self, subscribe, parent: QObject):
         """`subscribe` is the stack's (`Stack.subscribe`): the kept events first, then every new one."""
@@ -29,12 +29,14 @@ class EventFeed(QObject):
         self._timer.start()
 
     def drain(self) -> None:
+        events = []
         while True:
             try:
-                event = self._queue.get_nowait()
+                events.append(self._queue.get_nowait())
             except queue.Empty:
-                return
-            self.arrived.emit(event)
+                break
+        if events:
+            self.arrived.emit(events)
 
     def close(self) -> None:
         self._timer.stop()

@@ -97,7 +97,7 @@ class MainWindow(QMainWindow):
         self.tabs.currentChanged.connect(self.data.tab_changed)
         self._unsubscribe_logs = stack.subscribe_logs(self.logs.push)
         self.feed = EventFeed(stack.subscribe, self)
-        self.feed.arrived.connect(self.on_event)
+        self.feed.arrived.connect(self.on_events)
 
         self.snapshot_timer = self._timer(SNAPSHOT_MS, self.refresh_services)  # the live figures
         self.data_timer = self._timer(int(config.ui.refresh_seconds * 1000), self.data.poll)
@@ -113,18 +113,20 @@ class MainWindow(QMainWindow):
         return timer
 
     # ----- the stack -----------------------------------------------------------------------
-    def on_event(self, event: Event) -> None:
-        """One of the stack's events: alerts go to the log, the tab and the desktop; a change of state
-        redraws the services at once."""
-        if isinstance(event, AlertFired | AlertResolved):
+    def on_events(self, events: list[Event]) -> None:
+        """The stack's events since the last drain: alerts go to the log, the tab and the desktop; a change
+        of state redraws the services at once (once for them all)."""
+        alerts = [e for e in events if isinstance(e, AlertFired | AlertResolved)]
+        for event in alerts:
             entry = self.alert_log.apply(event)
-            self.alerts.show_log(self.alert_log)
-            active = len(self.alert_log.active)
-            self.tabs.setTabText(self.tabs.indexOf(self.alerts), f"Alerts ({active})" if active else "Alerts")
             resolved = isinstance(event, AlertResolved)
             self.tray.notify(f"ecomdesk: {entry.service}{' resolved' if resolved else ''}", entry.message,
                              error=not resolved)
-        if isinstance(event, StateChanged | AlertFired | AlertResolved):
+        if alerts:
+            self.alerts.show_log(self.alert_log)
+            active = len(self.alert_log.active)
+            self.tabs.setTabText(self.tabs.indexOf(self.alerts), f"Alerts ({active})" if active else "Alerts")
+        if alerts or any(isinstance(e, StateChanged) for e in events):
             self.refresh_services()
 
     def refresh_services(self) -> None:
