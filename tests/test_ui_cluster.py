@@ -22,5 +22,6 @@ def test_every_cluster_member_has_a_row_and_a_log(make_window, qtbot, tmp_path):
     qtbot.waitUntil(lambda: row.state == State.RESTARTING, timeout=5000)
     assert "restarting in 25 s" in row.message.text()
     qtbot.waitUntil(lambda: window.services.rows["spark-master"].ports.text() != "–", timeout=5000)
-    assert window.services.rows["spark-master"].ports.text() == (
-        f"master {config.ports.spark_master()[0]}, http {config.ports.spark_master()[1]}")
+    master = window.services.rows["spark-master"].ports
+    assert master.text() == f"{config.ports.spark_master()[0]}, {config.ports.spark_master()[1]}"
+    assert f"http: 127.0.0.1:{config.ports.spark_master()[1]}" in master.toolTip()

@@ -40,7 +40,8 @@ def test_start_all_runs_off_the_ui_thread_and_rows_show_running(qtbot, make_wind
     row = window.services.rows["kafka"]
     assert row.badge.text() == "RUNNING"
     assert row.pid.text() == "1002" and row.rss.text() == "256.0 MiB" and row.uptime.text() == "1m 05s"
-    assert "bootstrap 9092, controller 9093" == row.ports.text()
+    assert row.ports.text() == "9092, 9093"
+    assert row.ports.toolTip() == "bootstrap: 127.0.0.1:9092\ncontroller: 127.0.0.1:9093"
     assert not row.start.isEnabled() and row.stop.isEnabled() and row.restart.isEnabled()
     assert not window.start_all.isEnabled() and window.stop_all.isEnabled()
 

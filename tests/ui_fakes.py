@@ -34,7 +34,15 @@ from ecomdesk.data.health.model import (
 from ecomdesk.data.readers import DirStats, KafkaMessage, TopicStats, Unreachable
 from ecomdesk.testing.contract_data import sample_frames
 
-READY: dict[str, str] = {}  # the real services' messages once ready (from a run of the real stack)
+# The real services' messages once ready, as `stack status --json` gave them with the real stack running
+# (2026-12-08, the window's screenshots in docs/screenshots).
+READY = {
+    "hdfs-namenode": "NameNode active",
+    "hdfs-datanode": "DataNode serving, registered with localhost",
+    "kafka": "1 broker(s), 4 topic(s)",
+    "spark-job": "batch 55: 3628 rows in 0.7 s, 0 behind",
+    "producer": "sending",
+}
 
 
 class FakeStack:

@@ -26,14 +26,6 @@ from ui_fakes import FakeReader, FakeStack, make_config  # noqa: E402
 
 from ecomdesk.telemetry import BatchReport, ProducerReport, job_state, to_dict  # noqa: E402
 
-MESSAGES = {
-    "hdfs-namenode": "NameNode active; 1 live DataNode(s), 41.3 GiB free, out of safe mode",
-    "hdfs-datanode": "DataNode serving, registered with 127.0.0.1:9000",
-    "kafka": "1 broker(s), 3 topic(s); created orders, cart_events, page_views",
-    "spark-job": "batch 412: 2,130 rows in 640 ms; watermark 2025-01-01T10:41:00Z",
-    "producer": "sending",
-}
-
 
 def live_frames(reader: FakeReader, minutes: int = 45) -> None:
     """The sample aggregates moved so that their last minute is the one in progress now."""
@@ -122,8 +114,6 @@ def main() -> int:
     window.show()
     if not args.stopped:
         supervisor.start()
-        for name, message in MESSAGES.items():
-            supervisor.message[name] = message
         fill_history(window, supervisor)
     window.tabs.setCurrentWidget(window.pipeline if args.tab == "pipeline" else window.business)
     deadline = time.monotonic() + 20

@@ -125,7 +125,8 @@ class ServiceRow:
         self.uptime.setText(fmt.duration(st.uptime))
         self.cpu.setText(fmt.number(st.cpu_percent, 1))
         self.rss.setText(fmt.size(st.rss))
-        self.ports.setText(", ".join(f"{k} {v.rsplit(':', 1)[-1]}" for k, v in st.endpoints.items()) or "–")
+        # the numbers only: the names and addresses are in the tooltip (a DataNode's three names did not fit)
+        self.ports.setText(", ".join(v.rsplit(":", 1)[-1] for v in st.endpoints.values()) or "–")
         self.ports.setToolTip("\n".join(f"{k}: {v}" for k, v in st.endpoints.items()))
         text = st.message or ""
         if self.state == State.FAILED and st.exit_code is not None and "exit code" not in text:
@@ -156,7 +157,7 @@ class ServicesPanel(QWidget):
             label = QLabel(f"<i>{head}</i>")
             grid.addWidget(label, 0, col)
         grid.setColumnStretch(COLUMNS.index("Ports"), 1)
-        grid.setColumnStretch(COLUMNS.index("Message"), 3)
+        grid.setColumnStretch(COLUMNS.index("Message"), 2)
         self.rows = {
             name: ServiceRow(grid, i + 1, name, title, self) for i, (name, title) in enumerate(services)
         }
