@@ -8,6 +8,12 @@ RSS of each service's process tree is sampled after a pause. Then a burst of `--
 produced as fast as the producer goes (acks from every in-sync replica on the cluster), and the
 job's rate is the burst over the time from the start of the first batch that read it to the end of
 the batch that read its last event. The load average is printed with them.
+
+On the cluster the job's own process tree is the driver alone (its executors run under the
+workers), so `--driver-rates R1,R2,...` then measures the driver's CPU per batch (issue 23, item 6):
+the producer sends each rate flat for `--phase` s after a 15 s settle, and the driver tree's CPU
+seconds over the phase are divided by the batches that read records in it. The ratio of the last
+rate to the first is printed beside the ratio of their records per batch.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from pathlib import Path
 
 from ecomdesk import service_names as names
 from ecomdesk.bench.measure import load
-from ecomdesk.bench.spark_run import Producer, Progress
+from ecomdesk.bench.spark_run import Producer, Progress, tree_cpu
 from ecomdesk.config import Config
 from ecomdesk.core.supervisor import Supervisor
 from ecomdesk.stack.door import build_supervisor
@@ -52,7 +58,40 @@ def drain_rate(config: Config, sup: Supervisor, burst: int, timeout: float) -> f
     return burst / (batches[-1][0] - began)
 
 
-def measure(label: str, layout: tuple[int, int, int], settle: float, burst: int) -> int:
+def driver_per_batch(sup: Supervisor, progress: Progress, config: Config, rate: float,
+                     phase: float) -> tuple[float, float]:
+    """(driver CPU seconds per batch, records per batch) while `rate` events/s flow flat."""
+    producer = Producer(config, "", "--rate", f"{rate:g}", "--duration", f"{phase + 20:g}")
+    try:
+        time.sleep(15)
+        pid = sup.status(JOB).pid
+        if pid is None:
+            raise SystemExit("the job is not running")
+        c0, t0 = sum(tree_cpu(pid).values()), time.time()
+        time.sleep(phase)
+        c1, t1 = sum(tree_cpu(pid).values()), time.time()
+    finally:
+        producer.stop()
+        producer.wait(60)
+    batches = [b for _, b in progress.of(JOB, t0, t1) if b.input_rows]
+    if not batches:
+        raise SystemExit(f"no batch read records at {rate:g} events/s")
+    return (c1 - c0) / len(batches), sum(b.input_rows for b in batches) / len(batches)
+
+
+def driver_figures(sup: Supervisor, config: Config, rates: list[float], phase: float) -> None:
+    progress = Progress()
+    sup.subscribe_logs(progress)
+    rows = [(rate, *driver_per_batch(sup, progress, config, rate, phase)) for rate in rates]
+    for rate, cpu, records in rows:
+        print(f"  driver at {rate:,.0f} events/s: {records:,.0f} records per batch, "
+              f"{cpu * 1000:,.0f} ms of driver CPU per batch | {load()}", flush=True)
+    (_, cpu0, rec0), (_, cpu1, rec1) = rows[0], rows[-1]
+    print(f"  records per batch {rec1 / rec0:.1f}x -> driver CPU per batch {cpu1 / cpu0:.2f}x")
+
+
+def measure(label: str, layout: tuple[int, int, int], settle: float, burst: int,
+            driver_rates: list[float], phase: float) -> int:
     """Print the layout's figures; returns its total RSS in bytes."""
     with tempfile.TemporaryDirectory(prefix="ecomdesk-bench-") as tmp:
         config = isolated_config(Path(tmp))
@@ -73,6 +112,8 @@ def measure(label: str, layout: tuple[int, int, int], settle: float, burst: int)
             rate = drain_rate(config, sup, burst, 600)
             print(f"  the job read a burst of {burst:,d} events at "
                   f"{'(not all read in 600 s)' if rate is None else f'{rate:,.0f} events/s'} | {load()}", flush=True)
+            if driver_rates and layout[2]:
+                driver_figures(sup, config, driver_rates, phase)
             return total
         finally:
             sup.close()
@@ -82,7 +123,15 @@ def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="scripts/bench cluster")
     ap.add_argument("--settle", type=float, default=15.0, help="seconds after ready before sampling RSS")
     ap.add_argument("--burst", type=int, default=200_000, help="events of the burst the job's rate is timed on")
+    ap.add_argument("--driver-rates", type=lambda v: [float(r) for r in v.split(",")], default=[],
+                    help="on the cluster: rates (events/s) at which to measure the driver's CPU per batch")
+    ap.add_argument("--phase", type=float, default=60.0, help="seconds per driver rate (default 60)")
+    ap.add_argument("--only", choices=["single", "cluster"], help="measure one layout")
     args = ap.parse_args(argv)
-    totals = [measure(label, layout, args.settle, args.burst) for label, layout in LAYOUTS.items()]
-    print(f"cluster / single node RSS: {totals[1] / totals[0]:.2f}x")
+    layouts = [(label, layout) for label, layout in LAYOUTS.items()
+               if args.only is None or (args.only == "cluster") == bool(layout[2])]
+    totals = [measure(label, layout, args.settle, args.burst, args.driver_rates, args.phase)
+              for label, layout in layouts]
+    if len(totals) == 2:
+        print(f"cluster / single node RSS: {totals[1] / totals[0]:.2f}x")
     return 0
