@@ -25,7 +25,7 @@ from pathlib import Path
 
 from ecomdesk import service_names as names
 from ecomdesk.bench.measure import load
-from ecomdesk.bench.spark_run import Producer, Progress, tree_cpu
+from ecomdesk.bench.spark_run import Producer, Progress, process_tree, tree_cpu
 from ecomdesk.config import Config
 from ecomdesk.core.supervisor import Supervisor
 from ecomdesk.stack.door import build_supervisor
@@ -58,35 +58,45 @@ def drain_rate(config: Config, sup: Supervisor, burst: int, timeout: float) -> f
     return burst / (batches[-1][0] - began)
 
 
+def python_pids(pid: int) -> set[int]:
+    """The Python processes of a process tree (the job's Python driver under spark-submit's JVM)."""
+    return {p.pid for p in process_tree(pid) if "python" in p.name().lower()}
+
+
 def driver_per_batch(sup: Supervisor, progress: Progress, config: Config, rate: float,
-                     phase: float) -> tuple[float, float]:
-    """(driver CPU seconds per batch, records per batch) while `rate` events/s flow flat."""
+                     phase: float) -> tuple[float, float, float]:
+    """(driver CPU seconds per batch, of which Python's, records per batch) while `rate` events/s flow."""
     producer = Producer(config, "", "--rate", f"{rate:g}", "--duration", f"{phase + 20:g}")
     try:
         time.sleep(15)
         pid = sup.status(JOB).pid
         if pid is None:
             raise SystemExit("the job is not running")
-        c0, t0 = sum(tree_cpu(pid).values()), time.time()
+        before, t0 = tree_cpu(pid), time.time()
         time.sleep(phase)
-        c1, t1 = sum(tree_cpu(pid).values()), time.time()
+        after, t1 = tree_cpu(pid), time.time()
+        python = python_pids(pid)
     finally:
         producer.stop()
         producer.wait(60)
     batches = [b for _, b in progress.of(JOB, t0, t1) if b.input_rows]
     if not batches:
         raise SystemExit(f"no batch read records at {rate:g} events/s")
-    return (c1 - c0) / len(batches), sum(b.input_rows for b in batches) / len(batches)
+    used = {p: after[p] - before.get(p, 0.0) for p in after}
+    n = len(batches)
+    return (sum(used.values()) / n, sum(v for p, v in used.items() if p in python) / n,
+            sum(b.input_rows for b in batches) / n)
 
 
 def driver_figures(sup: Supervisor, config: Config, rates: list[float], phase: float) -> None:
     progress = Progress()
     sup.subscribe_logs(progress)
     rows = [(rate, *driver_per_batch(sup, progress, config, rate, phase)) for rate in rates]
-    for rate, cpu, records in rows:
+    for rate, cpu, python, records in rows:
         print(f"  driver at {rate:,.0f} events/s: {records:,.0f} records per batch, "
-              f"{cpu * 1000:,.0f} ms of driver CPU per batch | {load()}", flush=True)
-    (_, cpu0, rec0), (_, cpu1, rec1) = rows[0], rows[-1]
+              f"{cpu * 1000:,.0f} ms of driver CPU per batch ({python * 1000:,.0f} ms in Python) | {load()}",
+              flush=True)
+    (_, cpu0, _, rec0), (_, cpu1, _, rec1) = rows[0], rows[-1]
     print(f"  records per batch {rec1 / rec0:.1f}x -> driver CPU per batch {cpu1 / cpu0:.2f}x")
 
 
