@@ -64,7 +64,7 @@ def main(argv: list[str]) -> int:
         return {"state_rows": s.funnel.rows, "state_bytes": s.funnel.nbytes, "key_codes": s.funnel.codes.size,
                 "quarantined": s.quarantined,
                 "watermark": committer.manifests[-1]["watermark"] if committer.manifests else None,
-                "spark_jobs": processor.spark_jobs.pop(batch_id, (0, 0)), "job_ms": processor.steps_ms(batch_id)}
+                "spark_work": processor.spark_work.pop(batch_id, None), "job_ms": processor.steps_ms(batch_id)}
 
     spark.streams.addListener(ProgressListener(state))
     records = parse_records(job_args.kafka_source(spark, args, list(C.TOPICS)), args.topic_prefix)

@@ -86,7 +86,7 @@ def test_a_sigkill_after_sparks_commit_and_before_the_publish_publishes_the_batc
     # the driver's log reaches the job's stderr (spark-submit merges the Python driver's into its stdout)
     assert "published batches [0] from the pending records a crash left" in streamed.log.read_text()
     # the batch of 3,000 records (every partition of the three topics) ran in one Spark job of one task
-    # per core of the job's local[2]: a small batch (one_pass.SMALL_BATCH), sized from its Kafka offsets
+    # per core of the job's local[2]: a small batch (job_args.SMALL_BATCH), sized from its Kafka offsets
     report = streamed.report
     assert report.input_rows >= 3_000 and (report.spark_jobs, report.spark_tasks) == (1, 2), report
 

@@ -11,6 +11,7 @@ import pytest
 from spark_local import random_events
 
 from ecomdesk.data import contract as C
+from ecomdesk.pipeline import job_args
 from ecomdesk.pipeline import one_pass as one_pass_module
 from ecomdesk.pipeline.batch import BatchProcessor
 from ecomdesk.pipeline.commit import PENDING, Committer
@@ -110,7 +111,7 @@ def test_batches_give_exact_aggregates(spark, events, tmp_path, monkeypatch, mod
     committer = Committer(store, DELAY_US)
     one_pass = OnePass.on(spark) if mode.startswith("one pass") else None
     if mode == "one pass, small batches":
-        monkeypatch.setattr(one_pass_module, "kafka_records", lambda batch: one_pass_module.SMALL_BATCH)
+        monkeypatch.setattr(one_pass_module, "kafka_records", lambda batch: job_args.SMALL_BATCH)
     proc = BatchProcessor(committer, committer.load(), DELAY_US, driver_rows=50 if mode.startswith("Spark") else
                           20_000, one_pass=one_pass)
     for i, b in enumerate(kafka_batches(spark, events, 3)):
@@ -122,11 +123,11 @@ def test_batches_give_exact_aggregates(spark, events, tmp_path, monkeypatch, mod
     # partials' collect, Spark's write of a large batch's events, and the quarantine's write in the
     # batch that has rejected records (the last)
     large = mode != "driver writes events"
-    jobs = {b: n for b, (n, _) in proc.spark_jobs.items()}
+    jobs = {b: work.jobs for b, work in proc.spark_work.items()}
     assert jobs == ({0: 1, 1: 1, 2: 1} if one_pass else {0: 2 + large, 1: 2 + large, 2: 3 + large})
     if one_pass:  # a small batch's one job runs one task per core (local[1]), the others one per partition
-        tasks = {n for _, n in proc.spark_jobs.values()}
-        assert tasks == ({1} if mode.endswith("small batches") else {3}), proc.spark_jobs
+        tasks = {work.tasks for work in proc.spark_work.values()}
+        assert tasks == ({1} if mode.endswith("small batches") else {3}), proc.spark_work
     files = [f for k in C.RAW_DIRS for f in pafs.LocalFileSystem().get_file_info(
         pafs.FileSelector(f"{tmp_path}/{k}", recursive=True)) if f.path.endswith(".parquet")]
     assert all(f.base_name.endswith("-driver.parquet") == (not large) for f in files) and files

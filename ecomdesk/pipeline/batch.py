@@ -33,6 +33,7 @@ from ecomdesk.pipeline.one_pass import TAG as _TAG
 from ecomdesk.pipeline.one_pass import TOTALS as _TOTALS
 from ecomdesk.pipeline.one_pass import OnePass, funnel_columns
 from ecomdesk.pipeline.parse import quarantined, valid_events
+from ecomdesk.pipeline.progress import SparkWork
 from ecomdesk.pipeline.snapshot import BatchPartials, Snapshot, merge, utc
 from ecomdesk.pipeline.sql import run
 
@@ -173,13 +174,13 @@ class JobCounter:
     def __init__(self, sc):
         self.tracker, self.next = sc.statusTracker(), 0
 
-    def count(self) -> tuple[int, int]:
-        """(jobs, tasks): the jobs started since the last count, and their stages' tasks."""
+    def count(self) -> SparkWork:
+        """The jobs started since the last count, and their stages' tasks."""
         first, tasks = self.next, 0
         while (job := self.tracker.getJobInfo(self.next)) is not None:
             tasks += sum(stage.numTasks for s in job.stageIds if (stage := self.tracker.getStageInfo(s)) is not None)
             self.next += 1
-        return self.next - first, tasks
+        return SparkWork(self.next - first, tasks)
 
 
 def _ms(**seconds: float) -> dict[str, int]:
@@ -213,7 +214,7 @@ class BatchProcessor:
         self.accepted = snapshot.batch_id  # the newest batch whose pending record is durable
         self.timings: dict[int, dict[str, int]] = {}  # batch id -> its steps in ms, until reported
         self.published_ms: dict[str, int] = {}  # the newest publish's steps
-        self.spark_jobs: dict[int, tuple[int, int]] = {}  # batch id -> its Spark (jobs, tasks), until reported
+        self.spark_work: dict[int, SparkWork] = {}  # batch id -> what Spark ran for it, until reported
         self.jobs: JobCounter | None = None  # made with the first batch's SparkContext
         self.staged = False  # whether the current batch's staging directory was emptied of older attempts
         self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="batch")
@@ -268,11 +269,11 @@ class BatchProcessor:
         self.accepted = batch_id
         self.timings = {b: t for b, t in self.timings.items() if b > batch_id - 10}
         self.timings[batch_id] = _ms(partials=t1 - t0, writes=t2 - t1, pending=t3 - t2, wait=t4 - t3)
-        self.spark_jobs = {b: n for b, n in self.spark_jobs.items() if b > batch_id - 10}
-        self.spark_jobs[batch_id] = jobs.count()
+        self.spark_work = {b: n for b, n in self.spark_work.items() if b > batch_id - 10}
+        self.spark_work[batch_id] = jobs.count()
         log.info("batch %d: partials %.2f s, writes +%.2f s, pending record %.2f s, waited %.2f s for the publish "
                  "of the batch before (%d records, %d Spark jobs of %d tasks)", batch_id, t1 - t0, t2 - t1,
-                 t3 - t2, t4 - t3, count, *self.spark_jobs[batch_id])
+                 t3 - t2, t4 - t3, count, *self.spark_work[batch_id])
         self.publishing = self.publisher.submit(self._publish, batch_id, staging, table)
         self.publishing.add_done_callback(self._failed)
         if not self.behind:

@@ -7,7 +7,11 @@ import argparse
 from ecomdesk import kafka_security
 from ecomdesk.data import contract as C
 from ecomdesk.pipeline.kafka_source import jvm_options
-from ecomdesk.pipeline.one_pass import SMALL_BATCH
+
+# A batch of at most this many Kafka records runs in one task per core rather than one per Kafka partition
+# (docs/BENCHMARKS.md, "Small batches in one task per core"): fewer tasks, files and commits cut its fixed cost,
+# while a large batch needs every partition's task to keep the cores busy when partitions differ in size.
+SMALL_BATCH = 10_000
 
 
 def parse_args(argv: list[str], description: str | None) -> argparse.Namespace:

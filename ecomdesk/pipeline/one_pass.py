@@ -25,6 +25,7 @@ from pyspark.accumulators import AccumulatorParam
 from pyspark.sql import DataFrame
 
 from ecomdesk.data.contract import EVENT_SCHEMA, EVENT_TYPES, QUARANTINE_COUNTS, QUARANTINE_SCHEMA
+from ecomdesk.pipeline.job_args import SMALL_BATCH
 
 log = logging.getLogger(__name__)
 
@@ -138,12 +139,6 @@ class _Tables(AccumulatorParam):
     def addInPlace(self, value1, value2):
         value1.extend(value2)
         return value1
-
-
-# A batch of at most this many Kafka records runs in one task per core rather than one per Kafka partition
-# (docs/BENCHMARKS.md, "Small batches in one task per core"): fewer tasks, files and commits cut its fixed cost,
-# while a large batch needs every partition's task to keep the cores busy when partitions differ in size.
-SMALL_BATCH = 10_000
 
 
 def kafka_records(batch: DataFrame) -> int | None:

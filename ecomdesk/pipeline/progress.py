@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from typing import NamedTuple
 
 from pyspark.sql.streaming import StreamingQueryListener
 
@@ -41,12 +42,20 @@ def end_offsets(sources: list[dict]) -> dict[str, dict[str, int]]:
     return out
 
 
+class SparkWork(NamedTuple):
+    """What Spark ran for one batch before the batch ended: its jobs, and their stages' tasks."""
+
+    jobs: int = 0
+    tasks: int = 0
+
+
 def batch_report(progress: dict, state: dict) -> BatchReport:
     """progress: StreamingQueryProgress as JSON dict; state: state_rows, state_bytes, key_codes, watermark,
-    quarantined, spark_jobs (the batch's Spark jobs and their tasks) and job_ms (the job's own steps of the
+    quarantined, spark_work (a SparkWork) and job_ms (the job's own steps of the
     batch, in ms)."""
     durations = {k: int(v) for k, v in (progress.get("durationMs") or {}).items()}
     durations |= {f"job.{k}": int(v) for k, v in (state.get("job_ms") or {}).items()}
+    work = state.get("spark_work") or SparkWork()
     return BatchReport(
         query=progress.get("name") or progress["id"],
         batch_id=int(progress["batchId"]),
@@ -63,8 +72,8 @@ def batch_report(progress: dict, state: dict) -> BatchReport:
         end_offsets=end_offsets(progress.get("sources", [])),
         state_bytes=int(state.get("state_bytes", 0)),
         key_codes=int(state.get("key_codes", 0)),
-        spark_jobs=int(state.get("spark_jobs", (0, 0))[0]),
-        spark_tasks=int(state.get("spark_jobs", (0, 0))[1]),
+        spark_jobs=work.jobs,
+        spark_tasks=work.tasks,
     )
 
 
