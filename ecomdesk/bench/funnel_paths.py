@@ -2,7 +2,7 @@
 per-record work, side by side on the same events (issue 23, item 2), each checked equal to the job's.
 
 The realistic profile's events (as `bench funnel` makes them) are cut into B batches of N events,
-written once as Parquet files. Each path then folds the same batches in order, and its per-minute
+written as Parquet files for each Spark path. Each path folds the same batches in order, and its per-minute
 counts of carted and bought views and converted carts, summed over all batches, must equal the job's:
 - driver: the job's `funnel.advance`, in this process, vectorised over the batch (today's path: every
   event of a batch comes home to the driver);
