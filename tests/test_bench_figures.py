@@ -1,5 +1,6 @@
 """The pure figures of `bench spark` (backlog, bounded verdict, core time, events read, the table), the
-soak's backlog slope, and the funnel bench run small."""
+soak's backlog slope, the funnel bench run small, and the executor paths of `bench funnel_paths` held
+equal to the job's funnel (the per-key funnel in Python; Spark's own joins in a local streaming query)."""
 
 from __future__ import annotations
 
@@ -196,3 +197,18 @@ def test_the_per_key_funnel_of_the_paths_bench_counts_what_the_jobs_funnel_count
     _, truth = funnel_paths.driver(realistic)
     assert truth.sum() > 50 and set(truth.index.get_level_values("kind")) == {"carted", "bought", "converted"}
     assert _per_key(realistic).astype("int64").equals(truth.astype("int64"))
+
+
+def test_spark_joins_count_what_the_jobs_funnel_counts(spark, tmp_path):
+    """Spark's own stream-stream joins (the executor path `bench funnel_paths` measures), batch by batch
+    in a streaming query, against `funnel.advance`: realistic events, then the bounds an hour later (the
+    joins drop events behind the watermark, which the job's funnel would still count; none is here)."""
+    from ecomdesk.bench import funnel_paths
+
+    hour = 3_600_000_000
+    batches = funnel_paths.make_batches(3, 1500, 25.0, seed=5)  # 60 s of event time per batch
+    batches += [frame.assign(event_us=frame["event_us"] + hour, offset=frame["offset"] + 10_000) for frame in _edges()]
+    _, truth = funnel_paths.driver(batches)
+    seconds, counts = funnel_paths.run_path(spark, "spark-joins", tmp_path, batches)
+    assert len(seconds) == len(batches) and truth.sum() > 50
+    assert counts.astype("int64").equals(truth.astype("int64"))

@@ -146,13 +146,19 @@ SPARK_SETTINGS = {
 PATHS = {"spark-joins": spark_joins, "pandas-state": pandas_state}
 
 
-def run_path(spark, name: str, folder: Path, count: int) -> tuple[list[float], pd.Series]:  # noqa: ANN001
-    """Stream the files through one path; seconds per batch and the counts per (kind, minute_us)."""
+def run_path(spark, name: str, folder: Path, batches: list[pd.DataFrame]) -> tuple[list[float], pd.Series]:  # noqa: ANN001
+    """The batches through one Spark path, as files under `folder` that its streaming query takes one per
+    trigger; seconds per batch and the counts per (kind, minute_us)."""
     from pyspark.sql import functions as F
+
+    files = folder / name / "in"
+    files.mkdir(parents=True)
+    for i, frame in enumerate(batches):
+        frame.to_parquet(files / f"batch-{i:05d}.parquet", index=False)
 
     schema = ("user_id string, product_id string, event_type string, event_us long, topic string, "
               "partition long, offset long")
-    events = (spark.readStream.schema(schema).option("maxFilesPerTrigger", 1).parquet(str(folder / "in"))
+    events = (spark.readStream.schema(schema).option("maxFilesPerTrigger", 1).parquet(str(files))
               .withColumn("ts", F.timestamp_micros("event_us")).withColumn("eid", F.col("offset")))
     found = PATHS[name](events)
     seconds, counts = [], []
@@ -165,9 +171,9 @@ def run_path(spark, name: str, folder: Path, count: int) -> tuple[list[float], p
         counts.append(home)
         print(f"  {name} batch {batch_id}: {seconds[-1] * 1000:.0f} ms, {len(home)} rows home", file=sys.stderr)
 
-    query = (found.writeStream.foreachBatch(each).option("checkpointLocation", str(folder / f"ck-{name}"))
+    query = (found.writeStream.foreachBatch(each).option("checkpointLocation", str(folder / name / "checkpoint"))
              .trigger(processingTime="0 seconds").start())
-    while len(seconds) < count and query.exception() is None:
+    while len(seconds) < len(batches) and query.exception() is None:
         time.sleep(0.1)
     query.stop()
     if query.exception() is not None:
@@ -192,7 +198,6 @@ def main(argv: list[str]) -> int:
 
     with tempfile.TemporaryDirectory(prefix="ecomdesk-funnel-paths-") as tmp:
         folder = Path(tmp)
-        (folder / "in").mkdir()
         batches = make_batches(args.batches, args.per_batch, args.rate, args.seed)
         print(f"funnel paths: {args.batches} batches of {args.per_batch:,d} realistic events "
               f"({args.per_batch / args.rate:g} s of event time each), {args.master} {' '.join(args.conf)} "
@@ -206,10 +211,7 @@ def main(argv: list[str]) -> int:
         spark = builder.getOrCreate()
         spark.sparkContext.setLogLevel("ERROR")
         for name in args.paths.split(","):
-            # the query lists its folder as it goes: the files arrive one by one, in order
-            for i, events in enumerate(batches):
-                events.to_parquet(folder / "in" / f"batch-{i:05d}.parquet", index=False)
-            seconds, counts = run_path(spark, name, folder, len(batches))
+            seconds, counts = run_path(spark, name, folder, batches)
             figures[name] = seconds
             equal = counts.astype("int64").equals(truth.astype("int64"))
             verdict = "equal to the driver's" if equal else (
@@ -217,8 +219,6 @@ def main(argv: list[str]) -> int:
             print(f"{name}: counts {verdict}", flush=True)
             if not equal:
                 unequal.append(name)
-            (folder / "in").rename(folder / f"done-{name}")
-            (folder / "in").mkdir()
         spark.stop()
     base = None
     for name, seconds in figures.items():
