@@ -127,6 +127,7 @@ def per_key_funnel(key, frames: Iterator[pd.DataFrame], state) -> Iterator[pd.Da
 
 
 def pandas_state(events):  # noqa: ANN001, ANN201
+    """The same counts from `per_key_funnel`, one Python call per (user, product) of a batch."""
     from pyspark.sql import functions as F
     from pyspark.sql.streaming.state import GroupStateTimeout
 
