@@ -39,6 +39,7 @@ import pyarrow.parquet as pq
 from ecomdesk.bench.measure import load, percentiles
 from ecomdesk.data.contract import FUNNEL_WINDOW_SECONDS
 from ecomdesk.pipeline.funnel import EVENT_COLUMNS, FunnelState, advance
+from ecomdesk.pipeline.job_args import WATERMARK_SECONDS
 from ecomdesk.producer.events import EVENT_TYPES, PROFILES, EventGenerator
 from ecomdesk.producer.topics import TOPIC_BY_EVENT_TYPE
 
@@ -87,7 +88,8 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--rate", type=float, default=3000.0, help="events per second of event time (default 3000)")
     ap.add_argument("--minutes", type=float, default=45.0, help="minutes of event time (default 45)")
     ap.add_argument("--trigger", type=float, default=2.0, help="seconds of events per batch (default 2, the job's)")
-    ap.add_argument("--delay", type=float, default=600.0, help="watermark delay in s (default 600, the job's)")
+    ap.add_argument("--delay", type=float, default=WATERMARK_SECONDS,
+                    help=f"watermark delay in s (default {WATERMARK_SECONDS:g}, the job's)")
     ap.add_argument("--slice", type=float, default=5.0, help="minutes per printed slice (default 5)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--baseline", type=Path, help="a funnel module to time against, batch by batch (see above)")

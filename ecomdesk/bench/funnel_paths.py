@@ -38,11 +38,11 @@ import pandas as pd
 from ecomdesk.bench.funnel import T0_US, events_of
 from ecomdesk.bench.measure import load, percentiles
 from ecomdesk.pipeline.funnel import MINUTE_US, WINDOW_US, FunnelState, advance
+from ecomdesk.pipeline.job_args import WATERMARK_SECONDS
 from ecomdesk.producer.events import PROFILES, EventGenerator
 
 KINDS = ("carted", "bought", "converted")
-DELAY_S = 600  # the job's watermark delay
-WATERMARK = f"{DELAY_S} seconds"
+WATERMARK = f"{WATERMARK_SECONDS:g} seconds"  # the job's
 
 
 def make_batches(batches: int, per_batch: int, rate: float, seed: int) -> list[pd.DataFrame]:
@@ -59,7 +59,7 @@ def driver(batches: list[pd.DataFrame]) -> tuple[list[float], pd.Series]:
     state, seen, seconds, deltas = FunnelState.empty(), None, [], []
     for events in batches:
         t = time.perf_counter()
-        state, delta = advance(state, events, None if seen is None else seen - DELAY_S * 1_000_000)
+        state, delta = advance(state, events, None if seen is None else seen - int(WATERMARK_SECONDS * 1_000_000))
         seconds.append(time.perf_counter() - t)
         newest = int(events["event_us"].max())
         seen = newest if seen is None else max(seen, newest)
@@ -162,11 +162,11 @@ def run_path(spark, name: str, folder: Path, batches: list[pd.DataFrame]) -> tup
     events = (spark.readStream.schema(schema).option("maxFilesPerTrigger", 1).parquet(str(files))
               .withColumn("ts", F.timestamp_micros("event_us")).withColumn("eid", F.col("offset")))
     found = PATHS[name](events)
+    minute = (F.floor(F.unix_micros("ts") / MINUTE_US) * MINUTE_US).alias("minute_us")
     seconds, counts = [], []
 
     def each(df, batch_id: int) -> None:  # noqa: ANN001
         t = time.perf_counter()
-        minute = (F.floor(F.unix_micros("ts") / MINUTE_US) * MINUTE_US).alias("minute_us")
         home = df.groupBy("kind", minute).count().toPandas()  # the batch's one action
         seconds.append(time.perf_counter() - t)
         counts.append(home)

@@ -12,6 +12,7 @@ from ecomdesk.pipeline.kafka_source import jvm_options
 # (docs/BENCHMARKS.md, "Small batches in one task per core"): fewer tasks, files and commits cut its fixed cost,
 # while a large batch needs every partition's task to keep the cores busy when partitions differ in size.
 SMALL_BATCH = 10_000
+WATERMARK_SECONDS = 600.0  # how far behind the newest event an event may come and still reach the kept state
 
 
 def parse_args(argv: list[str], description: str | None) -> argparse.Namespace:
@@ -20,7 +21,7 @@ def parse_args(argv: list[str], description: str | None) -> argparse.Namespace:
     p.add_argument("--base", required=True, help="output base URI, e.g. hdfs://127.0.0.1:9000/ecommerce")
     p.add_argument("--checkpoint", help=f"checkpoint URI (default <base>/{C.CHECKPOINT_DIR})")
     p.add_argument("--trigger-seconds", type=float, default=2.0)
-    p.add_argument("--watermark-seconds", type=float, default=600.0)
+    p.add_argument("--watermark-seconds", type=float, default=WATERMARK_SECONDS)
     p.add_argument("--max-offsets-per-trigger", type=int, default=500_000)
     p.add_argument("--driver-rows", type=int, default=20_000,
                    help="batches of at most this many records are written by the driver (no Spark write job)")
